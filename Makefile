@@ -1,0 +1,43 @@
+# The two commands: `make run` (the course) and `make test` (the test suite). Each sets up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup run test build check lab bench clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    set up .venv, build the notebooks, execute every lesson headless, print a row each"
+	@echo "make test   set up .venv and run the whole test suite (what CI runs)"
+	@echo "make lab    open JupyterLab on notebooks/ (the student versions)"
+	@echo "make bench  wall time and quality of each lesson beside published references"
+	@echo "make build  regenerate solutions/*.ipynb and notebooks/*.ipynb from solutions/*.py"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m course_utils run --out build/run
+
+test: setup
+	$(PY) -m pytest
+
+build: setup
+	$(PY) -m course_utils build
+
+check: setup
+	$(PY) -m course_utils build --check
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: setup
+	$(PY) -m course_utils bench --out build/bench
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,75 @@
+"""Speed and quality of each lesson's lecture configuration: ``python -m course_utils.bench``.
+
+It executes a lesson's solution notebook as a lecturer would (``course run``), training every model
+from scratch (an empty checkpoint folder, so the time is honest), then prints the wall
+time and the lesson's quality figures beside the published reference numbers. Those references
+come from other data sets and budgets (MNIST, full-length training); they say where the field
+stands, not what a CPU lecture run on 8x8 digits should reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .build import build_all, lesson_sources, repo_root
+from .run import execute_lesson
+
+__all__ = ["REFERENCES", "main"]
+
+REFERENCES: dict[str, list[str]] = {
+    "01_autoencoder": [
+        "Hinton & Salakhutdinov 2006 (Science), MNIST, 30-d code: squared error per test image "
+        "3.00 for a deep autoencoder, 8.01 logistic PCA, 13.87 PCA",
+        "Lesson figure: squared error per held-out 8x8 digit (64 pixels in [0, 1]) against PCA "
+        "with the same number of components, computed here",
+    ],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--lesson", action="append", help="lesson id (repeatable; default: all)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--fast", action="store_true", help="fast mode budgets (a smoke test, not a benchmark)")
+    parser.add_argument("--out", type=Path, default=Path("build") / "bench")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    build_all(root)
+    lessons = args.lesson or [p.stem for p in lesson_sources(root)]
+    machine = {
+        "python": platform.python_version(), "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+        "platform": platform.platform(),
+    }
+    rows = []
+    for lesson in lessons:
+        with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
+            run = execute_lesson(lesson, root=root, out_dir=args.out, fast=args.fast, checkpoints=checkpoints)
+        row = asdict(run)
+        row.update(references=REFERENCES.get(lesson, []), fast_mode=args.fast)
+        rows.append(row)
+        if not args.json:
+            print(f"{lesson}: {'ok' if run.ok else 'FAILED: ' + run.error}  wall {run.seconds:.1f} s"
+                  f"{'  (fast mode)' if args.fast else ''}")
+            print(f"  {run.summary}")
+            for key, value in run.metrics.items():
+                print(f"    {key:<28} {value:.4g}")
+            for ref in REFERENCES.get(lesson, []):
+                print(f"  reference: {ref}")
+    if args.json:
+        print(json.dumps({"machine": machine, "lessons": rows}, indent=1))
+    else:
+        print(f"machine: {machine}")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

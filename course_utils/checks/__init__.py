@@ -1,0 +1,222 @@
+"""Check cells: run a student's function on small fixed inputs and say what is wrong.
+
+A lesson's checks live in ``course_utils/checks/<topic>.py``; each ``check_<exercise>(fn)`` lists
+cases, and :func:`run_cases` runs them and prints one verdict::
+
+    reconstruction_loss: 2 of 5 tests pass
+      ✓ returns a scalar tensor
+      ✗ value on a fixed batch: expected 1.5, got 0.375
+        hint: sum the squared errors over the pixels of an image, then average over images.
+
+A stub that still raises ``NotImplementedError`` reads as "not done yet" (no traceback). Any other
+failure raises :class:`CheckFailed` after the verdict, so the cell is marked red and "Run All"
+stops before later cells use a wrong function.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+__all__ = [
+    "CheckFailed",
+    "Mismatch",
+    "Case",
+    "Report",
+    "run_cases",
+    "expect",
+    "expect_close",
+    "expect_shape",
+    "expect_tensor",
+]
+
+PASS, FAIL, TODO, ERROR = "pass", "fail", "todo", "error"
+_MARK = {PASS: "✓", FAIL: "✗", ERROR: "✗", TODO: "…"}
+
+
+class CheckFailed(AssertionError):
+    """Raised by a check cell when a student's function gives a wrong result or crashes."""
+
+
+class Mismatch(Exception):
+    """A case's finding: what was expected, what came back, and a hint."""
+
+    def __init__(self, what: str, expected: Any = None, got: Any = None, hint: str = ""):
+        super().__init__(what)
+        self.what, self.expected, self.got, self.hint = what, expected, got, hint
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        text = self.what
+        if self.expected is not None or self.got is not None:
+            text += f": expected {_fmt(self.expected)}, got {_fmt(self.got)}"
+        return text
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            return f"{value.item():.6g}"
+        return f"tensor of shape {tuple(value.shape)}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass
+class Case:
+    """One public test: a name, a function that raises :class:`Mismatch` when it fails, a hint."""
+
+    name: str
+    run: Callable[[], None]
+    hint: str = ""
+    required: bool = False  #: later cases need this one: stop the check if it fails
+
+
+@dataclass
+class Result:
+    name: str
+    status: str
+    message: str = ""
+    hint: str = ""
+
+
+@dataclass
+class Report:
+    """The outcome of one check: each case's result and the overall status."""
+
+    exercise: str
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        statuses = {r.status for r in self.results}
+        for status in (TODO, ERROR, FAIL):
+            if status in statuses:
+                return status
+        return PASS
+
+    @property
+    def passed(self) -> int:
+        return sum(r.status == PASS for r in self.results)
+
+    def __bool__(self) -> bool:
+        return self.status == PASS
+
+    def __repr__(self) -> str:
+        return f"<Report {self.exercise}: {self.status}, {self.passed} of {len(self.results)} tests pass>"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing: the verdict was printed already when the check ran."""
+
+    def text(self) -> str:
+        total = len(self.results)
+        if self.status == TODO:
+            head = f"{self.exercise}: not done yet (the stub still raises NotImplementedError)"
+        elif self.status == PASS:
+            head = f"{self.exercise}: all {total} tests pass"
+        else:
+            head = f"{self.exercise}: {self.passed} of {total} tests pass"
+        lines = [head]
+        for r in self.results:
+            if r.status == TODO:
+                if r.message:
+                    lines.append(f"  {_MARK[TODO]} {r.message}")
+                continue
+            lines.append(f"  {_MARK[r.status]} {r.name}" + (f": {r.message}" if r.message and r.status != PASS else ""))
+            if r.status != PASS and r.hint:
+                lines.append(f"    hint: {r.hint}")
+        return "\n".join(lines)
+
+
+def _student_frame(err: BaseException) -> str:
+    """The last traceback line that lies in notebook code (where the student's bug is)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    for frame in reversed(frames):
+        if "course_utils" not in frame.filename and "site-packages" not in frame.filename:
+            where = "your code" if "ipykernel" in frame.filename or frame.filename.startswith("<") else frame.filename
+            return f" (in {where}, line {frame.lineno}: {frame.line})" if frame.line else ""
+    return ""
+
+
+def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = True, quiet: bool = False) -> Report:
+    """Run the cases in order, print the verdict, and raise :class:`CheckFailed` on a failure.
+
+    The first ``NotImplementedError`` stops the run: the exercise is "not done yet".
+    """
+    __tracebackhide__ = True  # IPython and pytest hide this frame
+    report = Report(exercise)
+    for case in cases:
+        try:
+            case.run()
+        except NotImplementedError as err:
+            report.results.append(Result(case.name, TODO, str(err) if str(err) else ""))
+            break
+        except Mismatch as m:
+            report.results.append(Result(case.name, FAIL, m.describe(), m.hint or case.hint))
+        except Exception as err:  # noqa: BLE001 - a student's crash becomes a verdict
+            message = f"raised {type(err).__name__}: {err}{_student_frame(err)}"
+            report.results.append(Result(case.name, ERROR, message, case.hint))
+        else:
+            report.results.append(Result(case.name, PASS))
+            continue
+        if case.required:
+            skipped = len(cases) - len(report.results)
+            report.results[-1].hint += f" (the {skipped} later tests need this one and were not run)"
+            break
+    if not quiet:
+        print(report.text())
+    if raise_on_failure and report.status in (FAIL, ERROR):
+        raise CheckFailed(f"{exercise}: {report.passed} of {len(report.results)} tests pass (see above)") from None
+    return report
+
+
+# ------------------------------------------------------------------------------------------------
+# Assertions for cases
+# ------------------------------------------------------------------------------------------------
+def expect(condition: bool, what: str, expected: Any = None, got: Any = None, hint: str = "") -> None:
+    """Raise :class:`Mismatch` unless ``condition`` holds."""
+    if not condition:
+        raise Mismatch(what, expected, got, hint)
+
+
+def expect_tensor(value: Any, what: str = "the result") -> torch.Tensor:
+    """``value`` must be a ``torch.Tensor``; returns it."""
+    expect(
+        isinstance(value, torch.Tensor),
+        f"{what} should be a torch.Tensor",
+        "torch.Tensor",
+        type(value).__name__,
+        "use torch operations (not NumPy or Python numbers) so gradients can flow",
+    )
+    return value
+
+
+def expect_shape(value: Any, shape: Sequence[int], what: str = "the result", hint: str = "") -> None:
+    """``value`` must be a tensor of exactly ``shape``."""
+    expect_tensor(value, what)
+    expect(tuple(value.shape) == tuple(shape), f"shape of {what}", tuple(shape), tuple(value.shape), hint)
+
+
+def expect_close(
+    got: Any, expected: Any, what: str = "value", *, atol: float = 1e-5, rtol: float = 1e-4, hint: str = ""
+) -> None:
+    """``got`` must equal ``expected`` within tolerance (numbers or tensors of the same shape)."""
+    if isinstance(expected, torch.Tensor) and expected.numel() > 1:
+        expect_shape(got, expected.shape, what)
+        diff = (got.detach().double() - expected.double()).abs()
+        ok = bool((diff <= atol + rtol * expected.double().abs()).all())
+        expect(ok, f"{what} (largest difference {diff.max().item():.3g})", None, None, hint)
+        return
+    try:
+        g = float(got.item() if isinstance(got, torch.Tensor) else got)
+    except (TypeError, ValueError, RuntimeError):
+        raise Mismatch(f"{what} should be a number", float(expected), got, hint) from None
+    e = float(expected.item() if isinstance(expected, torch.Tensor) else expected)
+    expect(math.isclose(g, e, rel_tol=rtol, abs_tol=atol), what, e, g, hint)

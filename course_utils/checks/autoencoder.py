@@ -1,0 +1,240 @@
+"""Checks for lesson 01 (autoencoders). Each ``check_*`` takes the student's object."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import Case, Mismatch, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
+
+__all__ = [
+    "check_reconstruction_loss",
+    "check_autoencoder",
+    "check_output_sizes",
+    "check_label_subset",
+    "check_probe_accuracy",
+]
+
+
+# ------------------------------------------------------------------------------------------------
+def check_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
+    """L(x, x̂) = (1/N) Σ_n ||x_n − x̂_n||², summed over the pixels of each image."""
+    __tracebackhide__ = True
+    x = torch.zeros(2, 1, 2, 2)
+    x_hat = torch.tensor([[[[0.5, 0.5], [0.5, 0.5]]], [[[1.0, 1.0], [0.0, 0.0]]]])
+
+    def scalar() -> None:
+        out = expect_tensor(reconstruction_loss(x, x_hat))
+        expect(out.dim() == 0, "the loss should be a 0-dimensional tensor", "shape ()", f"shape {tuple(out.shape)}",
+               "reduce over pixels and images, e.g. with .sum(...) and .mean()")
+
+    def value() -> None:
+        got = float(reconstruction_loss(x, x_hat))
+        hints = {0.375: "you averaged over the pixels too: sum over the pixels of each image, then average over images",
+                 3.0: "you summed over the images: average over the N images of the batch"}
+        hint = next((h for v, h in hints.items() if abs(got - v) < 1e-6), "")
+        expect_close(got, 1.5, "loss of two 2x2 images with squared errors 1.0 and 2.0", hint=hint)
+
+    def zero() -> None:
+        x_rand = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+        expect_close(reconstruction_loss(x_rand, x_rand.clone()), 0.0, "loss of a perfect reconstruction")
+
+    def flat() -> None:
+        a = torch.rand(4, 64, generator=torch.Generator().manual_seed(2))
+        b = torch.rand(4, 64, generator=torch.Generator().manual_seed(3))
+        expect_close(reconstruction_loss(a, b), ((a - b) ** 2).sum(1).mean(), "loss of flat N x 64 inputs",
+                     hint="reduce over every dimension but the first, e.g. .flatten(1).sum(1)")
+
+    def gradient() -> None:
+        a = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(4))
+        b = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(5)).requires_grad_()
+        loss = reconstruction_loss(a, b)
+        expect(loss.requires_grad, "the loss should carry a gradient to x_hat", True, False,
+               "do not call .item(), .detach() or NumPy inside the loss")
+        loss.backward()
+        expect_close(b.grad, 2 * (b.detach() - a) / 3, "gradient dL/dx̂ = 2(x̂ − x)/N")
+
+    return run_cases("reconstruction_loss", [
+        Case("returns a scalar tensor", scalar),
+        Case("value on a fixed batch", value),
+        Case("zero when x̂ = x", zero),
+        Case("works on flat vectors", flat),
+        Case("gradient matches 2(x̂ − x)/N", gradient),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_autoencoder(Autoencoder: type) -> Report:
+    """The MLP autoencoder: ``Autoencoder(d_latent, image_shape, d_hidden)`` with encode/decode."""
+    __tracebackhide__ = True
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 1, 8, 8, generator=g)
+    state: dict[str, nn.Module] = {}
+
+    def build() -> None:
+        torch.manual_seed(0)
+        model = Autoencoder(d_latent=3, image_shape=(1, 8, 8), d_hidden=32)
+        expect(isinstance(model, nn.Module), "Autoencoder(...) should be an nn.Module", "nn.Module", type(model).__name__)
+        n = sum(p.numel() for p in model.parameters())
+        expect(n > 0, "the model should have trainable parameters", "> 0", n)
+        state["model"] = model
+
+    def encode_shape() -> None:
+        expect_shape(state["model"].encode(x), (5, 3), "encode(x) for x of shape (5, 1, 8, 8)",
+                     "flatten the image (x.flatten(1)) before the first nn.Linear, end with d_latent outputs")
+
+    def decode_shape() -> None:
+        z = torch.randn(5, 3, generator=g)
+        expect_shape(state["model"].decode(z), (5, 1, 8, 8), "decode(z) for z of shape (5, 3)",
+                     "reshape the decoder's 64 outputs to image_shape, e.g. .view(-1, *self.image_shape)")
+
+    def output_range() -> None:
+        with torch.no_grad():
+            x_hat = state["model"](x)
+        expect_shape(x_hat, x.shape, "forward(x)")
+        lo, hi = float(x_hat.min()), float(x_hat.max())
+        expect(0.0 <= lo and hi <= 1.0, "pixel values of forward(x) should lie in [0, 1]", "[0, 1]",
+               f"[{lo:.3g}, {hi:.3g}]", "end the decoder with a sigmoid: pixels are intensities in [0, 1]")
+
+    def bottleneck() -> None:
+        model = state["model"]
+        expect_close(model(x), model.decode(model.encode(x)), "forward(x) against decode(encode(x))",
+                     hint="forward must go through the bottleneck: return self.decode(self.encode(x))")
+
+    def nonlinear() -> None:
+        model = state["model"]
+        z1, z2 = torch.randn(2, 1, 3, generator=g) * 3
+        with torch.no_grad():
+            midpoint = model.decode((z1 + z2) / 2)
+            average = (model.decode(z1) + model.decode(z2)) / 2
+        gap = float((midpoint - average).abs().max())
+        expect(gap > 1e-4, "the decoder should be nonlinear (decode of the mean ≠ mean of the decodes)",
+               "a gap > 1e-4", f"{gap:.2g}", "put an activation such as nn.ReLU() between the linear layers")
+
+    def gradients() -> None:
+        model = state["model"]
+        model.zero_grad()
+        ((model(x) - x) ** 2).sum().backward()
+        missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        expect(not missing, "every parameter should receive a gradient", "none missing", missing,
+               "every layer must be used in forward(); do not detach or wrap parts in torch.no_grad()")
+
+    return run_cases("Autoencoder", [
+        Case("Autoencoder(d_latent=3, image_shape=(1, 8, 8), d_hidden=32) builds", build, required=True),
+        Case("encode maps images to d_latent numbers", encode_shape),
+        Case("decode maps codes back to images", decode_shape),
+        Case("forward returns images in [0, 1]", output_range),
+        Case("forward(x) = decode(encode(x))", bottleneck),
+        Case("the decoder is nonlinear", nonlinear),
+        Case("gradients reach every parameter", gradients),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+_SIZES = [(8, 3, 1, 1), (8, 3, 2, 1), (28, 5, 1, 0), (28, 4, 2, 1), (7, 3, 2, 0), (9, 2, 3, 2), (4, 1, 1, 0)]
+
+
+def check_output_sizes(conv_output_size: Callable[[int, int, int, int], int],
+                       conv_transpose_output_size: Callable[[int, int, int, int], int]) -> Report:
+    """Output sizes against what ``nn.Conv2d`` / ``nn.ConvTranspose2d`` really produce."""
+    __tracebackhide__ = True
+
+    def compare(fn: Callable[[int, int, int, int], int], layer: type, name: str, formula: str) -> None:
+        for i, k, s, p in _SIZES:
+            with torch.no_grad():
+                true = layer(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, i, i)).shape[-1]
+            got = fn(i, k, s, p)
+            expect(isinstance(got, int), f"{name} should return an int", "int", type(got).__name__,
+                   "use integer division // so the result is an int")
+            if got != true:
+                raise Mismatch(f"{name}(i={i}, k={k}, s={s}, p={p})", true, got, formula)
+
+    return run_cases("output sizes", [
+        Case("conv_output_size matches nn.Conv2d",
+             lambda: compare(conv_output_size, nn.Conv2d, "conv_output_size", "o = ⌊(i + 2p − k) / s⌋ + 1")),
+        Case("conv_transpose_output_size matches nn.ConvTranspose2d",
+             lambda: compare(conv_transpose_output_size, nn.ConvTranspose2d, "conv_transpose_output_size",
+                             "o = (i − 1)·s − 2p + k: the transposed conv inverts the conv's size map")),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_label_subset(label_subset: Callable[[torch.Tensor, int, int], torch.Tensor]) -> Report:
+    """``label_subset(y, n_per_class, seed)``: indices of ``n_per_class`` examples of every class."""
+    __tracebackhide__ = True
+    y = torch.arange(10).repeat_interleave(torch.arange(5, 15))  # class c has 5 + c examples
+    y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]
+    state: dict[str, torch.Tensor] = {}
+
+    def basic() -> None:
+        idx = expect_tensor(label_subset(y, 3, 0), "the indices")
+        expect(idx.dtype == torch.long, "indices should be int64 (torch.long)", "torch.int64", idx.dtype)
+        expect_shape(idx, (30,), "indices for 3 per class and 10 classes")
+        state["idx"] = idx
+
+    def per_class() -> None:
+        counts = torch.bincount(y[state["idx"]], minlength=10)
+        expect(bool((counts == 3).all()), "each class should appear exactly 3 times", [3] * 10, counts.tolist(),
+               "for each class c, pick among torch.nonzero(y == c)")
+
+    def distinct() -> None:
+        idx = state["idx"]
+        expect(len(set(idx.tolist())) == len(idx), "indices should be distinct (no example picked twice)",
+               len(idx), len(set(idx.tolist())), "sample without replacement, e.g. with torch.randperm")
+
+    def seeded() -> None:
+        a, b, c = label_subset(y, 2, 7), label_subset(y, 2, 7), label_subset(y, 2, 8)
+        expect(torch.equal(a, b), "the same seed should give the same subset", True, False,
+               "make a torch.Generator().manual_seed(seed) and pass it to torch.randperm")
+        expect(not torch.equal(a, c), "different seeds should give different subsets", True, False)
+
+    def all_labels() -> None:
+        idx = label_subset(y, 5, 0)
+        expect(len(idx) == 50, "5 per class should work when the smallest class has exactly 5", 50, len(idx))
+
+    return run_cases("label_subset", [
+        Case("returns int64 indices of the right length", basic, required=True),
+        Case("exactly n_per_class of each class", per_class),
+        Case("no index repeated", distinct),
+        Case("deterministic for a seed", seeded),
+        Case("works when a class has exactly n examples", all_labels),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_probe_accuracy(probe_accuracy: Callable[..., float]) -> Report:
+    """``probe_accuracy(f_train, y_train, f_test, y_test)``: test accuracy of a linear classifier."""
+    __tracebackhide__ = True
+    g = torch.Generator().manual_seed(0)
+    centres = 10 * torch.randn(10, 6, generator=g)
+    y_train, y_test = torch.arange(10).repeat(3), torch.arange(10).repeat(20)
+    f_train = centres[y_train] + 0.1 * torch.randn(30, 6, generator=g)
+    f_test = centres[y_test] + 0.1 * torch.randn(200, 6, generator=g)
+    state: dict[str, float] = {}
+
+    def number() -> None:
+        acc = probe_accuracy(f_train, y_train, f_test, y_test)
+        expect(isinstance(acc, float), "the accuracy should be a Python float", "float", type(acc).__name__,
+               "return float(...) of the fraction of correct test predictions")
+        expect(0.0 <= acc <= 1.0, "the accuracy should be a fraction in [0, 1]", "[0, 1]", acc,
+               "return the fraction of correct predictions, not a percentage or a count")
+        state["acc"] = acc
+
+    def separable() -> None:
+        expect_close(state["acc"], 1.0, "accuracy on well-separated clusters",
+                     hint="fit on (f_train, y_train), predict f_test, compare with y_test")
+
+    def noise() -> None:
+        h = torch.Generator().manual_seed(1)
+        acc = probe_accuracy(torch.randn(100, 6, generator=h), torch.arange(10).repeat(10),
+                             torch.randn(500, 6, generator=h), torch.arange(10).repeat(50))
+        expect(acc < 0.3, "on pure-noise features accuracy should be near chance (0.1)", "< 0.3", acc,
+               "score on the test set, never on the training set")
+
+    return run_cases("probe_accuracy", [
+        Case("returns a float in [0, 1]", number, required=True),
+        Case("perfect on separable features", separable),
+        Case("near chance on noise", noise),
+    ])

@@ -1,0 +1,391 @@
+"""Data for every lesson, behind one signature: ``load(name, split="train", ...)``.
+
+====================  ==========================================================================
+``"digits"``          scikit-learn's handwritten digits: 1,797 images of 8x8 pixels, 17 grey levels,
+                      shipped inside scikit-learn, so it works offline. The course's default.
+``"mnist"``           MNIST, 28x28, 256 grey levels: downloaded once from a list of mirrors,
+``"fashion_mnist"``   md5-checked, written atomically into the cache folder, parsed from IDX.
+``"ring"``            2D mixture of 8 Gaussians on a circle (PacGAN / VEEGAN set-up).
+``"grid"``            2D mixture of 25 Gaussians on a 5x5 grid (PacGAN / VEEGAN set-up).
+====================  ==========================================================================
+
+Images come back as :class:`Images` (``x``: float32 ``N x 1 x H x W`` in [0, 1], ``y``: labels);
+points as :class:`Points` (``x``: ``N x 2``, ``y``: the index of the mode each point came from).
+
+The cache folder is ``~/.cache/course_utils/data`` unless ``COURSE_DATA_DIR`` moves it. Mirrors can
+be replaced per data set with ``COURSE_MIRRORS_MNIST`` / ``COURSE_MIRRORS_FASHION_MNIST`` (comma-
+separated base URLs), or with the ``mirrors=`` argument. Nothing is downloaded at import time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+__all__ = [
+    "Images",
+    "Points",
+    "load",
+    "cache_dir",
+    "read_idx",
+    "fetch",
+    "DatasetUnavailable",
+    "IdxFormatError",
+    "DATASETS",
+]
+
+
+class DatasetUnavailable(RuntimeError):
+    """A data set could not be obtained (offline, every mirror failed, or corrupt downloads)."""
+
+
+class IdxFormatError(ValueError):
+    """A file is not a well-formed IDX file (wrong magic number, type code or length)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Containers
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Tensors:
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> DataLoader:
+        """Mini-batches of ``(x, y)``; the shuffling order is fixed by ``seed``."""
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(
+            TensorDataset(self.x, self.y), batch_size=batch_size, shuffle=shuffle, generator=generator
+        )
+
+
+@dataclass
+class Images(_Tensors):
+    """A labelled image set: ``x`` is float32 ``N x 1 x H x W`` in [0, 1], ``y`` int64 ``N``."""
+
+    name: str = ""
+    split: str = ""
+    classes: list[str] = field(default_factory=list)
+    levels: int = 256  #: grey levels in the raw data (17 for digits, 256 for MNIST, 2 binarised)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` of one image."""
+        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+
+    def flat(self) -> torch.Tensor:
+        """The images as vectors: ``N x (C*H*W)``."""
+        return self.x.reshape(len(self.x), -1)
+
+    def __repr__(self) -> str:
+        return (
+            f"Images({self.name!r}, split={self.split!r}, n={len(self)}, shape={self.shape}, "
+            f"levels={self.levels}, classes={len(self.classes)})"
+        )
+
+
+@dataclass
+class Points(_Tensors):
+    """Samples of a 2D Gaussian mixture: ``x`` is ``N x 2``, ``y`` the mode of each point."""
+
+    name: str = ""
+    split: str = ""
+    modes: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 2))  #: ``K x 2`` centres
+    std: float = 0.0  #: the standard deviation of every mode
+
+    def __repr__(self) -> str:
+        return f"Points({self.name!r}, split={self.split!r}, n={len(self)}, modes={len(self.modes)}, std={self.std})"
+
+
+# --------------------------------------------------------------------------------------------
+# Remote data sets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RemoteDataset:
+    """Where an IDX data set lives, and the md5 of each of its files."""
+
+    files: dict[str, tuple[str, str]]  # split -> (images file, labels file)
+    md5: dict[str, str]
+    mirrors: tuple[str, ...]
+    classes: tuple[str, ...]
+
+
+DATASETS: dict[str, RemoteDataset] = {
+    "mnist": RemoteDataset(
+        files={
+            "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+        },
+        md5={
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        classes=tuple(str(d) for d in range(10)),
+    ),
+    "fashion_mnist": RemoteDataset(
+        files={
+            "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+        },
+        md5={
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        classes=(
+            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        ),
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """The folder downloads are cached in: ``$COURSE_DATA_DIR`` or ``~/.cache/course_utils/data``."""
+    env = os.environ.get("COURSE_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "course_utils" / "data"
+
+
+def md5sum(path: Path) -> str:
+    """The md5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _mirrors_for(name: str, mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is not None:
+        chosen = list(mirrors)
+    else:
+        env = os.environ.get(f"COURSE_MIRRORS_{name.upper()}", "")
+        chosen = [m.strip() for m in env.split(",") if m.strip()] or list(DATASETS[name].mirrors)
+    return [m if m.endswith("/") else m + "/" for m in chosen]
+
+
+def _download(url: str, folder: Path, timeout: float) -> Path:
+    """Stream ``url`` into a temporary file inside ``folder`` and return its path."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                out.write(chunk)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def fetch(
+    name: str,
+    filename: str,
+    *,
+    mirrors: Sequence[str] | None = None,
+    root: str | os.PathLike | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Return the path of a verified copy of ``filename`` of data set ``name``, downloading if needed.
+
+    A cached copy whose md5 is wrong (corrupt or truncated) is reported and fetched again. Each
+    download goes to a temporary file in the cache folder and is renamed into place only once its
+    md5 matches, so an interrupted or corrupt download never leaves a half-written file behind.
+    """
+    spec = DATASETS[name]
+    expected = spec.md5[filename]
+    folder = Path(root) if root is not None else cache_dir() / name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / filename
+    if target.exists():
+        got = md5sum(target)
+        if got == expected:
+            return target
+        warnings.warn(
+            f"{target} is corrupt or truncated (md5 {got}, expected {expected}); fetching it again.",
+            stacklevel=2,
+        )
+        target.unlink()
+
+    failures: list[str] = []
+    network_only = True
+    for base in _mirrors_for(name, mirrors):
+        url = base + filename
+        try:
+            tmp = _download(url, folder, timeout)
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            failures.append(f"  {url}: {getattr(err, 'reason', err)}")
+            network_only = network_only and not isinstance(err, urllib.error.HTTPError)
+            continue
+        got = md5sum(tmp)
+        if got != expected:
+            tmp.unlink(missing_ok=True)
+            failures.append(f"  {url}: corrupt or truncated download (md5 {got}, expected {expected})")
+            network_only = False
+            continue
+        os.replace(tmp, target)  # atomic on the same file system
+        return target
+
+    advice = (
+        "You seem to be offline. The embedded default works without a network: "
+        "load('digits'). Or copy the file by hand into "
+        if network_only
+        else "No mirror served a valid copy. Try again later, pass mirrors=[...], or copy the file into "
+    )
+    raise DatasetUnavailable(
+        f"could not obtain {name}/{filename}:\n" + "\n".join(failures) + f"\n{advice}{folder}"
+    )
+
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parse an IDX file (gzip-compressed or not) into a NumPy array of its declared shape.
+
+    Format (LeCun et al.): two zero bytes, a type code, the number of dimensions ``d``, then ``d``
+    big-endian uint32 sizes, then the data in row-major order.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise IdxFormatError(f"{path}: gzip stream is corrupt or truncated ({err})") from err
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise IdxFormatError(f"{path}: not an IDX file (magic number {raw[:4].hex()!r})")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_TYPES:
+        raise IdxFormatError(f"{path}: unknown IDX type code 0x{code:02x}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise IdxFormatError(f"{path}: header cut short ({len(raw)} bytes)")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[code])
+    expected = math.prod(shape) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise IdxFormatError(
+            f"{path}: shape {shape} needs {expected} data bytes, the file has {len(raw) - header}"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _load_remote(
+    name: str, split: str, mirrors: Sequence[str] | None, root: str | os.PathLike | None
+) -> Images:
+    spec = DATASETS[name]
+    image_file, label_file = spec.files[split]
+    images = read_idx(fetch(name, image_file, mirrors=mirrors, root=root))
+    labels = read_idx(fetch(name, label_file, mirrors=mirrors, root=root))
+    if len(images) != len(labels):
+        raise IdxFormatError(f"{name}/{split}: {len(images)} images but {len(labels)} labels")
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    return Images(x, torch.from_numpy(labels.astype(np.int64)), name, split, list(spec.classes), 256)
+
+
+# --------------------------------------------------------------------------------------------
+# Embedded data
+# --------------------------------------------------------------------------------------------
+def _load_digits(split: str, test_fraction: float = 0.2) -> Images:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    index = np.arange(len(bunch.target))
+    train_idx, test_idx = train_test_split(
+        index, test_size=test_fraction, random_state=0, stratify=bunch.target
+    )
+    idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "all": index}[split]
+    x = torch.from_numpy(bunch.images[idx].astype(np.float32) / 16.0).unsqueeze(1)
+    y = torch.from_numpy(bunch.target[idx].astype(np.int64))
+    return Images(x, y, "digits", split, [str(d) for d in range(10)], 17)
+
+
+def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:
+    if name == "ring":  # 8 modes on the unit circle, std 0.01 (PacGAN, Lin et al. 2018)
+        angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+        return torch.stack([torch.cos(angles), torch.sin(angles)], 1).float(), 0.01
+    # 25 modes at (-4 + 2i, -4 + 2j), std 0.05 (PacGAN, Lin et al. 2018)
+    ticks = torch.arange(-4.0, 5.0, 2.0)
+    return torch.cartesian_prod(ticks, ticks), 0.05
+
+
+def _load_mixture(name: str, split: str, n: int, seed: int) -> Points:
+    modes, std = _mixture_modes(name)
+    generator = torch.Generator().manual_seed(seed * 2 + (split == "test"))
+    y = torch.randint(len(modes), (n,), generator=generator)
+    x = modes[y] + std * torch.randn(n, 2, generator=generator)
+    return Points(x, y, name, split, modes, std)
+
+
+# --------------------------------------------------------------------------------------------
+# The one entry point
+# --------------------------------------------------------------------------------------------
+def load(
+    name: str = "digits",
+    split: str = "train",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    binarize: bool = False,
+    mirrors: Sequence[str] | None = None,
+    root: str | os.PathLike | None = None,
+) -> Images | Points:
+    """Load a data set by name.
+
+    Args:
+        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"ring"`` or ``"grid"``.
+        split: ``"train"`` or ``"test"`` (digits also ``"all"``). Digits are split 80/20,
+            stratified and fixed, so every lesson holds out the same 360 images.
+        n: keep the first ``n`` examples (images), or draw ``n`` points (mixtures; default 2,500).
+        seed: the draw of the mixture points.
+        binarize: images thresholded at 0.5 (values 0 or 1), for Bernoulli likelihoods.
+        mirrors: base URLs to download MNIST-like files from, instead of the defaults.
+        root: a folder holding (or to receive) the files, instead of the cache folder.
+    """
+    name = name.lower().replace("-", "_")
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if name in ("ring", "grid"):
+        return _load_mixture(name, split, 2500 if n is None else n, seed)
+    if name == "digits":
+        data = _load_digits(split)
+    elif name in DATASETS:
+        if split == "all":
+            raise ValueError(f"{name} has only 'train' and 'test' splits")
+        data = _load_remote(name, split, mirrors, root)
+    else:
+        known = ["digits", *DATASETS, "ring", "grid"]
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(known)}")
+    if n is not None:
+        data.x, data.y = data.x[:n], data.y[:n]
+    if binarize:
+        data.x = (data.x > 0.5).float()
+        data.levels = 2
+    return data

@@ -1,0 +1,245 @@
+"""A small training loop, and checkpoints that are loaded instead of retrained.
+
+``fit`` runs mini-batch gradient descent on any loss written as ``loss_fn(model, batch)``. It shows
+a ``tqdm.auto`` progress bar and, inside a notebook, a loss plot that is redrawn in place while
+training runs. ``load_or_train`` keys a checkpoint by the name and configuration of a run: the
+same configuration loads the saved weights (with ``map_location``, so a GPU checkpoint opens on a
+laptop), a new one trains and saves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from .device import get_device, seed_everything
+
+__all__ = ["History", "fit", "load_or_train", "checkpoint_dir", "config_key", "predict"]
+
+Batch = tuple[torch.Tensor, ...]
+LossFn = Callable[[nn.Module, Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
+
+
+@dataclass
+class History:
+    """What a run logged: every step's terms, each epoch's means, and the wall time."""
+
+    step: dict[str, list[float]] = field(default_factory=dict)
+    epoch: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "History":
+        return cls(dict(d["step"]), dict(d["epoch"]), float(d["seconds"]))
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's mean of each logged term."""
+        return {k: v[-1] for k, v in self.epoch.items() if v}
+
+
+def _as_loader(data: Any, batch_size: int, seed: int) -> DataLoader:
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, torch.Tensor):
+        data = TensorDataset(data)
+    elif hasattr(data, "loader"):
+        return data.loader(batch_size=batch_size, shuffle=True, seed=seed)
+    return DataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the course
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+class _LivePlot:
+    """A loss plot shown once and redrawn in place (one display handle, never a new output)."""
+
+    def __init__(self, title: str, min_interval: float = 1.0):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        with plt.ioff():
+            self.fig, self.ax = plt.subplots(figsize=(5, 3))
+        self.title = title
+        self.min_interval = min_interval
+        self.last = 0.0
+        self.handle = display(self.fig, display_id=True)
+
+    def update(self, history: History, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < self.min_interval:
+            return
+        self.last = now
+        from .viz import plot_losses
+
+        self.ax.clear()
+        plot_losses(history, ax=self.ax, title=self.title)
+        self.fig.tight_layout()
+        self.handle.update(self.fig)
+
+    def close(self) -> None:
+        import matplotlib.pyplot as plt
+
+        plt.close(self.fig)
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data: Any,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    weight_decay: float = 0.0,
+    optimizer: torch.optim.Optimizer | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    live_plot: bool | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``data`` and return its :class:`History`.
+
+    Args:
+        loss_fn: ``loss_fn(model, batch) -> loss`` where ``batch`` is the tuple of tensors of one
+            mini-batch, already on the device. Return a scalar, or a dict of scalars whose
+            ``"loss"`` entry is minimised and whose other entries are logged (e.g. ELBO terms).
+        data: a tensor of inputs, an :class:`~course_utils.data.Images` / ``Points``, a
+            ``Dataset`` or a ``DataLoader``.
+        optimizer: defaults to Adam with ``lr`` and ``weight_decay``.
+        live_plot: redraw a loss plot in place while training (default: inside a notebook only).
+    """
+    device = torch.device(device) if device is not None else get_device()
+    seed_everything(seed)
+    model.to(device).train()
+    loader = _as_loader(data, batch_size, seed)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    history = History()
+    plot = _LivePlot(desc) if (live_plot if live_plot is not None else _in_notebook()) else None
+
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    try:
+        for _ in bar:
+            sums: dict[str, float] = {}
+            count = 0
+            for batch in loader:
+                batch = tuple(t.to(device) for t in batch)
+                out = loss_fn(model, batch)
+                terms = dict(out) if isinstance(out, Mapping) else {"loss": out}
+                loss = terms["loss"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"the loss became {loss.item()} at step {len(history.step.get('loss', []))}: "
+                        "lower the learning rate or check the loss for log(0) or division by zero"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                n = len(batch[0])
+                for key, value in terms.items():
+                    v = float(value.detach())
+                    history.step.setdefault(key, []).append(v)
+                    sums[key] = sums.get(key, 0.0) + v * n
+                count += n
+            for key, total in sums.items():
+                history.epoch.setdefault(key, []).append(total / count)
+            bar.set_postfix(loss=f"{history.epoch['loss'][-1]:.4g}")
+            if plot:
+                plot.update(history)
+    finally:
+        bar.close()
+        history.seconds = time.perf_counter() - start
+        model.eval()
+        if plot:
+            plot.update(history, force=True)
+            plot.close()
+    return history
+
+
+def checkpoint_dir() -> Path:
+    """Where checkpoints go: ``$COURSE_CHECKPOINT_DIR`` or ``~/.cache/course_utils/checkpoints``."""
+    env = os.environ.get("COURSE_CHECKPOINT_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "course_utils" / "checkpoints"
+
+
+def config_key(name: str, config: Mapping[str, Any]) -> str:
+    """A short, stable hash of a run's name and configuration (key order does not matter)."""
+    text = json.dumps({"name": name, "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_or_train(
+    name: str,
+    config: Mapping[str, Any],
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], History],
+    *,
+    folder: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[nn.Module, History]:
+    """Load the checkpoint of this ``(name, config)`` if one exists, else build, train and save it.
+
+    ``config`` must hold everything that changes the result (sizes, epochs, learning rate, seed):
+    it is what the checkpoint is keyed by. A checkpoint that does not load (corrupt, or made by a
+    different architecture) is reported and retrained, never silently used.
+    """
+    device = torch.device(device) if device is not None else get_device()
+    folder = Path(folder) if folder is not None else checkpoint_dir()
+    path = folder / f"{name}-{config_key(name, config)}.pt"
+    model = build()
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location=device, weights_only=True)
+            model.load_state_dict(saved["state_dict"])
+            history = History.from_dict(saved["history"])
+            print(f"{name}: loaded the checkpoint {path.name} (trained in {history.seconds:.1f} s); "
+                  "delete it to train again")
+            return model.to(device).eval(), history
+        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is retrained
+            warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again.", stacklevel=2)
+            model = build()
+    history = train(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"state_dict": model.state_dict(), "history": history.to_dict(), "config": json.dumps(config, sort_keys=True, default=str)},
+        tmp,
+    )
+    os.replace(tmp, path)
+    return model.to(device).eval(), history
+
+
+@torch.no_grad()
+def predict(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Apply ``fn`` to ``x`` in batches on the device, without gradients; return the result on the CPU."""
+    device = torch.device(device) if device is not None else get_device()
+    return torch.cat([fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])

@@ -1,0 +1,116 @@
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from course_utils import build
+
+SOURCE = '''# %% [markdown]
+# # A lesson
+
+# %%
+import math
+
+# %% id="ex-square"
+def square(x):
+    """x²."""
+    ### BEGIN SOLUTION
+    ### HINT: multiply x by itself.
+    return x * x
+    ### END SOLUTION
+
+
+# %% id="check-square" points=2
+assert square(3) == 9
+
+# %% [markdown] id="answer"
+# ### BEGIN SOLUTION
+# Because.
+# ### END SOLUTION
+'''
+
+
+@pytest.fixture
+def course(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_demo.py").write_text(SOURCE)
+    return tmp_path
+
+
+def test_builds_solution_and_student_notebooks(course):
+    assert build.build_all(course) == [course / "solutions/01_demo.ipynb", course / "notebooks/01_demo.ipynb"]
+    solution = nbformat.read(course / "solutions/01_demo.ipynb", 4)
+    student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
+    for nb in (solution, student):
+        nbformat.validate(nb)
+        assert nb.metadata.kernelspec.name == "python3"
+        assert [c.id for c in nb.cells] == ["01-000", "01-001", "ex-square", "check-square", "answer"]
+        assert all(c.get("outputs", []) == [] for c in nb.cells)
+    assert "return x * x" in solution.cells[2].source
+    stub = student.cells[2].source
+    assert "return x * x" not in stub and "BEGIN SOLUTION" not in stub
+    assert "    raise NotImplementedError('multiply x by itself.')" in stub
+    assert '"""x²."""' in stub
+    assert student.cells[4].source == "YOUR ANSWER HERE"
+    grader = student.cells[3].metadata.nbgrader
+    assert grader == {"grade": True, "grade_id": "check-square", "locked": True, "points": 2,
+                      "schema_version": 3, "solution": False}
+    assert student.cells[2].metadata.nbgrader["solution"] is True
+
+
+def test_stub_raises_not_implemented(course):
+    build.build_all(course)
+    student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
+    namespace = {}
+    exec(student.cells[2].source, namespace)
+    with pytest.raises(NotImplementedError, match="multiply"):
+        namespace["square"](2)
+
+
+def test_build_is_reproducible_and_check_detects_drift(course):
+    build.build_all(course)
+    assert build.build_all(course, check=True) == []
+    path = course / "notebooks/01_demo.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][2]["source"] = "def square(x):\n    return x * x\n"
+    path.write_text(json.dumps(nb))
+    assert build.build_all(course, check=True) == [path]
+    assert build.main(["--check", "--root", str(course)]) == 1
+
+
+def test_solution_notebook_round_trips_to_the_source(course):
+    import jupytext
+
+    build.build_all(course)
+    nb = jupytext.read(course / "solutions/01_demo.ipynb")
+    text = jupytext.writes(nb, fmt="py:percent", config=jupytext.config.JupytextConfiguration(
+        notebook_metadata_filter="-all", cell_metadata_filter="id,points,tags,-all"))
+    assert text == SOURCE
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (SOURCE.replace('# %% id="ex-square"', "# %%"), "needs id="),
+        (SOURCE.replace('id="check-square"', 'id="ex-square"'), "must be unique"),
+        (SOURCE.replace("    ### END SOLUTION\n", "", 1), "never closed"),
+        (SOURCE.replace("    ### BEGIN SOLUTION\n", "", 1), "without"),
+    ],
+)
+def test_malformed_sources_are_rejected(course, bad, message):
+    (course / "solutions/01_demo.py").write_text(bad)
+    with pytest.raises(build.BuildError, match=message):
+        build.build_all(course)
+
+
+def test_exercises_lists_points(course):
+    assert [(e.grade_id, e.points) for e in build.exercises("01_demo", course)] == [("check-square", 2.0)]
+
+
+def test_committed_notebooks_match_a_fresh_build(root):
+    result = subprocess.run([sys.executable, "-m", "course_utils.build", "--check"], cwd=root,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert build.lesson_sources(root), "no lesson sources found"

@@ -1,0 +1,158 @@
+import gzip
+import hashlib
+import shutil
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import data
+
+
+def test_digits_splits_are_fixed_disjoint_and_stratified():
+    train, test = data.load("digits"), data.load("digits", "test")
+    assert (len(train), len(test)) == (1437, 360)
+    assert train.x.shape[1:] == (1, 8, 8) and train.x.dtype == torch.float32
+    assert 0.0 <= float(train.x.min()) and float(train.x.max()) == 1.0
+    assert train.levels == 17 and train.classes == [str(d) for d in range(10)]
+    assert torch.bincount(test.y).tolist() == [36, 36, 35, 37, 36, 37, 36, 36, 35, 36]
+    # same data twice, and no test image in the training set
+    assert torch.equal(data.load("digits", "test").x, test.x)
+    train_rows = {tuple(r) for r in train.flat().tolist()}
+    assert not any(tuple(r) in train_rows for r in test.flat().tolist())
+
+
+def test_digits_options_and_loader():
+    small = data.load("digits", n=10, binarize=True)
+    assert len(small) == 10 and set(small.x.unique().tolist()) <= {0.0, 1.0} and small.levels == 2
+    batches = list(small.loader(batch_size=4, seed=1))
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    again = list(small.loader(batch_size=4, seed=1))
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(batches, again))
+
+
+def test_unknown_names_and_splits_are_explained():
+    with pytest.raises(ValueError, match="known: digits, mnist"):
+        data.load("cifar")
+    with pytest.raises(ValueError, match="split"):
+        data.load("digits", "validation")
+
+
+@pytest.mark.parametrize("name,modes,std", [("ring", 8, 0.01), ("grid", 25, 0.05)])
+def test_mixtures(name, modes, std):
+    points = data.load(name, n=4000, seed=3)
+    assert points.x.shape == (4000, 2) and len(points.modes) == modes and points.std == std
+    assert torch.bincount(points.y, minlength=modes).min() > 4000 / modes * 0.7
+    distance = (points.x - points.modes[points.y]).norm(dim=1)
+    assert float(distance.max()) < 6 * std
+    assert torch.equal(data.load(name, n=4000, seed=3).x, points.x)
+    assert not torch.equal(data.load(name, "test", n=4000, seed=3).x, points.x)
+    assert not torch.equal(data.load(name, n=4000, seed=4).x, points.x)
+    if name == "ring":
+        assert torch.allclose(points.modes.norm(dim=1), torch.ones(8))
+    else:
+        assert sorted(set(points.modes[:, 0].tolist())) == [-4, -2, 0, 2, 4]
+
+
+# --- IDX parsing -----------------------------------------------------------------------------
+def _idx(array: np.ndarray, code: int = 0x08) -> bytes:
+    header = bytes([0, 0, code, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def test_read_idx_round_trips_types_and_gzip(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    (tmp_path / "a.idx").write_bytes(_idx(images))
+    (tmp_path / "a.idx.gz").write_bytes(gzip.compress(_idx(images)))
+    floats = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    (tmp_path / "f.idx").write_bytes(_idx(floats, 0x0D))
+    assert np.array_equal(data.read_idx(tmp_path / "a.idx"), images)
+    assert np.array_equal(data.read_idx(tmp_path / "a.idx.gz"), images)
+    assert np.array_equal(data.read_idx(tmp_path / "f.idx"), floats)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", "not an IDX file"),
+        (b"\x00\x00\x07\x01\x00\x00\x00\x01\x05", "unknown IDX type"),
+        (b"\x00\x00\x08\x02\x00\x00", "header cut short"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", "needs 5 data bytes"),
+    ],
+)
+def test_read_idx_rejects_malformed_files(tmp_path, content, message):
+    (tmp_path / "bad").write_bytes(content)
+    with pytest.raises(data.IdxFormatError, match=message):
+        data.read_idx(tmp_path / "bad")
+
+
+def test_read_idx_rejects_truncated_gzip(tmp_path):
+    whole = gzip.compress(_idx(np.zeros((50, 28, 28), np.uint8)))
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(data.IdxFormatError, match="corrupt or truncated"):
+        data.read_idx(tmp_path / "cut.gz")
+
+
+def test_real_mnist_test_set_from_a_local_folder(shared_data, tmp_path):
+    for f in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(shared_data / "mnist" / f, tmp_path / f)
+    mnist = data.load("mnist", "test", root=tmp_path, mirrors=[])
+    assert mnist.x.shape == (10000, 1, 28, 28) and mnist.levels == 256
+    assert mnist.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the well-known first test labels
+    assert torch.bincount(mnist.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert float(mnist.x.max()) == 1.0
+
+
+# --- downloads over loopback -------------------------------------------------------------------
+def test_download_verifies_caches_and_reuses(shared_data, serve, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))
+    base = serve(shared_data)
+    mnist = data.load("mnist", "test", mirrors=[base + "mnist"])
+    assert len(mnist) == 10000
+    cached = tmp_path / "cache" / "mnist" / "t10k-images-idx3-ubyte.gz"
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == "9fb629c4189551a2d022fa330f9573f3"
+    assert not list(cached.parent.glob(".partial-*"))
+    # a second load uses the cache and needs no mirror at all
+    assert torch.equal(data.load("mnist", "test", mirrors=[]).y, mnist.y)
+    # so does a mirror list given through the environment
+    monkeypatch.setenv("COURSE_MIRRORS_FASHION_MNIST", base + "fashion-mnist")
+    path = data.fetch("fashion_mnist", "t10k-labels-idx1-ubyte.gz")
+    assert data.read_idx(path).shape == (10000,)
+
+
+def test_corrupt_cache_is_reported_and_fetched_again(shared_data, serve, tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    good = (shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(good[:1000])  # truncated earlier download
+    with pytest.warns(UserWarning, match="corrupt or truncated"):
+        path = data.fetch("mnist", "t10k-labels-idx1-ubyte.gz", root=folder, mirrors=[serve(shared_data) + "mnist"])
+    assert path.read_bytes() == good
+
+
+def test_bad_mirror_is_skipped_and_nothing_half_written(shared_data, serve, tmp_path):
+    bad = tmp_path / "bad-mirror"
+    bad.mkdir()
+    good = (shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(good[:-100])  # truncated on the server
+    cache = tmp_path / "cache"
+    with pytest.raises(data.DatasetUnavailable, match="corrupt or truncated download") as err:
+        data.fetch("mnist", "t10k-labels-idx1-ubyte.gz", root=cache, mirrors=[serve(bad)])
+    assert "No mirror served a valid copy" in str(err.value)
+    assert list(cache.iterdir()) == []  # no partial file left behind
+    path = data.fetch("mnist", "t10k-labels-idx1-ubyte.gz", root=cache,
+                      mirrors=[serve(bad), serve(shared_data) + "mnist"])
+    assert path.read_bytes() == good and [p.name for p in cache.iterdir()] == [path.name]
+
+
+def test_offline_error_names_the_embedded_default(tmp_path):
+    with pytest.raises(data.DatasetUnavailable) as err:
+        data.fetch("mnist", "t10k-labels-idx1-ubyte.gz", root=tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)
+    message = str(err.value)
+    assert "offline" in message and "load('digits')" in message and str(tmp_path) in message
+
+
+def test_missing_file_on_every_mirror(shared_data, serve, tmp_path):
+    with pytest.raises(data.DatasetUnavailable, match="train-images-idx3-ubyte.gz"):
+        data.load("fashion_mnist", "train", root=tmp_path, mirrors=[serve(shared_data) + "fashion-mnist"])

@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from course_utils import __main__ as cli
+from course_utils import bench, results, run
+
+
+def test_record_prints_and_saves(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    entry = results.record("99_demo", {"error": 1.23456, "n": 3}, "error 1.23")
+    assert "99_demo: error 1.23" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "99_demo.json").read_text())
+    assert saved == entry and saved["metrics"] == {"error": 1.23456, "n": 3.0} and saved["fast_mode"] is True
+
+
+def test_table_has_a_row_per_lesson():
+    table = run.format_table([run.LessonRun("01_autoencoder", 31.9, True, "AE 2.02 vs PCA 3.40"),
+                              run.LessonRun("02_vae", 3.0, False, error="NameError: x")])
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["lesson", "status", "wall"]
+    assert "01_autoencoder   ok        31.9  AE 2.02 vs PCA 3.40" == lines[1]
+    assert "FAILED" in lines[2] and "NameError: x" in lines[2]
+
+
+def test_bench_reports_references_and_json(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(bench, "execute_lesson", lambda lesson, **kw: run.LessonRun(
+        lesson, 12.5, True, "summary", {"ae_mse_k2": 2.0}, checkpoints=kw.get("checkpoints")))
+    assert bench.main(["--lesson", "01_autoencoder", "--json", "--out", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["lessons"]
+    assert row["seconds"] == 12.5 and row["metrics"] == {"ae_mse_k2": 2.0}
+    assert any("Hinton" in ref for ref in row["references"]) and "torch" in report["machine"]
+    assert bench.main(["--lesson", "01_autoencoder", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "wall 12.5 s" in out and "reference: Hinton" in out
+
+
+def test_bench_trains_from_scratch(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(bench, "execute_lesson", lambda lesson, **kw: seen.update(kw) or run.LessonRun(lesson, 1.0, True))
+    bench.main(["--lesson", "01_autoencoder", "--json", "--out", str(tmp_path)])
+    assert seen["checkpoints"] is not None and seen["fast"] is False
+
+
+def test_cli_dispatch(capsys):
+    assert cli.main(["--help"]) == 0 and "build" in capsys.readouterr().out
+    assert cli.main(["frobnicate"]) == 2 and "unknown command" in capsys.readouterr().err
+    assert cli.main(["build", "--check"]) == 0
+
+
+@pytest.mark.slow
+def test_execute_lesson_reports_a_failing_notebook(tmp_path, root):
+    (tmp_path / "solutions").mkdir()
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1/0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "solutions" / "99_broken.ipynb")
+    result = run.execute_lesson("99_broken", root=tmp_path, out_dir=tmp_path / "out", fast=True)
+    assert not result.ok and "ZeroDivisionError" in result.error
+    assert (tmp_path / "out" / "99_broken.ipynb").exists()

@@ -1,0 +1,102 @@
+import pytest
+import torch
+from torch import nn
+
+from course_utils import train
+
+
+def _regression(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.3
+    return torch.utils.data.TensorDataset(x, y)
+
+
+def _mse(model, batch):
+    x, y = batch
+    error = ((model(x) - y) ** 2).mean()
+    return {"loss": error, "rmse": error.sqrt()}
+
+
+def test_fit_learns_and_logs_every_term():
+    model = nn.Linear(3, 1)
+    history = train.fit(model, _mse, _regression(), epochs=40, lr=5e-2, batch_size=32, progress=False, live_plot=False)
+    assert len(history.epoch["loss"]) == 40 and len(history.step["loss"]) == 40 * 8
+    assert set(history.epoch) == {"loss", "rmse"}
+    assert history.epoch["loss"][-1] < 1e-3 < history.epoch["loss"][0]
+    assert history.seconds > 0 and not model.training
+
+
+def test_fit_is_deterministic_under_a_seed():
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(99)  # a different global state must not matter: fit seeds itself
+        model = nn.Linear(3, 1)
+        model.load_state_dict({"weight": torch.zeros(1, 3), "bias": torch.zeros(1)})
+        runs.append(train.fit(model, _mse, _regression(), epochs=3, seed=5, progress=False, live_plot=False).step["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_fit_accepts_a_tensor_and_reports_a_diverging_loss():
+    x = torch.randn(64, 2)
+    train.fit(nn.Linear(2, 2), lambda m, b: ((m(b[0]) - b[0]) ** 2).mean(), x, epochs=1, progress=False, live_plot=False)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train.fit(nn.Linear(2, 2), lambda m, b: m(b[0]).sum() * float("nan"), x, epochs=1, progress=False, live_plot=False)
+
+
+def test_config_key_is_stable_and_order_free():
+    assert train.config_key("m", {"a": 1, "b": [1, 2]}) == train.config_key("m", {"b": [1, 2], "a": 1})
+    assert train.config_key("m", {"a": 1}) != train.config_key("m", {"a": 2})
+    assert train.config_key("m", {"a": 1}) != train.config_key("n", {"a": 1})
+
+
+def test_load_or_train_trains_once_then_loads(tmp_path):
+    calls = []
+
+    def fit(model):
+        calls.append(1)
+        return train.fit(model, _mse, _regression(), epochs=5, lr=5e-2, progress=False, live_plot=False)
+
+    config = {"epochs": 5, "lr": 5e-2}
+    first, h1 = train.load_or_train("reg", config, lambda: nn.Linear(3, 1), fit, folder=tmp_path)
+    second, h2 = train.load_or_train("reg", config, lambda: nn.Linear(3, 1), fit, folder=tmp_path, device="cpu")
+    assert len(calls) == 1 and h1.epoch == h2.epoch
+    assert torch.equal(first.weight.cpu(), second.weight)
+    train.load_or_train("reg", {**config, "epochs": 6}, lambda: nn.Linear(3, 1), fit, folder=tmp_path)
+    assert len(calls) == 2 and len(list(tmp_path.glob("reg-*.pt"))) == 2
+
+
+def test_load_or_train_uses_map_location(tmp_path, monkeypatch):
+    fit = lambda m: train.History(seconds=0.0)  # noqa: E731
+    train.load_or_train("m", {}, lambda: nn.Linear(2, 2), fit, folder=tmp_path)
+    seen = {}
+    original = torch.load
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    train.load_or_train("m", {}, lambda: nn.Linear(2, 2), fit, folder=tmp_path, device="cpu")
+    assert seen["map_location"] == torch.device("cpu") and seen["weights_only"] is True
+
+
+def test_broken_or_mismatched_checkpoints_are_retrained(tmp_path):
+    fit = lambda m: train.History(seconds=0.0)  # noqa: E731
+    train.load_or_train("m", {}, lambda: nn.Linear(2, 2), fit, folder=tmp_path)
+    with pytest.warns(UserWarning, match="could not be loaded"):
+        model, _ = train.load_or_train("m", {}, lambda: nn.Linear(2, 3), fit, folder=tmp_path)
+    assert model.out_features == 3
+    (path,) = tmp_path.glob("m-*.pt")
+    path.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="could not be loaded"):
+        train.load_or_train("m", {}, lambda: nn.Linear(2, 3), fit, folder=tmp_path)
+    assert torch.load(path, weights_only=True)["state_dict"]["weight"].shape == (3, 2)
+
+
+def test_predict_batches_without_gradients():
+    layer = nn.Linear(4, 2)
+    x = torch.randn(1000, 4)
+    out = train.predict(layer, x, batch_size=64, device="cpu")
+    assert out.shape == (1000, 2) and not out.requires_grad
+    assert torch.allclose(out, layer(x).detach(), atol=1e-6)
