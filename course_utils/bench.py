@@ -31,6 +31,13 @@ REFERENCES: dict[str, list[str]] = {
         "Lesson figure: squared error per held-out 8x8 digit (64 pixels in [0, 1]) against PCA "
         "with the same number of components, computed here",
     ],
+    "02_vae": [
+        "Burda et al. 2016 (IWAE), dynamically binarised MNIST, one stochastic layer, full-length training: "
+        "test NLL 86.76 nats for a VAE, 84.78 for an IWAE (k=50)",
+        "Lesson figure: held-out NLL bound (importance-weighted, K=1000) on 8x8 digits binarised at 0.5 "
+        "(64 binary pixels), beside an independent-pixel Bernoulli model computed here; MNIST is not run: "
+        "its training images are not shipped and the bench downloads nothing",
+    ],
 }
 
 

@@ -1,0 +1,200 @@
+"""Checks for lesson 02 (variational autoencoders). Each ``check_*`` takes the student's function."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from . import Case, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
+
+__all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_iwae_bound"]
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------
+def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
+    """z = mu + sigma ⊙ eps with sigma = exp(log_var / 2) and eps ~ N(0, I)."""
+    __tracebackhide__ = True
+
+    def shape() -> None:
+        mu, log_var = torch.zeros(4, 3), torch.zeros(4, 3)
+        expect_shape(reparameterize(mu, log_var), (4, 3), "z for mu of shape (4, 3)",
+                     "draw eps with torch.randn_like(mu)")
+
+    def moments() -> None:
+        mu = torch.full((200_000, 1), 2.0)
+        log_var = torch.full((200_000, 1), math.log(9.0))  # sigma = 3
+        z = reparameterize(mu, log_var).detach()
+        expect_close(z.mean(), 2.0, "mean of z for mu = 2", atol=0.05)
+        std = float(z.std())
+        hint = "sigma = exp(log_var / 2), not exp(log_var)" if abs(std - 9.0) < 0.3 else (
+            "sigma multiplies eps; do not add log_var" if abs(std - 1.0) < 0.1 else "")
+        expect_close(std, 3.0, "standard deviation of z for log_var = log 9", atol=0.05, hint=hint)
+
+    def random() -> None:
+        mu, log_var = torch.zeros(2, 5), torch.zeros(2, 5)
+        a, b = reparameterize(mu, log_var), reparameterize(mu, log_var)
+        expect(not torch.equal(a, b), "two calls should draw different eps", "different", "identical",
+               "draw fresh noise at every call (torch.randn_like), do not fix eps")
+
+    def gradients() -> None:
+        mu = torch.randn(3, 2, generator=_gen(0)).requires_grad_()
+        log_var = torch.randn(3, 2, generator=_gen(1)).requires_grad_()
+        z = reparameterize(mu, log_var)
+        expect(z.requires_grad, "z should depend differentiably on mu and log_var", True, False,
+               "build z from mu and log_var with torch operations; .sample() cuts the gradient")
+        z.sum().backward()
+        expect(mu.grad is not None and log_var.grad is not None, "both mu and log_var should receive gradients",
+               True, False)
+        expect_close(mu.grad, torch.ones(3, 2), "dz/dmu (should be 1)")
+        expect_close(log_var.grad, 0.5 * (z.detach() - mu.detach()), "dz/dlog_var (should be eps·sigma/2)",
+                     hint="z = mu + exp(0.5 * log_var) * eps")
+
+    return run_cases("reparameterize", [
+        Case("returns z with the shape of mu", shape, required=True),
+        Case("z has mean mu and standard deviation sigma", moments),
+        Case("fresh noise at every call", random),
+        Case("gradients flow to mu and log_var", gradients),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def _kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(-1)
+
+
+def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
+    """KL(N(mu, diag sigma²) || N(0, I)) = ½ Σ_j (mu_j² + sigma_j² − 1 − log sigma_j²), one value per row."""
+    __tracebackhide__ = True
+
+    def shape() -> None:
+        expect_shape(gaussian_kl(torch.zeros(5, 3), torch.zeros(5, 3)), (5,), "KL for a batch of 5 codes of size 3",
+                     "sum over the latent dimension only (dim=-1): one KL per example")
+
+    def zero() -> None:
+        expect_close(gaussian_kl(torch.zeros(2, 4), torch.zeros(2, 4)), torch.zeros(2), "KL of N(0, I) from itself")
+
+    def value() -> None:
+        mu, log_var = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(2.0)]])
+        got = float(gaussian_kl(mu, log_var)[0])
+        expected = 0.5 * (1.0 + (2.0 - 1.0 - math.log(2.0)))
+        hint = "do not forget the factor ½" if abs(got - 2 * expected) < 1e-4 else ""
+        expect_close(got, expected, "KL for mu = (1, 0), sigma² = (1, 2)", hint=hint)
+
+    def random() -> None:
+        mu, log_var = torch.randn(6, 4, generator=_gen(2)), torch.randn(6, 4, generator=_gen(3))
+        expect_close(gaussian_kl(mu, log_var), _kl(mu, log_var), "KL on random mu and log_var",
+                     hint="sigma² = exp(log_var); the formula uses log sigma² = log_var directly")
+
+    def differentiable() -> None:
+        mu = torch.randn(2, 3, generator=_gen(4)).requires_grad_()
+        kl = gaussian_kl(mu, torch.zeros(2, 3))
+        expect(kl.requires_grad, "the KL should carry a gradient", True, False, "use torch operations only")
+        kl.sum().backward()
+        expect_close(mu.grad, mu.detach(), "dKL/dmu (should be mu)")
+
+    return run_cases("gaussian_kl", [
+        Case("one KL per example", shape, required=True),
+        Case("zero when q = p", zero),
+        Case("value on a fixed example", value),
+        Case("matches the closed form on random inputs", random),
+        Case("gradient dKL/dmu = mu", differentiable),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_negative_elbo(negative_elbo: Callable[..., Mapping[str, torch.Tensor]]) -> Report:
+    """−ELBO = E_q[−log p(x|z)] + beta·KL(q(z|x) || p(z)), averaged over the batch, with its two terms."""
+    __tracebackhide__ = True
+    g = _gen(5)
+    x = (torch.rand(4, 1, 2, 2, generator=g) > 0.5).float()
+    logits = torch.randn(4, 1, 2, 2, generator=g)
+    mu, log_var = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+    kl = _kl(mu, log_var).mean()
+    state: dict = {}
+
+    def keys() -> None:
+        out = negative_elbo(x, logits, mu, log_var)
+        expect(isinstance(out, Mapping) and {"loss", "recon", "kl"} <= set(out), "should return a dict with keys "
+               "'loss', 'recon' and 'kl'", "{'loss', 'recon', 'kl'}", sorted(out) if isinstance(out, Mapping) else type(out).__name__)
+        for key in ("loss", "recon", "kl"):
+            expect_tensor(out[key], f"out[{key!r}]")
+            expect(out[key].dim() == 0, f"out[{key!r}] should be a scalar (a batch mean)", "shape ()",
+                   f"shape {tuple(out[key].shape)}", "average over the batch with .mean()")
+        state["out"] = out
+
+    def reconstruction() -> None:
+        got = state["out"]["recon"]
+        mean_pixels = F.binary_cross_entropy_with_logits(logits, x)
+        hint = ("sum the pixel terms of each image (reduction='none', then .flatten(1).sum(1)), then average"
+                if abs(float(got) - float(mean_pixels)) < 1e-4 else
+                "the decoder outputs logits: use F.binary_cross_entropy_with_logits, not binary_cross_entropy")
+        expect_close(got, recon, "recon = −log p(x|z), summed over pixels, mean over images", hint=hint)
+
+    def kl_term() -> None:
+        expect_close(state["out"]["kl"], kl, "kl = KL(q(z|x) || p(z)), mean over images",
+                     hint="use your gaussian_kl and average it over the batch")
+
+    def total() -> None:
+        expect_close(state["out"]["loss"], recon + kl, "loss = recon + kl (beta = 1)")
+        weighted = negative_elbo(x, logits, mu, log_var, beta=4.0)
+        expect_close(weighted["loss"], recon + 4.0 * kl, "loss with beta = 4",
+                     hint="the loss is recon + beta * kl; recon and kl themselves do not change with beta")
+        expect_close(weighted["kl"], kl, "kl with beta = 4 (the logged term is unweighted)")
+
+    def stable() -> None:
+        big = torch.full((2, 1, 2, 2), 200.0)
+        out = negative_elbo(torch.zeros(2, 1, 2, 2), big, torch.zeros(2, 3), torch.zeros(2, 3))
+        expect(bool(torch.isfinite(out["loss"])), "the loss should stay finite for confident logits (±200)",
+               "a finite number", float(out["loss"]), "work with logits (…_with_logits), never with sigmoid then log")
+        expect_close(out["recon"], 4 * 200.0, "recon for logits 200 on black pixels", rtol=1e-3)
+
+    return run_cases("negative_elbo", [
+        Case("returns a dict of scalars loss, recon, kl", keys, required=True),
+        Case("the reconstruction term", reconstruction),
+        Case("the KL term", kl_term),
+        Case("loss = recon + beta·kl", total),
+        Case("numerically stable for large logits", stable),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_iwae_bound(iwae_bound: Callable[[torch.Tensor], torch.Tensor]) -> Report:
+    """log (1/K) Σ_k w_k from log-weights of shape K x N, computed stably: one value per example."""
+    __tracebackhide__ = True
+
+    def shape() -> None:
+        expect_shape(iwae_bound(torch.zeros(7, 3)), (3,), "bound for log-weights of shape (K=7, N=3)",
+                     "reduce over the first dimension (the K samples)")
+
+    def single() -> None:
+        log_w = torch.randn(1, 5, generator=_gen(6))
+        expect_close(iwae_bound(log_w), log_w[0], "K = 1: the bound is the single log-weight (the ELBO estimate)")
+
+    def value() -> None:
+        log_w = torch.tensor([[0.0], [math.log(3.0)]])
+        got = float(iwae_bound(log_w)[0])
+        hint = "average the weights, not the log-weights" if abs(got - 0.5 * math.log(3)) < 1e-4 else (
+            "divide by K inside the log: subtract log K" if abs(got - math.log(4.0)) < 1e-4 else "")
+        expect_close(got, math.log(2.0), "log of the mean of weights 1 and 3", hint=hint)
+
+    def stable() -> None:
+        log_w = torch.tensor([[-1000.0, 800.0], [-1000.0, 800.0]])
+        got = iwae_bound(log_w)
+        expect(bool(torch.isfinite(got).all()), "should be finite for log-weights of −1000 and 800",
+               "finite", got.tolist(), "use torch.logsumexp(log_w, dim=0) − log K: exp(−1000) underflows to 0")
+        expect_close(got, torch.tensor([-1000.0, 800.0]), "bound for equal log-weights", rtol=1e-6)
+
+    return run_cases("iwae_bound", [
+        Case("one value per example", shape, required=True),
+        Case("equals the log-weight when K = 1", single),
+        Case("log-mean-exp on a fixed example", value),
+        Case("stable for very large and very small weights", stable),
+    ])

@@ -1,0 +1,590 @@
+# %% [markdown]
+# # Lesson 02 · Variational autoencoders
+#
+# **Where lesson 01 left us.** An autoencoder's decoder is not a generator: nothing says which
+# codes $z$ decode to likely images, and random codes decoded to smudges.
+#
+# **The idea.** Fix the distribution of codes *in advance*, say $p(z) = \mathcal{N}(0, I)$, make
+# the decoder a *distribution* $p_\theta(x \mid z)$, and train both so that codes drawn from
+# $p(z)$ decode to likely images. The model is then a proper density,
+#
+# $$
+# p_\theta(x) = \int p_\theta(x \mid z)\, p(z)\, dz ,
+# $$
+#
+# and we can *sample*: draw $z \sim p(z)$, then $x \sim p_\theta(x \mid z)$.
+#
+# In this lesson you will
+# 1. see why maximising $\log p_\theta(x)$ by naive Monte Carlo fails, and how an encoder helps;
+# 2. derive the evidence lower bound (ELBO) and write its two terms;
+# 3. write the reparameterisation trick and watch gradients flow through a sample;
+# 4. train a VAE, sample from it, and explore its latent space with two widgets;
+# 5. turn the knob $\beta$ and watch posterior collapse;
+# 6. estimate $\log p_\theta(x)$ with importance sampling, which is tighter than the ELBO.
+#
+# Exercises are marked **✎ Exercise**; a check cell follows each.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import budget, fast_mode, get_device, seed_everything
+from course_utils import data, train, viz, widgets
+from course_utils.checks import vae as checks
+from course_utils.metrics import bits_per_dim
+from course_utils.results import record
+
+device = get_device()
+seed_everything(0)
+print(f"device: {device}; fast mode: {fast_mode()}")
+
+# %% [markdown]
+# ## 1. Data and a likelihood for it
+#
+# We binarise the digits (a pixel is 1 where its grey value exceeds one half), so that each pixel
+# is a coin flip and the decoder outputs one Bernoulli parameter per pixel. The decoder outputs
+# *logits* $\ell_d$, and $\sigma(\ell_d)$ is the probability that pixel $d$ is on:
+#
+# $$
+# \log p_\theta(x \mid z) = \sum_{d=1}^{D} x_d \log \sigma(\ell_d) + (1 - x_d) \log (1 - \sigma(\ell_d)),
+# \qquad \ell = \mathrm{decoder}_\theta(z).
+# $$
+#
+# That is minus the binary cross-entropy. For grey levels one would use a categorical over the 17
+# levels of each pixel (what lesson 03 does), or a Gaussian with a learnt variance. A Gaussian with
+# a *fixed* variance turns $-\log p(x \mid z)$ into lesson 01's squared error, up to constants.
+
+# %%
+train_set = data.load("digits", "train", binarize=True)
+test_set = data.load("digits", "test", binarize=True)
+grey = data.load("digits", "train")
+D = int(np.prod(train_set.shape))
+print(train_set, f"\n{100 * train_set.x.mean():.1f}% of pixels are on")
+viz.show_rows({"grey": grey.x[:16], "binarised": train_set.x[:16]}, "the digits, and the binary images we model")
+plt.show()
+
+# %% [markdown]
+# ## 2. The model, and the encoder that makes it trainable
+#
+# The prior is $p(z) = \mathcal{N}(0, I)$ in $k$ dimensions. The decoder maps $z$ to logits. To train
+# by maximum likelihood we need $\log p_\theta(x) = \log \mathbb{E}_{z \sim p(z)}[p_\theta(x \mid z)]$.
+# The obvious estimate draws $S$ codes from the prior:
+#
+# $$
+# \log p_\theta(x) \approx \log \frac{1}{S} \sum_{s=1}^{S} p_\theta(x \mid z_s), \qquad z_s \sim p(z).
+# $$
+#
+# It fails in practice. For a given digit almost every $z_s$ decodes to some *other* digit, so
+# $p_\theta(x \mid z_s)$ is astronomically small for nearly all samples. The sum is dominated by
+# the rare lucky $z_s$, its variance is huge, and almost no $(z, x)$ pair carries a useful
+# gradient. (Section 8 measures this on the trained model.)
+#
+# The fix is to **guess** good codes for each $x$. An *encoder* $q_\phi(z \mid x)$ outputs a Gaussian
+# $\mathcal{N}(\mu_\phi(x), \operatorname{diag} \sigma^2_\phi(x))$ over the codes likely to have produced $x$.
+# For any such $q$, Jensen's inequality gives the **evidence lower bound**:
+#
+# $$
+# \log p_\theta(x) = \log \mathbb{E}_{q_\phi(z \mid x)}\!\left[\frac{p_\theta(x \mid z)\, p(z)}{q_\phi(z \mid x)}\right]
+# \;\ge\; \mathbb{E}_{q_\phi(z \mid x)}\big[\log p_\theta(x \mid z)\big] - \mathrm{KL}\big(q_\phi(z \mid x) \,\|\, p(z)\big)
+# = \mathrm{ELBO}(x).
+# $$
+#
+# The gap is exactly $\mathrm{KL}(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x))$: the bound is tight
+# when the encoder equals the true posterior. The two terms pull against each other:
+# * **reconstruction** $\mathbb{E}_q[\log p_\theta(x \mid z)]$: codes drawn from $q$ should decode back to $x$;
+# * **regularisation** $\mathrm{KL}(q \,\|\, p)$: each $q_\phi(z \mid x)$ should stay close to the prior.
+#   This is what lesson 01's autoencoder lacked: it forces the codes to fill the region where we
+#   will later sample.
+#
+# ## 3. Sampling with a gradient: the reparameterisation trick
+#
+# We estimate $\mathbb{E}_q[\log p_\theta(x \mid z)]$ with one sample $z \sim q_\phi(z \mid x)$. But
+# the gradient with respect to $\phi$ must pass *through* the sampling step, and a sampler is not
+# differentiable. Write the sample as a deterministic function of $\phi$ and independent noise:
+#
+# $$
+# z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I), \qquad \sigma = \exp(\tfrac12 \log \sigma^2).
+# $$
+#
+# Now $\partial z / \partial \mu = 1$ and $\partial z / \partial \log\sigma^2 = \tfrac12 \sigma \varepsilon$.
+# The encoder outputs $\log \sigma^2$ rather than $\sigma$, so it can take any real value.
+#
+# ### ✎ Exercise 1: reparameterise
+
+# %% id="ex-reparameterize"
+def reparameterize(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """z = mu + exp(log_var / 2) ⊙ eps, eps ~ N(0, I), differentiable in mu and log_var."""
+    ### BEGIN SOLUTION
+    ### HINT: eps = torch.randn_like(mu); sigma = torch.exp(0.5 * log_var).
+    eps = torch.randn_like(mu)
+    return mu + torch.exp(0.5 * log_var) * eps
+    ### END SOLUTION
+
+
+# %% id="check-reparameterize" points=2
+checks.check_reparameterize(reparameterize)
+
+# %% [markdown]
+# **Seeing it.** Take the objective $J(\mu) = \mathbb{E}_{z \sim \mathcal{N}(\mu, 1)}[z^2] = \mu^2 + 1$,
+# whose gradient is $2\mu$. A sample from `torch.distributions.Normal(...).sample()` is cut from
+# the graph: no gradient reaches $\mu$. The reparameterised sample carries one, and averaging
+# it over samples gives the right value.
+
+# %%
+mu = torch.tensor([1.5], requires_grad=True)
+z_sampled = torch.distributions.Normal(mu, 1.0).sample((10_000,))
+print(f"sample():        requires_grad = {z_sampled.requires_grad}  -> no gradient can reach mu")
+z_reparam = reparameterize(mu.expand(10_000, 1), torch.zeros(10_000, 1))
+(z_reparam**2).mean().backward()
+print(f"reparameterised: dJ/dmu = {mu.grad.item():.3f}  (exact: 2 mu = {2 * mu.item():.3f})")
+
+# %% [markdown]
+# ## 4. The KL term in closed form
+#
+# For a diagonal Gaussian $q = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$ and $p = \mathcal{N}(0, I)$,
+# the KL divergence has no integral left in it:
+#
+# $$
+# \mathrm{KL}(q \,\|\, p) = \frac12 \sum_{j=1}^{k} \left(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\right).
+# $$
+#
+# ### ✎ Exercise 2: the Gaussian KL
+# Return one value per example (sum over the $k$ latent dimensions).
+
+# %% id="ex-gaussian-kl"
+def gaussian_kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(log_var)) || N(0, I)) for each row: shape N."""
+    ### BEGIN SOLUTION
+    ### HINT: 0.5 * (mu² + exp(log_var) − 1 − log_var), summed over dim=-1.
+    return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)
+    ### END SOLUTION
+
+
+# %% id="check-gaussian-kl" points=2
+checks.check_gaussian_kl(gaussian_kl)
+
+# %% [markdown]
+# The closed form against a Monte-Carlo estimate $\frac1S \sum_s \big[\log q(z_s) - \log p(z_s)\big]$,
+# $z_s \sim q$: the estimate scatters around the formula, and its error shrinks like $1/\sqrt{S}$.
+
+# %%
+generator = torch.Generator().manual_seed(0)
+mu_q, log_var_q = torch.tensor([0.8, -1.2, 0.3]), torch.tensor([-0.5, 0.4, -1.5])
+q = torch.distributions.Normal(mu_q, (0.5 * log_var_q).exp())
+p = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+exact = gaussian_kl(mu_q, log_var_q).item()
+sample_sizes = [10, 100, 1_000, 10_000, 100_000]
+estimates = []
+for S in sample_sizes:
+    z = mu_q + (0.5 * log_var_q).exp() * torch.randn(S, 3, generator=generator)
+    estimates.append((q.log_prob(z) - p.log_prob(z)).sum(1).mean().item())
+    print(f"S = {S:>7,}: Monte Carlo {estimates[-1]:.4f}   closed form {exact:.4f}")
+viz.plot_curves(sample_sizes, {"Monte-Carlo estimate": estimates, "closed form": [exact] * len(sample_sizes)},
+                "KL(q || p): Monte Carlo against the closed form", "samples S", "KL (nats)", logx=True)
+plt.show()
+
+# %% [markdown]
+# ## 5. The loss
+#
+# We minimise the negative ELBO, averaged over a batch, with one reparameterised sample per image:
+#
+# $$
+# \mathcal{L}(\theta, \phi) = \frac1N \sum_{n=1}^{N} \Big[\underbrace{-\log p_\theta(x_n \mid z_n)}_{\texttt{recon}}
+# + \beta\, \underbrace{\mathrm{KL}\big(q_\phi(z \mid x_n) \,\|\, p(z)\big)}_{\texttt{kl}}\Big],
+# \qquad z_n = \mu_\phi(x_n) + \sigma_\phi(x_n) \odot \varepsilon_n .
+# $$
+#
+# $\beta = 1$ is the VAE; section 7 turns the knob. Log both terms: they tell different stories.
+#
+# ### ✎ Exercise 3: the negative ELBO
+# `logits` are the decoder's outputs for the sampled $z$. Return a dict with the batch means
+# `loss`, `recon` and `kl`. Work with logits throughout: `F.binary_cross_entropy_with_logits`
+# is stable where `log(sigmoid(...))` is not.
+
+# %% id="ex-negative-elbo"
+def negative_elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
+                  beta: float = 1.0) -> dict[str, torch.Tensor]:
+    """−ELBO = recon + beta·kl, with recon = −log p(x|z) (Bernoulli, summed over pixels); batch means."""
+    ### BEGIN SOLUTION
+    ### HINT: recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+    kl = gaussian_kl(mu, log_var).mean()
+    return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+    ### END SOLUTION
+
+
+# %% id="check-negative-elbo" points=2
+checks.check_negative_elbo(negative_elbo)
+
+# %% [markdown]
+# ## 6. Training a VAE
+#
+# The network is lesson 01's MLP autoencoder with two changes: the encoder outputs $2k$ numbers
+# ($\mu$ and $\log\sigma^2$), and the decoder outputs logits (no sigmoid).
+
+# %% id="vae-model"
+class VAE(nn.Module):
+    """q_φ(z|x) = N(mu, diag exp(log_var)) from an MLP encoder; p_θ(x|z) = Bernoulli(sigmoid(logits))."""
+
+    def __init__(self, d_latent: int, image_shape: tuple[int, int, int] = (1, 8, 8), d_hidden: int = 256):
+        super().__init__()
+        self.d_latent, self.image_shape = d_latent, tuple(image_shape)
+        d_in = int(np.prod(image_shape))
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(d_in, d_hidden), nn.ReLU(),
+            nn.Linear(d_hidden, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(d_latent, d_hidden), nn.ReLU(),
+            nn.Linear(d_hidden, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_in),
+        )
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_var = self.encoder(x).chunk(2, dim=-1)
+        return mu, log_var
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of p(x|z), shaped like images."""
+        return self.decoder(z).view(-1, *self.image_shape)
+
+    def mean_image(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x|z] = sigmoid(logits): the image a code stands for."""
+        return torch.sigmoid(self.decode(z))
+
+
+def vae_loss(beta: float = 1.0, deterministic: bool = False):
+    """The loss for train.fit: one reparameterised sample per image (or z = mu for an autoencoder)."""
+    def loss_fn(model: VAE, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        x = batch[0]
+        mu, log_var = model.encode(x)
+        z = mu if deterministic else reparameterize(mu, log_var)
+        return negative_elbo(x, model.decode(z), mu, log_var, beta)
+    return loss_fn
+
+
+# %% [markdown]
+# Train with $k = 8$ latent dimensions. Watch both terms of the loss.
+
+# %%
+EPOCHS = budget(lecture=200, fast=3)
+LR = 1e-3
+
+
+def trained_vae(d_latent: int, beta: float = 1.0, deterministic: bool = False, live_plot: bool = False):
+    """A VAE (or, deterministic with beta = 0, a plain autoencoder) trained on the binarised digits."""
+    config = {"d_latent": d_latent, "beta": beta, "deterministic": deterministic, "epochs": EPOCHS, "lr": LR, "seed": 0}
+    name = "autoencoder" if deterministic else f"VAE k = {d_latent}, beta = {beta:g}"
+    return train.load_or_train(
+        "02-vae", config, build=lambda: VAE(d_latent, train_set.shape),
+        train=lambda model: train.fit(model, vae_loss(beta, deterministic), train_set, epochs=EPOCHS, lr=LR,
+                                      live_plot=live_plot, desc=f"{name}: training loss"),
+    )
+
+
+K = 8
+vae, history = trained_vae(K, live_plot=True)
+
+
+@torch.no_grad()
+def test_elbo_terms(model: VAE, beta: float = 1.0, samples: int = 10) -> dict[str, float]:
+    """Held-out recon, KL and −ELBO, averaged over a few reparameterised samples."""
+    x = test_set.x.to(device)
+    terms = [vae_loss(beta)(model, (x,)) for _ in range(samples)]
+    return {key: float(np.mean([t[key].item() for t in terms])) for key in terms[0]}
+
+
+held_out = test_elbo_terms(vae)
+print("held out: " + ", ".join(f"{k} {v:.2f}" for k, v in held_out.items()) + " nats per image")
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+viz.plot_losses(history, ax=axes[0], title="reconstruction term −log p(x|z)", keys=["recon"])
+viz.plot_losses(history, ax=axes[1], title="KL(q(z|x) || p(z))", keys=["kl"])
+axes[0].set_ylabel("nats per image")
+axes[1].set_ylabel("nats per image")
+plt.show()
+
+# %% [markdown]
+# **What the curves show.** The reconstruction term falls fast, as for an autoencoder. The KL term
+# starts near zero (the untrained encoder says nothing about $x$) and *rises* all through training:
+# the encoder spends nats of information about $x$ as long as each one buys more than a nat of
+# reconstruction. The sum, the negative ELBO, falls throughout.
+#
+# ## 7. Samples, reconstructions and an autoencoder for comparison
+#
+# The same network trained as a plain autoencoder ($z = \mu$, $\beta = 0$) gives lesson 01's
+# situation. Decode codes from the prior $\mathcal{N}(0, I)$ with both.
+
+# %%
+autoencoder, _ = trained_vae(K, beta=0.0, deterministic=True)
+with torch.no_grad():
+    for name, model in (("VAE", vae), ("autoencoder", autoencoder)):
+        norms = model.encode(train_set.x.to(device))[0].norm(dim=1)
+        print(f"{name:12s} code norms |mu(x)|: median {norms.median():.2f}, 90% below {norms.quantile(0.9):.2f}"
+              f"   (prior samples: about sqrt(k) = {math.sqrt(K):.2f})")
+generator = torch.Generator().manual_seed(1)
+z_prior = torch.randn(32, K, generator=generator).to(device)
+with torch.no_grad():
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3))
+    viz.show_images(vae.mean_image(z_prior), "VAE: decoded z ~ N(0, I)", nrow=8, ax=axes[0])
+    viz.show_images(autoencoder.mean_image(z_prior), "autoencoder: decoded z ~ N(0, I)", nrow=8, ax=axes[1])
+    plt.show()
+    x = test_set.x[:12].to(device)
+    mu_x, log_var_x = vae.encode(x)
+    viz.show_rows({"original": x, "E[x|z=mu]": vae.mean_image(mu_x),
+                   "a sample x~p(x|z)": torch.bernoulli(vae.mean_image(reparameterize(mu_x, log_var_x)), generator=generator)},
+                  "VAE reconstructions of held-out digits: the mean image, and one sampled image")
+    plt.show()
+
+# %% [markdown]
+# **What the pictures show.** Codes from the prior decode to digits under the VAE: the KL term made
+# the encoder's codes fill the prior, so the prior's samples land where the decoder was trained.
+# The autoencoder's codes live elsewhere (compare the code norms printed above with $\sqrt{k}$),
+# so prior samples land where its decoder never looked and decode to smudges: lesson 01's
+# failure, now explained.
+#
+# The VAE's *mean* images are blurry. The mean of $p(x \mid z)$ averages all the images that
+# share a code. A *sample* is sharp but noisy: the Bernoulli decoder treats pixels as independent
+# given $z$, so all correlation between pixels must pass through the $k$ numbers of the code.
+#
+# ## 8. Why the encoder matters: importance sampling
+#
+# Back to section 2's estimate. For one held-out digit, compare $\log p_\theta(x \mid z)$ for codes
+# drawn from the prior with codes drawn from the encoder. The *effective sample size*
+# $(\sum_s w_s)^2 / \sum_s w_s^2$ of the weights says how many samples actually count.
+
+# %% id="log-weights"
+@torch.no_grad()
+def log_weights(model: VAE, x: torch.Tensor, samples: int, proposal: str = "encoder") -> torch.Tensor:
+    """log w = log p(x|z) + log p(z) − log r(z) for z ~ r: r = q(z|x) or the prior. Shape samples x N."""
+    mu, log_var = model.encode(x)
+    if proposal == "prior":
+        mu, log_var = torch.zeros_like(mu), torch.zeros_like(log_var)
+    std = (0.5 * log_var).exp()
+    z = mu + std * torch.randn(samples, *mu.shape, device=mu.device)              # S x N x k
+    logits = model.decode(z.flatten(0, 1)).view(samples, len(x), -1)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x.flatten(1).expand_as(logits), reduction="none").sum(-1)
+    normal = torch.distributions.Normal(0.0, 1.0)
+    log_pz = normal.log_prob(z).sum(-1)
+    log_r = torch.distributions.Normal(mu, std).log_prob(z).sum(-1)
+    return log_px_z + log_pz - log_r
+
+
+# %%
+S = 5_000
+x_one = test_set.x[:1].to(device)
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for proposal in ("prior", "encoder"):
+    log_w = log_weights(vae, x_one, S, proposal)[:, 0]
+    w = (log_w - log_w.max()).exp()
+    ess = float(w.sum() ** 2 / (w**2).sum())
+    ax.hist(log_w.cpu().numpy(), bins=60, alpha=0.6, label=f"z from the {proposal}: ESS {ess:.0f} of {S}")
+ax.set_xlabel("log weight  log p(x|z) p(z) / r(z)  (nats)")
+ax.set_ylabel("samples")
+ax.set_title("one held-out digit: which codes explain it?")
+ax.legend(fontsize="small")
+plt.show()
+
+# %% [markdown]
+# Codes from the prior explain the digit tens of nats worse than codes from the encoder (a
+# factor $e^{40}$ and more in probability), and the effective sample size shows that only a handful of
+# the 5,000 prior samples carry any weight. The encoder turns a hopeless search
+# into a targeted one. The same weights, averaged, give a **tighter bound** than the ELBO
+# (Burda et al. 2016, *Importance Weighted Autoencoders*):
+#
+# $$
+# \log p_\theta(x) \;\ge\; \mathcal{L}_K(x) = \mathbb{E}\left[\log \frac{1}{K} \sum_{k=1}^{K} w_k\right],
+# \qquad w_k = \frac{p_\theta(x \mid z_k)\, p(z_k)}{q_\phi(z_k \mid x)}, \quad z_k \sim q_\phi(z \mid x).
+# $$
+#
+# $\mathcal{L}_1$ is the ELBO, $\mathcal{L}_K$ never decreases as $K$ grows, and it tends to
+# $\log p_\theta(x)$ as $K \to \infty$. The weights span hundreds of nats, so averaging them
+# needs the log-sum-exp trick: $\log \frac1K \sum_k e^{a_k} = m + \log \frac1K \sum_k e^{a_k - m}$
+# with $m = \max_k a_k$.
+#
+# ### ✎ Exercise 4: the importance-weighted bound
+# Given log-weights of shape $K \times N$, return $\log \frac1K \sum_k w_k$ for each of the $N$
+# examples, computed stably.
+
+# %% id="ex-iwae-bound"
+def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
+    """log (1/K) Σ_k exp(log_w[k]) for each column: shape N."""
+    ### BEGIN SOLUTION
+    ### HINT: torch.logsumexp(log_w, dim=0) − math.log(K), with K = log_w.shape[0].
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+    ### END SOLUTION
+
+
+# %% id="check-iwae-bound" points=2
+checks.check_iwae_bound(iwae_bound)
+
+# %%
+@torch.no_grad()
+def importance_weighted_nll(model: VAE, x: torch.Tensor, samples: int, chunk: int = 64) -> float:
+    """−L_K with K = samples, averaged over the images of x (nats per image): an upper bound on −log p(x)."""
+    bounds = [iwae_bound(log_weights(model, x[i : i + chunk], samples)) for i in range(0, len(x), chunk)]
+    return -torch.cat(bounds).mean().item()
+
+
+torch.manual_seed(0)
+x_test = test_set.x.to(device)
+K_VALUES = budget(lecture=[1, 2, 5, 10, 50, 100, 500, 1000], fast=[1, 10, 500])
+nll = [importance_weighted_nll(vae, x_test, n) for n in K_VALUES]
+for n, value in zip(K_VALUES, nll):
+    print(f"K = {n:>4}: −L_K = {value:.3f} nats per image")
+independent = train_set.x.mean(0).clamp(1e-3, 1 - 1e-3).to(device)
+baseline = -(x_test * independent.log() + (1 - x_test) * (1 - independent).log()).flatten(1).sum(1).mean().item()
+viz.plot_curves(K_VALUES, {"VAE: importance-weighted bound −L_K": nll,
+                           "independent pixels (no latent variable)": [baseline] * len(K_VALUES)},
+                "held-out negative log-likelihood bound against K", "importance samples K", "nats per image", logx=True)
+plt.show()
+
+# %% [markdown]
+# **What the curve shows.** $K = 1$ is the (negative) ELBO. More samples tighten the bound, quickly
+# at first, then slowly. (The bound grows with $K$ *in expectation*: each number here is a
+# Monte-Carlo estimate, so two large $K$ can swap places by a few hundredths of a nat.) the remaining gap is the mismatch between the encoder's Gaussian and the
+# true posterior. Every VAE number beats the independent-pixel model by a wide margin: the latent
+# variable is what captures the correlations between pixels.
+#
+# ## 9. Exploring the latent space
+#
+# **Latent perturbation.** Pick a held-out digit, pick one coordinate of its code $\mu_\phi(x)$, and
+# slide it while the others stay fixed. **Interpolation.** Pick two digits and walk between their
+# codes. A straight line passes near the origin, where prior samples almost never fall (their
+# norm concentrates near $\sqrt{k}$), so the walk also follows the sphere (spherical interpolation).
+# Both widgets redraw the image at once as you move a slider.
+
+# %%
+with torch.no_grad():
+    codes, _ = vae.encode(test_set.x.to(device))
+codes = codes.cpu()
+perturbation = widgets.LatentPerturbation(vae.mean_image, codes, images=test_set.x,
+                                          labels=[str(int(y)) for y in test_set.y])
+perturbation
+
+# %%
+interpolation = widgets.Interpolation(vae.mean_image, codes, steps=9, start=0, end=5)
+interpolation
+
+# %% [markdown]
+# The same pictures, static: each row sweeps one coordinate of the first digit's code from −3 to 3.
+# Then the two interpolation paths between two digits.
+
+# %%
+values = torch.linspace(-3, 3, 9)
+rows = {}
+for j in range(K):
+    z_path = torch.stack([widgets.perturb(codes[0], j, float(v)) for v in values])
+    rows[f"z[{j}]"] = torch.from_numpy(widgets.decode_images(vae.mean_image, z_path)).unsqueeze(1)
+viz.show_rows(rows, f"latent traversal of a held-out '{int(test_set.y[0])}': one coordinate from −3 to 3 per row")
+plt.show()
+
+z_a, z_b = codes[0], codes[5]
+print(f"|z| at the midpoint: linear {widgets.lerp(z_a, z_b, 0.5).norm():.2f}, spherical "
+      f"{widgets.slerp(z_a, z_b, 0.5).norm():.2f} (ends {z_a.norm():.2f} and {z_b.norm():.2f})")
+strips = {method: torch.from_numpy(widgets.decode_images(
+    vae.mean_image, widgets.interpolation_path(z_a, z_b, 9, method))).unsqueeze(1) for method in ("linear", "spherical")}
+viz.show_rows(strips, f"from a '{int(test_set.y[0])}' to a '{int(test_set.y[5])}': linear and spherical paths")
+plt.show()
+
+# %% [markdown]
+# Between two encoder codes the two paths look alike: both ends have typical norms, and the chord
+# between them stays fairly close to the sphere. The difference matters for prior samples
+# in higher dimensions, whose straight-line midpoints have norm near $\sqrt{k/2}$ instead of $\sqrt{k}$.
+#
+# In the traversal, some coordinates change the digit's identity, some its thickness or slant, and some almost
+# nothing. Those are *inactive* dimensions: the encoder ignores them, and their KL is near zero.
+# The next section makes this visible.
+#
+# ## 10. β-VAE: the price of information
+#
+# Weighting the KL term by $\beta$ (Higgins et al. 2017) trades reconstruction for a code that
+# stays close to the prior. Large $\beta$ encourages each active dimension to carry one
+# independent factor of variation (*disentanglement*), at a cost in reconstruction. Push it too far
+# and the encoder gives up: $q_\phi(z \mid x) \approx p(z)$ for every $x$, the KL is zero, and the
+# decoder ignores $z$. This is **posterior collapse**. We measure the KL *per latent
+# dimension*: a dimension whose average KL is below 0.01 nats carries no information about $x$.
+
+# %%
+BETAS = budget(lecture=[0.5, 1.0, 2.0, 4.0], fast=[1.0, 4.0])
+beta_models, beta_rows = {}, []
+for beta in BETAS:
+    beta_models[beta], _ = trained_vae(K, beta=beta) if beta != 1.0 else (vae, history)
+    model = beta_models[beta]
+    with torch.no_grad():
+        mu_b, log_var_b = model.encode(test_set.x.to(device))
+        kl_per_dim = (0.5 * (mu_b**2 + log_var_b.exp() - 1 - log_var_b)).mean(0).cpu()
+    terms = test_elbo_terms(model)
+    beta_rows.append({"beta": beta, "recon": terms["recon"], "kl": terms["kl"], "kl_per_dim": kl_per_dim,
+                      "active": int((kl_per_dim > 0.01).sum())})
+    print(f"beta = {beta:>4g}: recon {terms['recon']:6.2f}  KL {terms['kl']:5.2f}  "
+          f"active dimensions {beta_rows[-1]['active']} of {K}")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+width = 0.8 / len(beta_rows)
+for i, row in enumerate(beta_rows):
+    axes[0].bar(np.arange(K) + i * width, row["kl_per_dim"].numpy(), width=width, label=f"beta = {row['beta']:g}")
+axes[0].axhline(0.01, color="grey", lw=0.8, ls="--")
+axes[0].set_yscale("log")
+axes[0].set_xlabel("latent dimension")
+axes[0].set_ylabel("mean KL (nats, log scale)")
+axes[0].set_title("information per latent dimension")
+axes[0].legend(fontsize="small", loc="lower left", framealpha=0.9)
+axes[1].plot([r["kl"] for r in beta_rows], [r["recon"] for r in beta_rows], marker="o")
+for r in beta_rows:
+    axes[1].annotate(f"β={r['beta']:g}", (r["kl"], r["recon"]), textcoords="offset points", xytext=(5, 5))
+axes[1].set_xlabel("KL(q(z|x) || p(z))  (nats)")
+axes[1].set_ylabel("reconstruction −log p(x|z)  (nats)")
+axes[1].set_title("the rate–distortion trade-off on held-out digits")
+plt.show()
+
+with torch.no_grad():
+    rows = {f"β = {b:g}": beta_models[b].mean_image(z_prior[:12]) for b in BETAS}
+viz.show_rows(rows, "decoded prior samples (the same z in every row) as β grows")
+plt.show()
+
+# %% [markdown]
+# **What the numbers show.** As $\beta$ grows, the KL (the *rate*: nats of information the code
+# carries about $x$) falls and the reconstruction error (the *distortion*) rises. Dimensions
+# switch off one by one: their KL drops below the dashed line. At $\beta = 4$ almost nothing is
+# left: every code decodes to nearly the same smooth prototype, and the reconstruction error is
+# that of the independent-pixel model (24.6 nats), a decoder that ignores $z$.
+# The bar chart is posterior collapse in numbers: a collapsed dimension has
+# $q_\phi(z_j \mid x) = p(z_j)$ for every $x$.
+#
+# ## 11. Summary
+#
+# * A VAE is a latent variable model $p_\theta(x) = \int p_\theta(x \mid z) p(z) dz$, trained
+#   through the ELBO $\mathbb{E}_q[\log p_\theta(x \mid z)] - \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z))$.
+# * The encoder is a learnt importance sampler, and the reparameterisation trick lets gradients
+#   pass through its samples.
+# * The KL term makes the codes fill the prior, so decoding prior samples generates digits.
+# * $\mathcal{L}_K$ tightens the bound; $\beta$ trades rate against distortion, up to collapse.
+#
+# **✎ Question.** Why are the VAE's mean images blurry, and what would make its *samples* sharper
+# without making them noisy?
+
+# %% [markdown] id="answer-blur"
+# ### BEGIN SOLUTION
+# The mean of $p(x \mid z)$ averages every image compatible with a code, and the factorised
+# Bernoulli decoder cannot express correlations between pixels other than through $z$, so sharp
+# details are averaged out. A more expressive decoder (an autoregressive one such as lesson 03's
+# PixelCNN), or a richer latent space, lets samples be sharp while staying coherent.
+# ### END SOLUTION
+
+# %%
+nll_k = K_VALUES[-1]
+metrics = {
+    f"test_nll_iw{nll_k}_nats": nll[-1],
+    f"test_nll_iw{nll_k}_bits_per_dim": bits_per_dim(nll[-1], D),
+    "test_neg_elbo_nats": nll[0],
+    "independent_bernoulli_nats": baseline,
+    "active_dims_beta1": next(r["active"] for r in beta_rows if r["beta"] == 1.0),
+}
+summary = (f"held-out NLL ≤ {nll[-1]:.2f} nats ({metrics[f'test_nll_iw{nll_k}_bits_per_dim']:.3f} bits/dim, "
+           f"IW K={nll_k}); −ELBO {nll[0]:.2f}; independent pixels {baseline:.2f}")
+record("02_vae", metrics, summary)

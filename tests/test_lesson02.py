@@ -1,0 +1,117 @@
+"""Lesson 02: the VAE's pieces are right, and the checks catch typical mistakes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import solution_namespace
+from course_utils.checks import CheckFailed
+from course_utils.checks import vae as checks
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return solution_namespace("02_vae", ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo",
+                                         "ex-iwae-bound", "vae-model", "log-weights"])
+
+
+def test_checks_pass_on_the_solution(solution, capsys):
+    assert checks.check_reparameterize(solution["reparameterize"])
+    assert checks.check_gaussian_kl(solution["gaussian_kl"])
+    assert checks.check_negative_elbo(solution["negative_elbo"])
+    assert checks.check_iwae_bound(solution["iwae_bound"])
+
+
+def test_kl_closed_form_matches_monte_carlo(solution):
+    torch.manual_seed(0)
+    mu, log_var = torch.tensor([[0.7, -1.1, 0.2]]), torch.tensor([[-0.4, 0.6, -1.3]])
+    std = (0.5 * log_var).exp()
+    z = mu + std * torch.randn(400_000, 3)
+    q = torch.distributions.Normal(mu, std)
+    p = torch.distributions.Normal(0.0, 1.0)
+    monte_carlo = (q.log_prob(z) - p.log_prob(z)).sum(1)
+    exact = solution["gaussian_kl"](mu, log_var).item()
+    assert abs(monte_carlo.mean().item() - exact) < 4 * monte_carlo.std().item() / math.sqrt(len(z))
+    expected = torch.distributions.kl_divergence(q, torch.distributions.Normal(torch.zeros(3), torch.ones(3))).sum()
+    assert exact == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_reparameterised_gradient_is_unbiased(solution):
+    """d/dmu E[z²] = 2 mu and d/dlog_var E[z²] = sigma² (z ~ N(mu, sigma²)), through the samples."""
+    torch.manual_seed(1)
+    mu = torch.tensor([0.8], requires_grad=True)
+    log_var = torch.tensor([math.log(0.5)], requires_grad=True)
+    z = solution["reparameterize"](mu.expand(400_000, 1), log_var.expand(400_000, 1))
+    (z**2).mean().backward()
+    assert mu.grad.item() == pytest.approx(1.6, abs=0.01)
+    assert log_var.grad.item() == pytest.approx(0.5, abs=0.01)
+    sampled = torch.distributions.Normal(mu, 1.0).sample((10,))
+    assert not sampled.requires_grad  # what the lesson shows: a plain sample cuts the graph
+
+
+def test_importance_weighted_bound_rises_with_k(solution):
+    """E[L_K] ≥ E[L_1] = ELBO, and E[L_K] does not fall as K grows (Burda et al. 2016, Theorem 1)."""
+    torch.manual_seed(0)
+    model = solution["VAE"](3, (1, 4, 4), d_hidden=16).eval()
+    with torch.no_grad():  # make p(x|z) depend strongly on z, so q(z|x) is a poor posterior: a wide gap
+        model.decoder[-1].weight.mul_(20)
+    x = (torch.rand(5, 1, 4, 4) > 0.5).float()
+    bound, spread = {}, {}
+    for k in (1, 5, 50):
+        log_w = solution["log_weights"](model, x, k * 400).view(400, k, 5)  # 400 independent L_K per image
+        estimates = torch.stack([solution["iwae_bound"](log_w[r]) for r in range(400)])
+        bound[k], spread[k] = estimates.mean(0), estimates.std(0) / math.sqrt(400)
+    assert (bound[5] > bound[1]).all() and (bound[50] > bound[5]).all()
+    # and with a single sample the estimate is the ELBO: E_q[log p(x|z)] − KL
+    torch.manual_seed(3)
+    mu, log_var = model.encode(x)
+    z = mu + (0.5 * log_var).exp() * torch.randn(20_000, *mu.shape)
+    logits = model.decode(z.flatten(0, 1)).view(20_000, 5, -1)
+    log_px = -F.binary_cross_entropy_with_logits(logits, x.flatten(1).expand_as(logits), reduction="none").sum(-1)
+    elbo = log_px.mean(0) - solution["gaussian_kl"](mu, log_var)
+    assert ((bound[1] - elbo.detach()).abs() < 4 * spread[1]).all()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(
+    "check,wrong,message",
+    [
+        (checks.check_reparameterize, lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "sigma = exp(log_var / 2)"),
+        (checks.check_reparameterize, lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(),
+         ".sample() cuts the gradient"),
+        (checks.check_gaussian_kl, lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(-1), "factor ½"),
+        (checks.check_gaussian_kl, lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(), "one KL per example"),
+        (checks.check_iwae_bound, lambda lw: lw.mean(0), "average the weights"),
+        (checks.check_iwae_bound, lambda lw: lw.exp().mean(0).log(), "logsumexp"),
+    ],
+)
+def test_typical_mistakes_are_named(check, wrong, message, capsys):
+    with pytest.raises(CheckFailed):
+        check(wrong)
+    assert message in capsys.readouterr().out
+
+
+def test_negative_elbo_mistakes_are_named(solution, capsys):
+    kl = solution["gaussian_kl"]
+
+    def mean_over_pixels(x, logits, mu, log_var, beta=1.0):
+        recon = F.binary_cross_entropy_with_logits(logits, x)
+        return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": kl(mu, log_var).mean()}
+
+    def probabilities(x, logits, mu, log_var, beta=1.0):
+        recon = -(x * torch.sigmoid(logits).log() + (1 - x) * (1 - torch.sigmoid(logits)).log()).flatten(1).sum(1).mean()
+        return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": kl(mu, log_var).mean()}
+
+    def weighted_log(x, logits, mu, log_var, beta=1.0):
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": beta * kl(mu, log_var).mean()}
+
+    for wrong, message in [(mean_over_pixels, "sum the pixel terms"), (probabilities, "…_with_logits"),
+                           (weighted_log, "the logged term is unweighted")]:
+        with pytest.raises(CheckFailed):
+            checks.check_negative_elbo(wrong)
+        assert message in capsys.readouterr().out, wrong.__name__

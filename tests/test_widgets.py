@@ -1,0 +1,90 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import widgets
+
+
+def decode(z):
+    """A toy decoder: image pixel (i, j) = sigmoid(z0 * i/8 + z1 * j/8)."""
+    i = torch.arange(8.0).view(1, 1, 8, 1) / 8
+    j = torch.arange(8.0).view(1, 1, 1, 8) / 8
+    return torch.sigmoid(z[:, 0].view(-1, 1, 1, 1) * i + z[:, 1].view(-1, 1, 1, 1) * j)
+
+
+def test_to_png_enlarges():
+    from PIL import Image
+    import io
+
+    png = widgets.to_png(np.eye(8), scale=4)
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (32, 32) and png[:4] == b"\x89PNG"
+
+
+def test_perturb_changes_one_coordinate_only():
+    z = torch.tensor([1.0, 2.0, 3.0])
+    out = widgets.perturb(z, 1, -5.0)
+    assert out.tolist() == [1.0, -5.0, 3.0] and z.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(IndexError, match="dimension 3"):
+        widgets.perturb(z, 3, 0.0)
+
+
+def test_lerp_and_slerp_endpoints_and_norms():
+    z0, z1 = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
+    for fn in (widgets.lerp, widgets.slerp):
+        assert torch.allclose(fn(z0, z1, 0.0), z0, atol=1e-5) and torch.allclose(fn(z0, z1, 1.0), z1, atol=1e-5)
+    middle = widgets.slerp(z0, z1, 0.5)
+    assert torch.allclose(middle, torch.tensor([3 / math.sqrt(2)] * 2), atol=1e-5)  # on the circle of radius 3
+    assert widgets.lerp(z0, z1, 0.5).norm() < 2.2
+    # parallel codes fall back to the straight line
+    assert torch.allclose(widgets.slerp(z0, 2 * z0, 0.5), 1.5 * z0)
+    path = widgets.interpolation_path(z0, z1, 5, "spherical")
+    assert path.shape == (5, 2) and torch.allclose(path.norm(dim=1), torch.full((5,), 3.0), atol=1e-5)
+    with pytest.raises(ValueError, match="linear"):
+        widgets.interpolation_path(z0, z1, 5, "cubic")
+
+
+def test_frames_follow_their_parameters():
+    z = torch.tensor([0.5, -0.5])
+    a = widgets.perturbation_frame(decode, z, 0, 2.0)
+    b = widgets.perturbation_frame(decode, z, 0, -2.0)
+    assert a.shape == (8, 8) and not np.allclose(a, b)
+    assert np.allclose(a, decode(torch.tensor([[2.0, -0.5]]))[0, 0].numpy())
+    frame = widgets.interpolation_frame(decode, torch.tensor([-3.0, 0.0]), torch.tensor([0.0, 3.0]), 0.3, steps=5)
+    assert frame.ndim == 2 and frame.shape[0] == 2 * 10 + 4
+
+
+def test_perturbation_widget_updates_image_bytes_when_the_slider_moves():
+    codes = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
+    view = widgets.LatentPerturbation(decode, codes, images=decode(codes), labels=list("abcde"))
+    first = view.image.value
+    assert first[:4] == b"\x89PNG" and view.original.value[:4] == b"\x89PNG"
+    view.value.value = 2.5
+    assert view.image.value != first and "+2.50" in view.readout.value
+    moved = view.image.value
+    view.dim.value = 1
+    assert view.value.value == pytest.approx(float(codes[0, 1]), abs=0.05)
+    view.index.value = 3
+    assert "image 3 (label d)" in view.readout.value and view.image.value != moved
+
+
+def test_interpolation_widget_updates_image_bytes_when_t_moves():
+    codes = torch.tensor([[-3.0, 0.0], [0.0, 3.0], [2.0, 2.0]])
+    view = widgets.Interpolation(decode, codes, steps=5)
+    first = view.image.value
+    view.t.value = 0.9
+    assert view.image.value != first and "t = 0.90" in view.readout.value
+    view.end.value = 2
+    assert "ends 3.00, 2.83" in view.readout.value
+
+
+def test_slider_moves_never_rebuild_the_view():
+    codes = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
+    view = widgets.LatentPerturbation(decode, codes)
+    before = [id(c) for c in view.widget.children]
+    image = view.image
+    for value in (-1.0, 0.0, 1.0):
+        view.value.value = value
+    assert [id(c) for c in view.widget.children] == before and view.image is image
