@@ -533,7 +533,7 @@ axes[0].set_yscale("log")
 axes[0].set_xlabel("latent dimension")
 axes[0].set_ylabel("mean KL (nats, log scale)")
 axes[0].set_title("information per latent dimension")
-axes[0].legend(fontsize="small", loc="lower left", framealpha=0.9)
+axes[0].legend(fontsize="small", ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))
 axes[1].plot([r["kl"] for r in beta_rows], [r["recon"] for r in beta_rows], marker="o")
 for r in beta_rows:
     axes[1].annotate(f"β={r['beta']:g}", (r["kl"], r["recon"]), textcoords="offset points", xytext=(5, 5))
