@@ -12,6 +12,7 @@ decoder (lesson 02), or a GAN's generator (lesson 04).
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -28,6 +29,9 @@ __all__ = [
     "interpolation_frame",
     "LatentPerturbation",
     "Interpolation",
+    "Snapshot",
+    "SnapshotPlot",
+    "ModeCollapseExplorer",
 ]
 
 Decode = Callable[[torch.Tensor], torch.Tensor]
@@ -237,6 +241,118 @@ class Interpolation:
         self.readout.value = (f"t = {t:.2f}: |z| linear {float(lerp(z0, z1, t).norm()):.2f}, "
                               f"spherical {float(slerp(z0, z1, t).norm()):.2f} (ends {float(z0.norm()):.2f}, "
                               f"{float(z1.norm()):.2f})")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+# ------------------------------------------------------------------------------------------------
+# Mode-collapse explorer (lessons 04 and 05)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Snapshot:
+    """The state of a 2D GAN at one training step: generated points and the discriminator's field."""
+
+    step: int
+    samples: torch.Tensor  #: M x 2 generated points
+    field: torch.Tensor | None = None  #: G x G discriminator (or critic) values on the plot's grid, rows = y
+    note: str = ""  #: a line shown under the plot (losses, coverage)
+
+
+def field_grid(extent: tuple[float, float, float, float], resolution: int = 80) -> torch.Tensor:
+    """The points (``resolution² x 2``) at which a :class:`Snapshot`'s field is evaluated, rows = y."""
+    x0, x1, y0, y1 = extent
+    ys, xs = torch.meshgrid(torch.linspace(y0, y1, resolution), torch.linspace(x0, x1, resolution), indexing="ij")
+    return torch.stack([xs.flatten(), ys.flatten()], dim=1)
+
+
+class SnapshotPlot:
+    """One figure, made once; :meth:`render` moves its artists to a snapshot and returns PNG bytes."""
+
+    def __init__(self, data_points: torch.Tensor, extent: tuple[float, float, float, float], title: str,
+                 field_label: str = "D(x)", size: float = 4.6):
+        import matplotlib.pyplot as plt
+
+        self.extent = extent
+        with plt.ioff():
+            self.fig, self.ax = plt.subplots(figsize=(size + 0.9, size))
+        self.background = self.ax.imshow(np.zeros((2, 2)), extent=extent, origin="lower", cmap="RdBu_r",
+                                         alpha=0.55, aspect="auto", vmin=0, vmax=1)
+        self.colorbar = self.fig.colorbar(self.background, ax=self.ax, fraction=0.046, pad=0.04, label=field_label)
+        points = data_points.detach().cpu().numpy()
+        self.ax.scatter(points[:, 0], points[:, 1], s=4, color="black", alpha=0.35, label="data")
+        self.generated = self.ax.scatter([], [], s=5, color="tab:orange", alpha=0.6, label="generated")
+        self.ax.set_xlim(extent[0], extent[1])
+        self.ax.set_ylim(extent[2], extent[3])
+        self.ax.set_xlabel("$x_1$")
+        self.ax.set_ylabel("$x_2$")
+        self.ax.legend(loc="upper right", fontsize="small", markerscale=3)
+        self.title = title
+        self.ax.set_title(title)
+        self.footer = self.fig.text(0.02, 0.01, "", fontsize=8)
+
+    def render(self, snapshot: Snapshot, dpi: int = 80) -> bytes:
+        """PNG bytes of the figure showing ``snapshot`` (artists updated in place, nothing rebuilt)."""
+        from .viz import figure_png
+
+        if snapshot.field is not None:
+            field = snapshot.field.detach().cpu().numpy()
+            low, high = float(field.min()), float(field.max())
+            if not 0.0 <= low <= high <= 1.0:  # a critic: unbounded values, scale to this frame
+                self.background.set_clim(low, high if high > low else low + 1e-6)
+            else:
+                self.background.set_clim(0, 1)
+            self.background.set_data(field)
+            self.background.set_visible(True)
+        else:
+            self.background.set_visible(False)
+        self.generated.set_offsets(snapshot.samples.detach().cpu().numpy())
+        self.ax.set_title(f"{self.title}: step {snapshot.step}")
+        self.footer.set_text(snapshot.note)
+        return figure_png(self.fig, dpi=dpi)
+
+    def close(self) -> None:
+        import matplotlib.pyplot as plt
+
+        plt.close(self.fig)
+
+
+class ModeCollapseExplorer:
+    """A training-step slider over snapshots of a 2D GAN: generated points over the data, D behind them.
+
+    Args:
+        snapshots: what the run recorded (see :class:`Snapshot`), in step order.
+        data_points: real samples to draw in the background.
+        extent: the plotted square ``(x0, x1, y0, y1)``; fields must be evaluated on :func:`field_grid`.
+    """
+
+    def __init__(self, snapshots: Sequence[Snapshot], data_points: torch.Tensor,
+                 extent: tuple[float, float, float, float], title: str = "GAN", field_label: str = "D(x)"):
+        import ipywidgets as w
+
+        if not snapshots:
+            raise ValueError("no snapshots to explore: record some while training")
+        self.snapshots = list(snapshots)
+        self.plot = SnapshotPlot(data_points, extent, title, field_label)
+        self.step = w.IntSlider(0, 0, len(self.snapshots) - 1, description="snapshot")
+        self.play = w.Play(value=0, min=0, max=len(self.snapshots) - 1, interval=300, description="play")
+        w.jslink((self.play, "value"), (self.step, "value"))
+        self.readout = w.Label()
+        self.image = w.Image(format="png")
+        self.step.observe(self._update, "value")
+        self._update()
+        self.widget = w.VBox([w.HBox([self.play, self.step]), self.image, self.readout])
+
+    def frame(self, index: int | None = None) -> bytes:
+        """PNG bytes of snapshot ``index`` (default: the slider's)."""
+        return self.plot.render(self.snapshots[self.step.value if index is None else index])
+
+    def _update(self, change=None) -> None:
+        snapshot = self.snapshots[self.step.value]
+        self.image.value = self.frame()
+        self.readout.value = f"training step {snapshot.step}" + (f": {snapshot.note}" if snapshot.note else "")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -88,3 +88,45 @@ def test_slider_moves_never_rebuild_the_view():
     for value in (-1.0, 0.0, 1.0):
         view.value.value = value
     assert [id(c) for c in view.widget.children] == before and view.image is image
+
+
+def _snapshots(n=4):
+    g = torch.Generator().manual_seed(0)
+    grid = widgets.field_grid((-2, 2, -2, 2), resolution=20)
+    out = []
+    for k in range(n):
+        centre = torch.tensor([math.cos(k), math.sin(k)])
+        field = torch.sigmoid(-((grid - centre) ** 2).sum(1)).view(20, 20)
+        out.append(widgets.Snapshot(step=100 * k, samples=centre + 0.1 * torch.randn(50, 2, generator=g),
+                                    field=field, note=f"modes {k}/8"))
+    return out
+
+
+def test_field_grid_rows_are_y():
+    grid = widgets.field_grid((-1, 1, -2, 2), resolution=3)
+    assert grid.shape == (9, 2)
+    assert grid[:3, 1].tolist() == [-2, -2, -2] and grid[:3, 0].tolist() == [-1, 0, 1]
+
+
+def test_explorer_frame_changes_with_the_step_slider():
+    snapshots = _snapshots()
+    explorer = widgets.ModeCollapseExplorer(snapshots, torch.randn(100, 2), (-2, 2, -2, 2), title="toy GAN")
+    frames = [explorer.frame(k) for k in range(4)]
+    assert len(set(frames)) == 4 and all(f[:4] == b"\x89PNG" for f in frames)
+    first = explorer.image.value
+    explorer.step.value = 2
+    assert explorer.image.value != first and explorer.image.value == frames[2]
+    assert explorer.readout.value == "training step 200: modes 2/8"
+    assert explorer.frame(2) == frames[2]  # the same snapshot always draws the same picture
+
+
+def test_explorer_handles_critics_and_missing_fields():
+    snapshots = _snapshots(2)
+    snapshots[0].field = snapshots[0].field * 10 - 3  # an unbounded critic
+    snapshots[1].field = None
+    plot = widgets.SnapshotPlot(torch.randn(10, 2), (-2, 2, -2, 2), "critic", field_label="f(x)")
+    assert plot.render(snapshots[0]) != plot.render(snapshots[1])
+    assert plot.background.get_clim()[0] < 0 or not plot.background.get_visible()
+    plot.close()
+    with pytest.raises(ValueError, match="no snapshots"):
+        widgets.ModeCollapseExplorer([], torch.randn(3, 2), (-1, 1, -1, 1))
