@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .device import get_device, seed_everything
 
-__all__ = ["History", "fit", "load_or_train", "checkpoint_dir", "config_key", "predict"]
+__all__ = ["History", "fit", "fit_gan", "load_or_train", "checkpoint_dir", "config_key", "predict"]
 
 Batch = tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
@@ -243,3 +243,71 @@ def predict(
     """Apply ``fn`` to ``x`` in batches on the device, without gradients; return the result on the CPU."""
     device = torch.device(device) if device is not None else get_device()
     return torch.cat([fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+
+
+def fit_gan(
+    step: Callable[..., Mapping[str, float]],
+    G: nn.Module,
+    D: nn.Module,
+    real: torch.Tensor,
+    *,
+    steps: int,
+    z_dim: int,
+    labels: torch.Tensor | None = None,
+    batch_size: int = 64,
+    lr_G: float = 2e-4,
+    lr_D: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+    seed: int = 0,
+    snapshot_every: int = 0,
+    snapshot: Callable[[int], Any] | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    desc: str = "GAN",
+) -> tuple[History, list]:
+    """Run an adversarial game for ``steps`` steps; return the losses and the snapshots taken.
+
+    Each step draws a batch of ``real`` examples (and their ``labels``, if given) and a batch of
+    noise ``z ~ N(0, I)`` from generators seeded by ``seed``, then calls
+    ``step(G, D, opt_G, opt_D, real_batch, z)`` (plus ``y=label_batch`` when ``labels`` is given),
+    which updates both players and returns its losses as floats. The same seed replays the same
+    game exactly on the CPU. Every ``snapshot_every`` steps (and after the last),
+    ``snapshot(step_index)`` is called and its result kept: the mode-collapse explorer's frames.
+    """
+    device = torch.device(device) if device is not None else get_device()
+    seed_everything(seed)
+    G.to(device).train()
+    D.to(device).train()
+    opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=lr_G, betas=betas),
+                                  torch.optim.Adam(D.parameters(), lr=lr_D, betas=betas))
+    batches = torch.Generator().manual_seed(seed)
+    noise = torch.Generator().manual_seed(seed + 1)
+    history, snapshots = History(), []
+
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    try:
+        for i in bar:
+            index = torch.randint(len(real), (batch_size,), generator=batches)
+            z = torch.randn(batch_size, z_dim, generator=noise).to(device)
+            extra = {"y": labels[index].to(device)} if labels is not None else {}
+            losses = step(G, D, opt_G, opt_D, real[index].to(device), z, **extra)
+            for key, value in losses.items():
+                history.step.setdefault(key, []).append(float(value))
+            if snapshot is not None and snapshot_every and (i % snapshot_every == 0 or i == steps - 1):
+                G.eval()
+                snapshots.append(snapshot(i))
+                G.train()
+            if i % 50 == 0:
+                bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.step.items()})
+    finally:
+        bar.close()
+        history.seconds = time.perf_counter() - start
+        G.eval()
+        D.eval()
+    history.epoch = {k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)]
+                     for k, v in history.step.items()}  # means over blocks of 100 steps
+    return history, snapshots

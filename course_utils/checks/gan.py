@@ -1,0 +1,195 @@
+"""Checks for lesson 04 (GANs). Each ``check_*`` takes the student's function."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import Case, Report, expect, expect_close, expect_tensor, run_cases
+from ..metrics import mode_coverage
+
+__all__ = ["check_discriminator_loss", "check_generator_loss", "check_gan_step", "check_modes_captured"]
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------
+def check_discriminator_loss(discriminator_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
+    """−[log D(x) + log(1 − D(G(z)))] averaged over the batch, from logits."""
+    __tracebackhide__ = True
+
+    def scalar() -> None:
+        out = expect_tensor(discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1)))
+        expect(out.dim() == 0, "the loss should be a scalar", "shape ()", f"shape {tuple(out.shape)}")
+
+    def value() -> None:
+        # D = 1/2 everywhere: −[log ½ + log ½] = 2 log 2
+        expect_close(discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1)), 2 * math.log(2),
+                     "loss when D(x) = ½ for every input", hint="sum the two terms (real and fake), each a batch mean")
+        real, fake = torch.tensor([[2.0], [0.5]]), torch.tensor([[-1.0], [1.5]])
+        expected = F.softplus(-real).mean() + F.softplus(fake).mean()
+        got = discriminator_loss(real, fake)
+        hint = "the fake term is −log(1 − D(G(z))): the fakes are labelled 0" if torch.isclose(
+            got, F.softplus(-real).mean() + F.softplus(-fake).mean(), atol=1e-5) else ""
+        expect_close(got, expected, "loss on fixed logits", hint=hint)
+
+    def stable() -> None:
+        got = discriminator_loss(torch.full((2, 1), 100.0), torch.full((2, 1), -100.0))
+        expect(bool(torch.isfinite(got)), "finite for confident logits (±100)", "finite", float(got),
+               "use F.binary_cross_entropy_with_logits (or softplus), not log(sigmoid(...))")
+        expect_close(discriminator_loss(torch.full((2, 1), -100.0), torch.full((2, 1), 100.0)), 200.0,
+                     "loss of a discriminator that is confidently wrong", rtol=1e-4,
+                     hint="work with logits: log(sigmoid(−100)) underflows to −inf, softplus does not")
+
+    return run_cases("discriminator_loss", [
+        Case("returns a scalar", scalar, required=True),
+        Case("value", value),
+        Case("numerically stable", stable),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_generator_loss(generator_loss: Callable[..., torch.Tensor]) -> Report:
+    """saturating: log(1 − D(G(z))) (minimised); non-saturating: −log D(G(z)); from logits, batch mean."""
+    __tracebackhide__ = True
+    logits = torch.tensor([[-3.0], [0.0], [2.0]])
+
+    def values() -> None:
+        expect_close(generator_loss(logits, saturating=False), F.softplus(-logits).mean(),
+                     "non-saturating loss −log D(G(z))", hint="−log σ(l) = softplus(−l)")
+        expect_close(generator_loss(logits, saturating=True), -F.softplus(logits).mean(),
+                     "saturating loss log(1 − D(G(z)))", hint="log(1 − σ(l)) = −softplus(l): the generator minimises it")
+
+    def gradients() -> None:
+        # where D is sure the sample is fake (logit −10), the saturating gradient vanishes, the other does not
+        sure_fake = torch.full((1, 1), -10.0, requires_grad=True)
+        generator_loss(sure_fake, saturating=True).backward()
+        g_sat = float(sure_fake.grad)
+        sure_fake.grad = None
+        generator_loss(sure_fake, saturating=False).backward()
+        g_ns = float(sure_fake.grad)
+        expect(abs(g_sat) < 1e-3, "saturating loss: the gradient should vanish when D(G(z)) ≈ 0", "|grad| < 1e-3",
+               f"{g_sat:.3g}")
+        expect(g_ns < -0.99, "non-saturating loss: a strong gradient (≈ −1 in the logit) when D(G(z)) ≈ 0", "≈ −1",
+               f"{g_ns:.3g}", "the generator must push the logit up: the loss decreases as the logit increases")
+
+    return run_cases("generator_loss", [
+        Case("values of both losses", values, required=True),
+        Case("where each one's gradient vanishes", gradients),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def _reference_step(G: nn.Module, D: nn.Module, opt_G, opt_D, real: torch.Tensor, z: torch.Tensor) -> None:
+    fake = G(z)
+    loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    opt_D.zero_grad()
+    loss_D.backward()
+    opt_D.step()
+    loss_G = F.softplus(-D(G(z))).mean()
+    opt_G.zero_grad()
+    loss_G.backward()
+    opt_G.step()
+
+
+def _models(seed: int):
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+    D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    return G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
+
+
+def check_gan_step(gan_step: Callable[..., dict]) -> Report:
+    """``gan_step(G, D, opt_G, opt_D, real, z)``: one discriminator step, then one generator step."""
+    __tracebackhide__ = True
+    real = torch.randn(16, 2, generator=_gen(0)) + 2
+    z = torch.randn(16, 2, generator=_gen(1))
+    state: dict = {}
+
+    def runs() -> None:
+        G, D, opt_G, opt_D = _models(0)
+        out = gan_step(G, D, opt_G, opt_D, real, z)
+        expect(isinstance(out, dict) and {"loss_D", "loss_G"} <= set(out), "should return a dict with 'loss_D' and "
+               "'loss_G'", "{'loss_D', 'loss_G'}", sorted(out) if isinstance(out, dict) else type(out).__name__)
+        expect(all(isinstance(out[k], float) for k in ("loss_D", "loss_G")), "losses should be Python floats",
+               "float", {k: type(out[k]).__name__ for k in ("loss_D", "loss_G")}, "return loss.item()")
+        state["student"] = (G, D)
+
+    def matches() -> None:
+        G, D, opt_G, opt_D = _models(0)
+        _reference_step(G, D, opt_G, opt_D, real, z)
+        G_s, D_s = state["student"]
+        d_diff = max(float((a - b).abs().max()) for a, b in zip(D.parameters(), D_s.parameters()))
+        g_diff = max(float((a - b).abs().max()) for a, b in zip(G.parameters(), G_s.parameters()))
+        expect(d_diff < 1e-5, "the discriminator's update should match one step on "
+               "−log D(x) − log(1 − D(G(z)))", "difference < 1e-5", f"{d_diff:.3g}",
+               "detach the fakes for the D step (fake.detach()) and call opt_D.zero_grad() before backward")
+        expect(g_diff < 1e-5, "the generator's update should match one step on −log D(G(z)) with the updated D",
+               "difference < 1e-5", f"{g_diff:.3g}",
+               "after the D step, recompute D(G(z)), zero the generator's gradients, backward, opt_G.step()")
+
+    def d_untouched_by_g() -> None:
+        G, D, opt_G, opt_D = _models(2)
+        G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+        opt_Gr, opt_Dr = torch.optim.SGD(G_ref.parameters(), lr=0.1), torch.optim.SGD(D_ref.parameters(), lr=0.1)
+        gan_step(G, D, opt_G, opt_D, real, z)
+        gan_step(G, D, opt_G, opt_D, real, z)
+        _reference_step(G_ref, D_ref, opt_Gr, opt_Dr, real, z)
+        _reference_step(G_ref, D_ref, opt_Gr, opt_Dr, real, z)
+        diff = max(float((a - b).abs().max()) for a, b in zip(D.parameters(), D_ref.parameters()))
+        expect(diff < 1e-5, "two steps in a row should match too (no gradient left over between steps)",
+               "difference < 1e-5", f"{diff:.3g}", "zero each optimiser's gradients before its backward pass")
+
+    return run_cases("gan_step", [
+        Case("returns both losses", runs, required=True),
+        Case("one step matches Goodfellow's Algorithm 1 (k = 1, non-saturating G)", matches),
+        Case("repeated steps stay exact", d_untouched_by_g),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+def check_modes_captured(modes_captured: Callable[..., int]) -> Report:
+    """``modes_captured(samples, modes, std)``: modes with ≥ 20 samples within 3 std of them (PacGAN)."""
+    __tracebackhide__ = True
+    modes = torch.tensor([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
+    std = 0.1
+    g = _gen(3)
+
+    def perfect() -> None:
+        samples = modes.repeat(100, 1) + std * torch.randn(400, 2, generator=g)
+        got = modes_captured(samples, modes, std)
+        expect(isinstance(got, int), "should return an int", "int", type(got).__name__, "return int(...)")
+        expect(got == 4, "samples around every mode", 4, got)
+
+    def collapsed() -> None:
+        samples = modes[2] + std * torch.randn(400, 2, generator=g)
+        expect(modes_captured(samples, modes, std) == 1, "every sample around one mode", 1,
+               modes_captured(samples, modes, std))
+
+    def far() -> None:
+        samples = torch.tensor([2.0, 2.0]) + std * torch.randn(400, 2, generator=g)
+        got = modes_captured(samples, modes, std)
+        expect(got == 0, "samples far from every mode (more than 3 std away) capture nothing", 0, got,
+               "count only samples within 3 standard deviations of their nearest mode")
+
+    def threshold() -> None:
+        samples = torch.cat([modes[0].repeat(19, 1), modes[1].repeat(20, 1), modes[3] + torch.tensor([[0.25, 0.0]]).repeat(50, 1),
+                             modes[2] + torch.tensor([[0.35, 0.0]]).repeat(50, 1)])
+        expected = mode_coverage(samples, modes, std).modes_captured
+        got = modes_captured(samples, modes, std)
+        expect(got == expected, "19 samples on one mode (too few), 20 on another, 50 at 2.5 std, 50 at 3.5 std",
+               expected, got, "a mode needs at least 20 high-quality samples; high quality means distance ≤ 3·std")
+
+    return run_cases("modes_captured", [
+        Case("all modes of a perfect sample", perfect, required=True),
+        Case("one mode of a collapsed sample", collapsed),
+        Case("no mode for samples between modes", far),
+        Case("the 20-sample and 3-std thresholds", threshold),
+    ])
