@@ -128,7 +128,7 @@ def test_fit_gan_replays_exactly_and_snapshots():
     for _ in range(2):
         G, D = _toy_gan()
         history, snaps = train.fit_gan(_step, G, D, real, steps=120, z_dim=1, batch_size=32, lr_G=1e-2, lr_D=1e-2,
-                                       snapshot_every=50, snapshot=lambda i: (i, float(G(torch.ones(1, 1)))),
+                                       snapshot_every=50, snapshot=lambda i: (i, float(G(torch.ones(1, 1)).detach())),
                                        device="cpu", progress=False)
         runs.append((history.step["loss_G"], snaps))
     assert runs[0] == runs[1]

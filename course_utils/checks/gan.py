@@ -99,6 +99,11 @@ def _reference_step(G: nn.Module, D: nn.Module, opt_G, opt_D, real: torch.Tensor
     opt_G.step()
 
 
+def _max_difference(a: nn.Module, b: nn.Module) -> float:
+    with torch.no_grad():
+        return max(float((p - q).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+
+
 def _models(seed: int):
     torch.manual_seed(seed)
     G = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
@@ -126,8 +131,8 @@ def check_gan_step(gan_step: Callable[..., dict]) -> Report:
         G, D, opt_G, opt_D = _models(0)
         _reference_step(G, D, opt_G, opt_D, real, z)
         G_s, D_s = state["student"]
-        d_diff = max(float((a - b).abs().max()) for a, b in zip(D.parameters(), D_s.parameters()))
-        g_diff = max(float((a - b).abs().max()) for a, b in zip(G.parameters(), G_s.parameters()))
+        d_diff = _max_difference(D, D_s)
+        g_diff = _max_difference(G, G_s)
         expect(d_diff < 1e-5, "the discriminator's update should match one step on "
                "−log D(x) − log(1 − D(G(z)))", "difference < 1e-5", f"{d_diff:.3g}",
                "detach the fakes for the D step (fake.detach()) and call opt_D.zero_grad() before backward")
@@ -143,7 +148,7 @@ def check_gan_step(gan_step: Callable[..., dict]) -> Report:
         gan_step(G, D, opt_G, opt_D, real, z)
         _reference_step(G_ref, D_ref, opt_Gr, opt_Dr, real, z)
         _reference_step(G_ref, D_ref, opt_Gr, opt_Dr, real, z)
-        diff = max(float((a - b).abs().max()) for a, b in zip(D.parameters(), D_ref.parameters()))
+        diff = _max_difference(D, D_ref)
         expect(diff < 1e-5, "two steps in a row should match too (no gradient left over between steps)",
                "difference < 1e-5", f"{diff:.3g}", "zero each optimiser's gradients before its backward pass")
 
