@@ -1,0 +1,694 @@
+# %% [markdown]
+# # Lesson 04 · Generative adversarial networks
+#
+# **The question.** Lessons 02 and 03 wrote down a density $p_\theta(x)$ and maximised it. Do we need
+# a density at all, if all we want is *samples*?
+#
+# **The idea.** An *implicit* model: draw noise $z \sim \mathcal{N}(0, I)$ and transform it with a
+# network, $x = G(z)$. There is no formula for $p_G(x)$, so we cannot maximise the likelihood. Instead
+# we train a second network, a **discriminator** $D(x) \in (0, 1)$, to tell real from generated
+# samples. It is a self-supervised classifier: the labels come for free. The generator is trained
+# to fool it. Goodfellow et al. (2014) wrote this as a two-player game:
+#
+# $$
+# \min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}[\log D(x)] + \mathbb{E}_{z \sim p(z)}[\log(1 - D(G(z)))].
+# $$
+#
+# In this lesson you will
+# 1. find the optimal discriminator and what the game minimises (a Jensen-Shannon divergence);
+# 2. write both generator losses, and see why one of them stalls;
+# 3. see why a game is harder to optimise than a loss;
+# 4. watch mode collapse happen, measure it, and remedy it;
+# 5. train a DCGAN and a class-conditional GAN on digits, and score them with a classifier.
+
+# %%
+import copy
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import budget, fast_mode, get_device, seed_everything
+from course_utils import data, metrics, train, viz, widgets
+from course_utils.checks import gan as checks
+from course_utils.results import record
+
+device = get_device()
+seed_everything(0)
+print(f"device: {device}; fast mode: {fast_mode()}")
+
+# %% [markdown]
+# ## 1. The optimal discriminator
+#
+# For a fixed generator, $V$ is an integral over $x$ of $p_\text{data}(x) \log D(x) + p_G(x) \log(1 - D(x))$.
+# Maximising $a \log y + b \log(1 - y)$ pointwise over $y \in (0, 1)$ gives $y = a / (a + b)$:
+#
+# $$
+# D^*(x) = \frac{p_\text{data}(x)}{p_\text{data}(x) + p_G(x)} .
+# $$
+#
+# Put it back into $V$:
+#
+# $$
+# V(D^*, G) = \mathbb{E}_{p_\text{data}}\!\left[\log \frac{p_\text{data}}{p_\text{data} + p_G}\right]
+#           + \mathbb{E}_{p_G}\!\left[\log \frac{p_G}{p_\text{data} + p_G}\right]
+#           = 2\, \mathrm{JSD}(p_\text{data} \,\|\, p_G) - 2 \log 2 ,
+# $$
+#
+# with $\mathrm{JSD}(p \,\|\, q) = \tfrac12 \mathrm{KL}(p \,\|\, m) + \tfrac12 \mathrm{KL}(q \,\|\, m)$ and
+# $m = \tfrac12(p + q)$. With a perfect discriminator, the generator minimises a Jensen-Shannon
+# divergence, which is zero exactly when $p_G = p_\text{data}$.
+#
+# **Checking it on 1D distributions.** Take $p_\text{data} = \mathcal{N}(1.5, 0.5^2)$ and a fixed
+# "generator" $p_G = \mathcal{N}(-0.5, 1)$. Train a small discriminator to convergence and compare.
+
+# %% [markdown]
+# ### ✎ Exercise 1: the discriminator's loss
+# The discriminator maximises $V$, so it minimises
+# $-\frac1N\sum_n \log D(x_n) - \frac1N\sum_n \log(1 - D(G(z_n)))$: the binary cross-entropy
+# with label 1 for real and 0 for generated samples. $D$ outputs a *logit* $\ell$, with
+# $D = \sigma(\ell)$. Use $-\log \sigma(\ell) = \operatorname{softplus}(-\ell)$ and
+# $-\log(1 - \sigma(\ell)) = \operatorname{softplus}(\ell)$, which stay finite however confident $D$ is.
+
+# %% id="ex-discriminator-loss"
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """−mean log D(x) − mean log(1 − D(G(z))), from the discriminator's logits."""
+    ### BEGIN SOLUTION
+    ### HINT: F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    ### END SOLUTION
+
+
+# %% id="check-discriminator-loss" points=2
+checks.check_discriminator_loss(discriminator_loss)
+
+# %%
+p_data = torch.distributions.Normal(1.5, 0.5)
+p_G = torch.distributions.Normal(-0.5, 1.0)
+seed_everything(0)
+D_1d = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1))
+optimizer = torch.optim.Adam(D_1d.parameters(), lr=3e-3)
+for _ in range(budget(1500, 200)):
+    loss = discriminator_loss(D_1d(p_data.sample((512, 1))), D_1d(p_G.sample((512, 1))))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+xs = torch.linspace(-4, 4, 801).unsqueeze(1)
+with torch.no_grad():
+    density_data, density_G = p_data.log_prob(xs).exp(), p_G.log_prob(xs).exp()
+    D_star = density_data / (density_data + density_G)
+    D_trained = torch.sigmoid(D_1d(xs))
+
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
+ax.plot(xs, density_data, color="black", label="$p_{data}$")
+ax.plot(xs, density_G, color="tab:orange", label="$p_G$")
+ax.plot(xs, D_star, color="tab:blue", lw=2.5, alpha=0.5, label="$D^*(x)$ (analytic)")
+ax.plot(xs, D_trained, color="tab:blue", ls="--", label="trained D(x)")
+ax.set_xlabel("x")
+ax.set_ylabel("density / probability real")
+ax.set_title("a discriminator trained to convergence finds $D^*$")
+ax.legend(fontsize="small")
+plt.show()
+
+# V(D, G) by Monte Carlo, against 2 JSD − 2 log 2 by numerical integration
+with torch.no_grad():
+    real, fake = p_data.sample((200_000, 1)), p_G.sample((200_000, 1))
+    V_trained = (F.logsigmoid(D_1d(real)).mean() + F.logsigmoid(-D_1d(fake)).mean()).item()
+grid = torch.linspace(-12, 12, 240_001, dtype=torch.float64)
+p, q = p_data.log_prob(grid).double().exp(), p_G.log_prob(grid).double().exp()
+m = (p + q) / 2
+dx = float(grid[1] - grid[0])
+kl = lambda a, b: float(torch.where(a > 0, a * (a / b).log(), torch.zeros_like(a)).sum() * dx)  # noqa: E731
+jsd = 0.5 * kl(p, m) + 0.5 * kl(q, m)
+print(f"V(D, G) with the trained D: {V_trained:.4f}")
+print(f"2·JSD − 2·log 2:            {2 * jsd - 2 * math.log(2):.4f}   (JSD = {jsd:.4f} nats; log 2 = {math.log(2):.4f})")
+
+# %% [markdown]
+# The trained $D$ lies on $D^*$ where there is data, and drifts where neither distribution has
+# mass (there is nothing to learn there). The value of the game matches $2\,\mathrm{JSD} - 2 \log 2$.
+#
+# ## 2. Two losses for the generator
+#
+# The minimax generator minimises $\log(1 - D(G(z)))$. Early in training, fakes are easy to spot:
+# $D(G(z)) \approx 0$, where this curve is *flat*, so the generator gets almost no gradient just when
+# it needs one. Goodfellow et al. suggest the **non-saturating** loss $-\log D(G(z))$ instead. It has
+# the same fixed point, and its gradient is strongest exactly where $D(G(z)) \approx 0$.
+#
+# ### ✎ Exercise 2: the generator's losses
+
+# %% id="ex-generator-loss"
+def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
+    """saturating: mean log(1 − D(G(z))); non-saturating: mean −log D(G(z)); from logits."""
+    ### BEGIN SOLUTION
+    ### HINT: log(1 − σ(l)) = −softplus(l) and −log σ(l) = softplus(−l).
+    if saturating:
+        return -F.softplus(fake_logits).mean()
+    return F.softplus(-fake_logits).mean()
+    ### END SOLUTION
+
+
+# %% id="check-generator-loss" points=2
+checks.check_generator_loss(generator_loss)
+
+# %%
+d_values = torch.linspace(0.001, 0.999, 500)
+logits = torch.log(d_values / (1 - d_values)).requires_grad_()
+curves, slopes = {}, {}
+for name, saturating in (("saturating  log(1 − D)", True), ("non-saturating  −log D", False)):
+    logits.grad = None
+    per_sample = torch.stack([generator_loss(l.view(1, 1), saturating) for l in logits])
+    per_sample.sum().backward()
+    curves[name], slopes[name] = per_sample.detach(), logits.grad.clone()
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+for name in curves:
+    axes[0].plot(d_values, curves[name], label=name)
+    axes[1].plot(d_values, slopes[name].abs(), label=name)
+axes[0].set_xlabel("D(G(z))")
+axes[0].set_ylabel("generator loss")
+axes[0].set_title("the two generator losses")
+axes[1].set_xlabel("D(G(z))")
+axes[1].set_ylabel("|d loss / d logit|")
+axes[1].set_title("their gradients: where does the generator learn?")
+for ax in axes:
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# **A run where it matters.** A 1D generator $G(z) = a z + b$ starts at $b = -4$, far from the data
+# $\mathcal{N}(2, 0.5^2)$, against a discriminator given a head start. We update the generator with
+# plain SGD, so the size of its gradient is what moves it. (Adam rescales each gradient by its
+# running size and partly hides the effect, though not the noise of a near-zero signal.)
+
+# %%
+def one_d_run(saturating: bool, steps: int) -> list[float]:
+    seed_everything(0)
+    target = torch.distributions.Normal(2.0, 0.5)
+    G_1d = nn.Linear(1, 1)
+    with torch.no_grad():
+        G_1d.weight.fill_(1.0)
+        G_1d.bias.fill_(-4.0)
+    D_small = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 1))
+    opt_G, opt_D = torch.optim.SGD(G_1d.parameters(), lr=0.05), torch.optim.Adam(D_small.parameters(), lr=1e-2)
+    for _ in range(300):  # the discriminator's head start
+        loss = discriminator_loss(D_small(target.sample((256, 1))), D_small(G_1d(torch.randn(256, 1)).detach()))
+        opt_D.zero_grad()
+        loss.backward()
+        opt_D.step()
+    means = []
+    for _ in range(steps):
+        z = torch.randn(256, 1)
+        loss = discriminator_loss(D_small(target.sample((256, 1))), D_small(G_1d(z).detach()))
+        opt_D.zero_grad()
+        loss.backward()
+        opt_D.step()
+        loss = generator_loss(D_small(G_1d(z)), saturating)
+        opt_G.zero_grad()
+        loss.backward()
+        opt_G.step()
+        means.append(G_1d.bias.item())
+    return means
+
+
+steps_1d = budget(1500, 100)
+runs_1d = {"saturating": one_d_run(True, steps_1d), "non-saturating": one_d_run(False, steps_1d)}
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for name, means in runs_1d.items():
+    ax.plot(means, label=name)
+ax.axhline(2.0, color="black", ls=":", label="data mean")
+ax.set_xlabel("generator step")
+ax.set_ylabel("mean of G(z)  (the bias b)")
+ax.set_title("the saturating loss stalls, the non-saturating one learns")
+ax.legend(fontsize="small")
+plt.show()
+
+# %% [markdown]
+# ## 3. Why a game is hard: gradient steps on $\min_x \max_y xy$
+#
+# The simplest zero-sum game, $f(x, y) = xy$: $x$ minimises and $y$ maximises. Its only equilibrium
+# is $(0, 0)$. *Simultaneous* gradient steps $x \leftarrow x - \eta y$, $y \leftarrow y + \eta x$
+# multiply the distance to the equilibrium by $\sqrt{1 + \eta^2}$ at every step: they spiral
+# **out**. *Alternating* steps (update $x$, then $y$ with the new $x$) preserve a quadratic quantity
+# and circle **forever** without converging. Neither finds the equilibrium, although each player
+# follows its own gradient. GAN training is a game of this kind, in millions of dimensions.
+
+# %%
+def play(eta: float, steps: int, alternating: bool) -> np.ndarray:
+    x, y = 1.0, 1.0
+    path = [(x, y)]
+    for _ in range(steps):
+        if alternating:
+            x = x - eta * y
+            y = y + eta * x
+        else:
+            x, y = x - eta * y, y + eta * x
+        path.append((x, y))
+    return np.array(path)
+
+
+fig, ax = plt.subplots(figsize=(4.8, 4.6))
+for name, alternating in (("simultaneous", False), ("alternating", True)):
+    path = play(0.1, 150, alternating)
+    ax.plot(path[:, 0], path[:, 1], lw=1, label=f"{name}: |(x, y)| {np.hypot(*path[0]):.2f} → {np.hypot(*path[-1]):.2f}")
+ax.scatter([0], [0], color="black", marker="*", s=120, label="equilibrium (0, 0)")
+ax.set_xlabel("x (minimises xy)")
+ax.set_ylabel("y (maximises xy)")
+ax.set_title("gradient play on min_x max_y xy, step 0.1")
+ax.legend(fontsize="small", loc="lower left")
+ax.set_aspect("equal")
+plt.show()
+
+# %% [markdown]
+# ## 4. Mode collapse on 2D mixtures
+#
+# Goodfellow's **Algorithm 1** alternates $k$ discriminator steps with one generator step; $k = 1$
+# is the common choice. Write one step.
+#
+# ### ✎ Exercise 3: one training step
+# Given networks, their optimisers, a batch of real samples and a batch of noise $z$:
+# 1. discriminator step: fakes $G(z)$ **detached** (this step must not move $G$),
+#    `discriminator_loss`, zero the gradients, backward, step;
+# 2. generator step: recompute $D(G(z))$ with the *updated* $D$, non-saturating `generator_loss`,
+#    zero the generator's gradients, backward, step.
+#
+# Return both losses as Python floats.
+
+# %% id="ex-gan-step"
+def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+             real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    """One discriminator step, then one non-saturating generator step. Returns {'loss_D', 'loss_G'}."""
+    ### BEGIN SOLUTION
+    ### HINT: fake = G(z); loss_D = discriminator_loss(D(real), D(fake.detach())); ... then loss_G = generator_loss(D(G(z))).
+    fake = G(z)
+    loss_D = discriminator_loss(D(real), D(fake.detach()))
+    opt_D.zero_grad()
+    loss_D.backward()
+    opt_D.step()
+    loss_G = generator_loss(D(G(z)))
+    opt_G.zero_grad()
+    loss_G.backward()
+    opt_G.step()
+    return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+    ### END SOLUTION
+
+
+# %% id="check-gan-step" points=3
+checks.check_gan_step(gan_step)
+
+# %% [markdown]
+# **The data and the measure.** A ring of 8 Gaussians and a grid of 25 (standard deviations 0.01 and
+# 0.05), the benchmarks of VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et al. 2018). From 2,500
+# generated points they report:
+# * **modes captured**: modes with at least 20 *high-quality* samples;
+# * **% high quality**: samples within 3 standard deviations of their nearest mode (a perfect
+#   sampler scores 98.9% in 2D);
+# * **KL** between the histogram of high-quality samples over the modes and the uniform
+#   distribution (0 when all modes get an equal share).
+#
+# ### ✎ Exercise 4: modes captured
+
+# %% id="ex-modes-captured"
+def modes_captured(samples: torch.Tensor, modes: torch.Tensor, std: float, threshold: float = 3.0,
+                   min_count: int = 20) -> int:
+    """How many modes have at least min_count samples within threshold·std of them (nearest mode)."""
+    ### BEGIN SOLUTION
+    ### HINT: torch.cdist(samples, modes).min(dim=1) gives each sample's nearest mode and its distance.
+    distance, nearest = torch.cdist(samples, modes).min(dim=1)
+    counts = torch.bincount(nearest[distance <= threshold * std], minlength=len(modes))
+    return int((counts >= min_count).sum())
+    ### END SOLUTION
+
+
+# %% id="check-modes-captured" points=2
+checks.check_modes_captured(modes_captured)
+
+# %% [markdown]
+# **The networks.** A generator and a discriminator of three hidden layers of 128 units. The
+# remedy is **minibatch discrimination** (Salimans et al. 2016), in the simple form of Karras et al.
+# (2018). The discriminator also sees how *varied* the batch is: the standard deviation of its
+# features across the batch, averaged into one number and appended to every sample's features. A
+# collapsed generator produces batches that are too uniform, and the discriminator can now see it.
+
+# %% id="gan-2d-models"
+def mlp(d_in: int, d_out: int, hidden: int = 128, layers: int = 3) -> nn.Sequential:
+    blocks: list[nn.Module] = []
+    for i in range(layers):
+        blocks += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.ReLU()]
+    return nn.Sequential(*blocks, nn.Linear(hidden, d_out))
+
+
+class MinibatchDiscriminator(nn.Module):
+    """features(x) -> [features, mean over features of their std across the batch] -> logit."""
+
+    def __init__(self, hidden: int = 128):
+        super().__init__()
+        self.features = mlp(2, hidden, hidden, layers=2)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(hidden + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.field(x, reference=x)
+
+    def field(self, x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """Logits for x, with the batch statistic taken from `reference` (in training, x itself)."""
+        h = self.features(x)
+        spread = self.features(reference).std(dim=0).mean().expand(len(x), 1)  # one number, shown to every sample
+        return self.head(torch.cat([h, spread], dim=1))
+
+
+# %%
+EXTENT = {"ring": (-1.6, 1.6, -1.6, 1.6), "grid": (-5.5, 5.5, -5.5, 5.5)}
+STEPS = {"ring": budget(3000, 150), "grid": budget(6000, 150)}
+SEED = {"ring": 1, "grid": 0}
+Z_DIM = 2
+
+
+def run_2d(name: str, remedy: bool) -> tuple[nn.Module, list, metrics.Coverage, float]:
+    """Train on a mixture with a fixed seed; record snapshots for the explorer; measure coverage."""
+    mixture = data.load(name, n=20_000, seed=0)
+    seed_everything(SEED[name])
+    G = mlp(Z_DIM, 2)
+    D = MinibatchDiscriminator() if remedy else mlp(2, 1)
+    grid_points = widgets.field_grid(EXTENT[name], resolution=60)
+    z_fixed = torch.randn(1000, Z_DIM, generator=torch.Generator().manual_seed(99))
+
+    @torch.no_grad()
+    def snapshot(step: int) -> widgets.Snapshot:
+        samples = G(z_fixed.to(device)).cpu()
+        if remedy:  # D(x) with the batch statistic of a generated batch, as the fakes see it in training
+            field = torch.sigmoid(D.field(grid_points.to(device), reference=samples[:256].to(device)))
+        else:
+            field = torch.sigmoid(D(grid_points.to(device)))
+        coverage = metrics.mode_coverage(samples, mixture.modes, mixture.std)
+        return widgets.Snapshot(step, samples, field.view(60, 60).cpu(), f"D(x) behind; {coverage}")
+
+    history, snapshots = train.fit_gan(gan_step, G, D, mixture.x, steps=STEPS[name], z_dim=Z_DIM,
+                                       batch_size=256, lr_G=5e-4, lr_D=5e-4, seed=SEED[name],
+                                       snapshot_every=max(STEPS[name] // 30, 1), snapshot=snapshot,
+                                       desc=f"{name}, {'minibatch discrimination' if remedy else 'GAN'}")
+    with torch.no_grad():
+        final = G(torch.randn(2500, Z_DIM, generator=torch.Generator().manual_seed(123)).to(device)).cpu()
+    return G, snapshots, metrics.mode_coverage(final, mixture.modes, mixture.std), history.seconds
+
+
+runs_2d = {(name, remedy): run_2d(name, remedy) for name in ("ring", "grid") for remedy in (False, True)}
+for (name, remedy), (_, _, coverage, seconds) in runs_2d.items():
+    print(f"{name:4s} {'minibatch discrimination' if remedy else 'GAN (baseline)':26s} {coverage}   ({seconds:.1f} s)")
+
+# %% [markdown]
+# **The explorer.** Slide through training (or press play). Black points are data, orange points
+# are generated from the same 1,000 noise vectors at every snapshot. The background is $D(x)$:
+# red where the discriminator says "real", blue where it says "fake". Watch the generator chase the
+# red regions. In the baseline run on the ring, the generated points hop between a few modes instead of
+# spreading over all of them. The seed is fixed, so this run collapses the same way every time.
+
+# %%
+ring = data.load("ring", n=2000, seed=0)
+explorer = widgets.ModeCollapseExplorer(runs_2d[("ring", False)][1], ring.x, EXTENT["ring"],
+                                        title="GAN on the ring")
+explorer
+
+# %%
+fig, axes = plt.subplots(2, 4, figsize=(15, 7.4))
+for row, (name, remedy) in enumerate([("ring", False), ("ring", True)]):
+    snapshots = runs_2d[(name, remedy)][1]
+    for col, k in enumerate(np.linspace(0, len(snapshots) - 1, 4).astype(int)):
+        s = snapshots[k]
+        ax = axes[row, col]
+        ax.imshow(s.field.numpy(), extent=EXTENT[name], origin="lower", cmap="RdBu_r", alpha=0.5, vmin=0, vmax=1)
+        ax.scatter(ring.x[:, 0], ring.x[:, 1], s=2, color="black", alpha=0.3)
+        ax.scatter(s.samples[:, 0], s.samples[:, 1], s=3, color="tab:orange", alpha=0.6)
+        ax.set_title(f"{'minibatch discr.' if remedy else 'GAN'}, step {s.step}", fontsize=9)
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+plt.suptitle("ring of 8: baseline (top) and minibatch discrimination (bottom), same seed and budget")
+plt.tight_layout()
+plt.show()
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
+for ax, ((name, remedy), (G, _, coverage, _)) in zip(axes, runs_2d.items()):
+    mixture = data.load(name, n=2500, seed=5)
+    with torch.no_grad():
+        samples = G(torch.randn(2500, Z_DIM, generator=torch.Generator().manual_seed(123)).to(device)).cpu()
+    ax.scatter(mixture.x[:, 0], mixture.x[:, 1], s=2, color="black", alpha=0.3, label="data")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, color="tab:orange", alpha=0.5, label="generated")
+    ax.set_xlim(*EXTENT[name][:2])
+    ax.set_ylim(*EXTENT[name][2:])
+    ax.set_title(f"{name}, {'minibatch discr.' if remedy else 'GAN'}\n{coverage.modes_captured}/{coverage.n_modes} "
+                 f"modes, {100 * coverage.high_quality:.0f}% HQ", fontsize=9)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+plt.suptitle("2,500 samples after training: which modes are covered?")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **What the numbers show** (lecture run, fixed seeds). On the ring the baseline collapses: it
+# captures 4 of 8 modes, and the explorer shows its points hopping from mode to mode.
+# Minibatch discrimination captures all 8 with 90% high-quality samples, because a batch piled
+# on a few modes now looks fake. On the grid the picture turns: the baseline captures 9 of 25,
+# and the remedy collapses onto *a single mode*, with 100% high-quality samples. A discriminator that
+# *can* see the batch's spread is not forced to use it: the game can still settle in a collapsed
+# state. Remedies that change the discriminator help on average and fail on some seeds (try
+# others). The published marks are in the bench. VEEGAN reports a GAN capturing 1/8 and 3.3/25
+# modes; PacGAN4 reaches 7.8/8 and 24.8/25, with far longer training. Lesson 05 changes the loss
+# instead, and that is more robust.
+#
+# ## 5. Instance noise: when the supports do not overlap
+#
+# Real images lie on a thin manifold, and so do generated ones. Two thin sets in a big space hardly
+# ever overlap. Then a discriminator can separate them *perfectly*: $D = 1$ on the data, $0$ on the
+# fakes, flat in between, and the generator's gradient is zero. **Instance noise** (Sønderby et al.
+# 2017) adds Gaussian noise $\mathcal{N}(0, \sigma^2)$ to real and fake samples alike. The two
+# blurred distributions overlap, so $D^*$ becomes smooth, and the gradient points from fakes to
+# data. Below, data at $x = 2$ and a generator at $x = g$: the gradient of the generator loss
+# $-\log D^*(g)$ with respect to $g$, with and without noise.
+
+# %%
+g_positions = torch.linspace(-3.0, 1.5, 200, requires_grad=True)
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for sigma in (0.02, 0.5, 1.0):
+    noisy_data, noisy_fake = torch.distributions.Normal(2.0, sigma), torch.distributions.Normal(g_positions, sigma)
+    # D* at the (noisy) fake location g: p_data(g) / (p_data(g) + p_G(g)), both blurred by the noise
+    log_d = noisy_data.log_prob(g_positions) - torch.logaddexp(noisy_data.log_prob(g_positions), noisy_fake.log_prob(g_positions))
+    grad, = torch.autograd.grad((-log_d).sum(), g_positions)
+    ax.plot(g_positions.detach(), (-grad).clamp(-5, 5), label=f"noise σ = {sigma}")
+ax.set_xlabel("generator's position g (data at x = 2)")
+ax.set_ylabel("−d(−log D*(g))/dg (clipped)")
+ax.set_title("instance noise turns a flat signal into a pull toward the data")
+ax.legend(fontsize="small")
+plt.show()
+
+# %% [markdown]
+# With almost no noise the pull is zero except right next to the data: the supports barely overlap.
+# With $\sigma$ comparable to the gap, the generator feels the data from afar.
+#
+# ## 6. A DCGAN on digits
+#
+# The DCGAN recipe (Radford et al. 2016): transposed convolutions up from the noise, strided
+# convolutions down in the discriminator, batch normalisation in the generator, LeakyReLU in the
+# discriminator, Adam with $\beta_1 = 0.5$. Sized for $8 \times 8$ digits, and trained with your
+# `gan_step`.
+
+# %% id="dcgan-models"
+Z_IMAGE = 16
+
+
+class Generator(nn.Module):
+    """z (and a one-hot class, if conditional) -> 128x2x2 -> 64x4x4 -> 1x8x8 in [0, 1]."""
+
+    def __init__(self, z_dim: int = Z_IMAGE, n_classes: int = 0):
+        super().__init__()
+        self.n_classes, self.labels = n_classes, None
+        self.project = nn.Sequential(nn.Linear(z_dim + n_classes, 128 * 2 * 2), nn.BatchNorm1d(512), nn.ReLU())
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),   # 2 -> 4
+            nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid(),                     # 4 -> 8
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.n_classes:
+            z = torch.cat([z, F.one_hot(self.labels, self.n_classes).float()], dim=1)
+        return self.up(self.project(z).view(-1, 128, 2, 2))
+
+
+class Discriminator(nn.Module):
+    """1x8x8 (plus the class as constant planes, if conditional) -> 64x4x4 -> 128x2x2 -> a logit."""
+
+    def __init__(self, n_classes: int = 0):
+        super().__init__()
+        self.n_classes, self.labels = n_classes, None
+        self.net = nn.Sequential(
+            nn.Conv2d(1 + n_classes, 64, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(64, 128, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(128 * 2 * 2, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.n_classes:
+            planes = F.one_hot(self.labels, self.n_classes).float()[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+            x = torch.cat([x, planes], dim=1)
+        return self.net(x)
+
+
+def conditional_step(G, D, opt_G, opt_D, real, z, y):
+    """gan_step for a conditional pair: both players see the labels y of the batch."""
+    G.labels = D.labels = y
+    return gan_step(G, D, opt_G, opt_D, real, z)
+
+
+# %%
+digits = data.load("digits", "train")
+held_out = data.load("digits", "test")
+DCGAN_STEPS = budget(3000, 30)
+
+
+def trained_gan(conditional: bool):
+    def build() -> nn.Module:
+        return nn.ModuleDict({"G": Generator(n_classes=10 if conditional else 0),
+                              "D": Discriminator(n_classes=10 if conditional else 0)})
+
+    def fit(pair: nn.Module) -> train.History:
+        history, _ = train.fit_gan(conditional_step if conditional else gan_step, pair["G"], pair["D"], digits.x,
+                                   labels=digits.y if conditional else None, steps=DCGAN_STEPS, z_dim=Z_IMAGE,
+                                   batch_size=64, lr_G=2e-4, lr_D=2e-4, seed=0,
+                                   desc="conditional DCGAN" if conditional else "DCGAN")
+        return history
+
+    config = {"conditional": conditional, "steps": DCGAN_STEPS, "z_dim": Z_IMAGE, "lr": 2e-4, "seed": 0}
+    pair, history = train.load_or_train("04-dcgan", config, build=build, train=fit)
+    return pair["G"].eval(), pair["D"].eval(), history
+
+
+G_digits, D_digits, dcgan_history = trained_gan(conditional=False)
+fig = viz.plot_losses(dcgan_history, title="DCGAN: both players' losses (means of 100 steps)")
+plt.show()
+
+z_grid = torch.randn(32, Z_IMAGE, generator=torch.Generator().manual_seed(7)).to(device)
+with torch.no_grad():
+    fakes = G_digits(z_grid).cpu()
+# the nearest training image (in pixel distance) beside each sample: is the generator copying?
+nearest = torch.cdist(fakes.flatten(1), digits.flat()).argmin(dim=1)
+viz.show_rows({"generated": fakes[:12], "nearest training image": digits.x[nearest[:12]]},
+              "DCGAN samples beside their nearest training digit (memorisation check)")
+plt.show()
+distance_fake = torch.cdist(fakes.flatten(1), digits.flat()).min(dim=1).values.mean()
+distance_real = torch.cdist(held_out.flat()[:32], digits.flat()).min(dim=1).values.mean()
+print(f"mean distance to the nearest training image: samples {distance_fake:.2f}, held-out real digits {distance_real:.2f}")
+
+# %% [markdown]
+# **Memorisation check.** A generator that copied its training set would put each sample right on
+# a training image, at distance about 0. Our samples sit about as far from their nearest training
+# digit as *held-out real* digits do: new digits, not copies.
+#
+# **Interpolation in $z$**, with lesson 02's widget, the generator in place of the decoder and prior
+# samples in place of encodings:
+
+# %%
+interpolation = widgets.Interpolation(G_digits, z_grid.cpu(), steps=9, start=0, end=1)
+interpolation
+
+# %% [markdown]
+# ## 7. A class-conditional GAN, and pix2pix
+#
+# Give both players the label $y$: $G(z, y)$ must produce a digit of class $y$, and $D(x, y)$ judges
+# whether $x$ is a *real example of class* $y$ (Mirza & Osindero 2014). Here $G$ reads a one-hot
+# $y$ beside $z$, and $D$ reads it as ten constant image planes beside the pixels.
+#
+# **pix2pix** (Isola et al. 2017) conditions on an *image* instead of a label: $G$ translates an
+# input image $s$ (an edge map, a segmentation) into an output $x$, and $D(s, x)$ judges the pair.
+# Its generator minimises the conditional adversarial loss **plus an L1 term** to the paired target,
+#
+# $$
+# \mathcal{L}_G = \mathbb{E}\big[-\log D(s, G(s))\big] + \lambda\, \mathbb{E}\big[\lVert x - G(s) \rVert_1\big],
+# $$
+#
+# The L1 term gets the content right, and the adversarial term makes it sharp. Lesson 06 builds it.
+
+# %%
+G_conditional, _, _ = trained_gan(conditional=True)
+per_class = 8
+labels = torch.arange(10).repeat_interleave(per_class).to(device)
+G_conditional.labels = labels
+with torch.no_grad():
+    asked = G_conditional(torch.randn(len(labels), Z_IMAGE, generator=torch.Generator().manual_seed(3)).to(device)).cpu()
+viz.show_images(asked, "conditional DCGAN: each row asks for one digit (0 to 9)", nrow=per_class)
+plt.show()
+
+# %% [markdown]
+# ## 8. Evaluation with a classifier
+#
+# With no likelihood, GANs are judged on their samples, through a classifier's eyes:
+# * the **inception score** $\exp\big(\mathbb{E}_x \mathrm{KL}(p(y \mid x) \,\|\, p(y))\big)$ (Salimans et al.
+#   2016) is high when each sample is classified confidently and the classes are balanced
+#   (at most 10 here);
+# * the **Fréchet distance** (Heusel et al. 2017) fits Gaussians to the classifier's features of
+#   generated and of real images, and measures $\lVert\mu_1 - \mu_2\rVert^2 + \operatorname{Tr}\big(\Sigma_1 + \Sigma_2 - 2(\Sigma_1\Sigma_2)^{1/2}\big)$.
+#   Lower is better.
+#
+# The classic versions use an Inception network trained on ImageNet. For $8 \times 8$ digits the
+# course trains its own small classifier (`metrics.digit_classifier`, about 98% held-out accuracy).
+# **The numbers mean something only next to numbers from the same classifier, the same number of
+# samples and the same reference set.** A different classifier gives a different scale. So we
+# always print real held-out digits beside the generators.
+
+# %%
+classifier = metrics.digit_classifier()
+n_eval = budget(360, 100)
+reference = held_out.x[:n_eval]
+with torch.no_grad():
+    G_conditional.labels = torch.arange(n_eval).remainder(10).to(device)
+    conditional_samples = G_conditional(torch.randn(n_eval, Z_IMAGE, generator=torch.Generator().manual_seed(11)).to(device)).cpu()
+    dcgan_samples = G_digits(torch.randn(n_eval, Z_IMAGE, generator=torch.Generator().manual_seed(11)).to(device)).cpu()
+    real_other = digits.x[torch.randperm(len(digits), generator=torch.Generator().manual_seed(0))[:n_eval]]
+scores = {
+    "real training digits": metrics.classifier_scores(real_other, reference, classifier),
+    "DCGAN": metrics.classifier_scores(dcgan_samples, reference, classifier),
+    "conditional DCGAN": metrics.classifier_scores(conditional_samples, reference, classifier),
+    "uniform noise": metrics.classifier_scores(torch.rand(n_eval, 1, 8, 8, generator=torch.Generator().manual_seed(0)),
+                                               reference, classifier),
+}
+print(f"{'':22s} {'inception score':>16s} {'Fréchet distance':>18s}   (against {n_eval} held-out digits)")
+for name, s in scores.items():
+    print(f"{name:22s} {s['inception_score']:16.2f} {s['frechet_distance']:18.2f}")
+
+# %% [markdown]
+# ## 9. Summary
+#
+# * A GAN is trained by a game: $D$ learns $D^* = p_\text{data}/(p_\text{data} + p_G)$, and then
+#   $G$ minimises $2\,\mathrm{JSD} - 2 \log 2$. Use the non-saturating generator loss.
+# * Games do not converge like losses do: gradient play circles or spirals around equilibria.
+# * Mode collapse is measurable (modes captured, % high quality, KL) and can be fought by letting
+#   $D$ see whole batches. Instance noise helps when supports do not overlap.
+# * Without a likelihood, samples are scored by a classifier, and only comparably with the same one.
+#
+# **✎ Question.** Why does the Jensen-Shannon divergence give the generator no useful signal when
+# $p_\text{data}$ and $p_G$ have disjoint supports? (Lesson 05 starts here.)
+
+# %% [markdown] id="answer-disjoint"
+# ### BEGIN SOLUTION
+# With disjoint supports, JSD is log 2 whatever the distance between them, so it is constant in
+# the generator's parameters and its gradient is zero; the optimal discriminator is 1 on the data
+# and 0 on the fakes, flat around both, so the generator gets no direction to move in.
+# ### END SOLUTION
+
+# %%
+metrics_04 = {}
+for (name, remedy), (_, _, coverage, seconds) in runs_2d.items():
+    tag = f"{name}_{'minibatch' if remedy else 'gan'}"
+    metrics_04[f"{tag}_modes"] = coverage.modes_captured
+    metrics_04[f"{tag}_high_quality"] = coverage.high_quality
+    metrics_04[f"{tag}_kl"] = coverage.kl_to_uniform
+    metrics_04[f"{tag}_seconds"] = seconds
+for name, key in (("real training digits", "real"), ("DCGAN", "dcgan"), ("conditional DCGAN", "conditional")):
+    metrics_04[f"{key}_inception_score"] = scores[name]["inception_score"]
+    metrics_04[f"{key}_frechet"] = scores[name]["frechet_distance"]
+summary = (f"ring modes GAN {metrics_04['ring_gan_modes']}/8 vs minibatch {metrics_04['ring_minibatch_modes']}/8, "
+           f"grid {metrics_04['grid_gan_modes']}/25 vs {metrics_04['grid_minibatch_modes']}/25; "
+           f"DCGAN IS {metrics_04['dcgan_inception_score']:.2f} FD {metrics_04['dcgan_frechet']:.1f} "
+           f"(real {metrics_04['real_inception_score']:.2f} / {metrics_04['real_frechet']:.1f})")
+record("04_gan", metrics_04, summary)
