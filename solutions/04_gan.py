@@ -402,8 +402,10 @@ for (name, remedy), (_, _, coverage, seconds) in runs_2d.items():
 # **The explorer.** Slide through training (or press play). Black points are data, orange points
 # are generated from the same 1,000 noise vectors at every snapshot. The background is $D(x)$:
 # red where the discriminator says "real", blue where it says "fake". Watch the generator chase the
-# red regions. In the baseline run on the ring, the generated points hop between a few modes instead of
-# spreading over all of them. The seed is fixed, so this run collapses the same way every time.
+# red regions. In the baseline run on the ring, the generator lays one continuous string of points
+# through the modes. Its noise space is connected, so it cannot jump from mode to mode, and many
+# samples fall *between* modes, where no data lies. Half the modes end up with too few
+# high-quality samples to count. The seed is fixed, so this run fails the same way every time.
 
 # %%
 ring = data.load("ring", n=2000, seed=0)
@@ -447,8 +449,8 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What the numbers show** (lecture run, fixed seeds). On the ring the baseline collapses: it
-# captures 4 of 8 modes, and the explorer shows its points hopping from mode to mode.
+# **What the numbers show** (lecture run, fixed seeds). On the ring the baseline captures 4 of 8
+# modes: its string of samples passes near every mode but settles on few.
 # Minibatch discrimination captures all 8 with 90% high-quality samples, because a batch piled
 # on a few modes now looks fake. On the grid the picture turns: the baseline captures 9 of 25,
 # and the remedy collapses onto *a single mode*, with 100% high-quality samples. A discriminator that
@@ -469,23 +471,35 @@ plt.show()
 # $-\log D^*(g)$ with respect to $g$, with and without noise.
 
 # %%
-g_positions = torch.linspace(-3.0, 1.5, 200, requires_grad=True)
-fig, ax = plt.subplots(figsize=(6, 3.2))
-for sigma in (0.02, 0.5, 1.0):
-    noisy_data, noisy_fake = torch.distributions.Normal(2.0, sigma), torch.distributions.Normal(g_positions, sigma)
-    # D* at the (noisy) fake location g: p_data(g) / (p_data(g) + p_G(g)), both blurred by the noise
-    log_d = noisy_data.log_prob(g_positions) - torch.logaddexp(noisy_data.log_prob(g_positions), noisy_fake.log_prob(g_positions))
-    grad, = torch.autograd.grad((-log_d).sum(), g_positions)
-    ax.plot(g_positions.detach(), (-grad).clamp(-5, 5), label=f"noise σ = {sigma}")
-ax.set_xlabel("generator's position g (data at x = 2)")
-ax.set_ylabel("−d(−log D*(g))/dg (clipped)")
-ax.set_title("instance noise turns a flat signal into a pull toward the data")
-ax.legend(fontsize="small")
+x_line = torch.linspace(-3.0, 4.0, 1401, dtype=torch.float64, requires_grad=True)
+
+
+def blurred_uniform(x: torch.Tensor, low: float, high: float, sigma: float) -> torch.Tensor:
+    """Density of U[low, high] + N(0, sigma²): (Φ((x − low)/σ) − Φ((x − high)/σ)) / (high − low)."""
+    return (torch.special.ndtr((x - low) / sigma) - torch.special.ndtr((x - high) / sigma)) / (high - low)
+
+
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
+ax.axvspan(1.8, 2.2, color="black", alpha=0.15, label="data: U[1.8, 2.2]")
+ax.axvspan(-1.2, -0.8, color="tab:orange", alpha=0.25, label="fakes: U[−1.2, −0.8]")
+for sigma in (0.01, 0.3, 1.0):
+    p_real, p_fake = blurred_uniform(x_line, 1.8, 2.2, sigma), blurred_uniform(x_line, -1.2, -0.8, sigma)
+    D_noisy = p_real / (p_real + p_fake).clamp_min(1e-300)
+    slope, = torch.autograd.grad(D_noisy[x_line.detach().sub(-1.0).abs().argmin()], x_line)
+    at_fakes = float(slope.abs().max())
+    defined = (p_real + p_fake).detach() > 1e-300          # where neither distribution has mass, D* is undefined
+    ax.plot(x_line.detach(), torch.where(defined, D_noisy.detach(), torch.nan), label=f"D* with noise σ = {sigma}: slope at the fakes {at_fakes:.1e}")
+ax.set_xlabel("x")
+ax.set_ylabel("D*(x)")
+ax.set_title("instance noise gives D* a slope where the fakes are")
+ax.legend(fontsize="x-small", loc="center left")
 plt.show()
 
 # %% [markdown]
-# With almost no noise the pull is zero except right next to the data: the supports barely overlap.
-# With $\sigma$ comparable to the gap, the generator feels the data from afar.
+# With almost no noise, $D^*$ is exactly 0 over the fakes and flat: its slope there is 0 to machine
+# precision, so no loss built on $D$ can tell the generator which way the data lies. With noise
+# comparable to the gap, $D^*$ ramps smoothly from the fakes up to the data, and the slope at the
+# fakes points the way. In practice the noise is annealed to zero during training.
 #
 # ## 6. A DCGAN on digits
 #
