@@ -335,6 +335,7 @@ class ModeCollapseExplorer:
         if not snapshots:
             raise ValueError("no snapshots to explore: record some while training")
         self.snapshots = list(snapshots)
+        self._frames: dict[int, bytes] = {}
         self.plot = SnapshotPlot(data_points, extent, title, field_label)
         self.step = w.IntSlider(0, 0, len(self.snapshots) - 1, description="snapshot")
         self.play = w.Play(value=0, min=0, max=len(self.snapshots) - 1, interval=300, description="play")
@@ -346,8 +347,11 @@ class ModeCollapseExplorer:
         self.widget = w.VBox([w.HBox([self.play, self.step]), self.image, self.readout])
 
     def frame(self, index: int | None = None) -> bytes:
-        """PNG bytes of snapshot ``index`` (default: the slider's)."""
-        return self.plot.render(self.snapshots[self.step.value if index is None else index])
+        """PNG bytes of snapshot ``index`` (default: the slider's); each is drawn once, then cached."""
+        index = self.step.value if index is None else index
+        if index not in self._frames:
+            self._frames[index] = self.plot.render(self.snapshots[index])
+        return self._frames[index]
 
     def _update(self, change=None) -> None:
         snapshot = self.snapshots[self.step.value]
