@@ -168,7 +168,8 @@ def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = 
             continue
         if case.required:
             skipped = len(cases) - len(report.results)
-            report.results[-1].hint += f" (the {skipped} later tests need this one and were not run)"
+            note = f"(the {skipped} later tests need this one and were not run)"
+            report.results[-1].hint = f"{report.results[-1].hint} {note}".strip()
             break
     if not quiet:
         print(report.text())
