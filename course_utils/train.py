@@ -203,12 +203,14 @@ def load_or_train(
     """Load the checkpoint of this ``(name, config)`` if one exists, else build, train and save it.
 
     ``config`` must hold everything that changes the result (sizes, epochs, learning rate, seed):
-    it is what the checkpoint is keyed by. A checkpoint that does not load (corrupt, or made by a
+    it is what the checkpoint is keyed by. The model is built right after
+    ``seed_everything(config.get("seed", 0))``, so a retrained model is the same in every process. A checkpoint that does not load (corrupt, or made by a
     different architecture) is reported and retrained, never silently used.
     """
     device = torch.device(device) if device is not None else get_device()
     folder = Path(folder) if folder is not None else checkpoint_dir()
     path = folder / f"{name}-{config_key(name, config)}.pt"
+    seed_everything(int(config.get("seed", 0)))  # the initial weights depend on the config alone
     model = build()
     if path.exists():
         try:

@@ -143,3 +143,15 @@ def test_fit_gan_passes_labels():
     G, D = _toy_gan()
     history, _ = train.fit_gan(_step, G, D, real, labels=labels, steps=3, z_dim=1, device="cpu", progress=False)
     assert history.step["y_mean"] == [1.0, 1.0, 1.0]
+
+
+def test_load_or_train_builds_the_same_model_in_every_process(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import torch; from torch import nn; from course_utils import train; "
+            "m, _ = train.load_or_train('m', {'seed': 3}, lambda: nn.Linear(4, 4), lambda m: train.History(), "
+            f"folder=r'{tmp_path}/' + str(torch.initial_seed()), device='cpu'); print(m.weight.sum().item())")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+               for _ in range(2)}
+    assert len(outputs) == 1, outputs
