@@ -54,6 +54,13 @@ REFERENCES: dict[str, list[str]] = {
         "budget), and inception-style score / Fréchet distance on the project's own digit classifier for the "
         "DCGAN, the conditional DCGAN and real training digits (comparable only with this classifier)",
     ],
+    "05_wgan": [
+        "Aim of the course: all 8 and all 25 modes with at least 90% high-quality samples within one CPU minute",
+        "VEEGAN (Srivastava et al. 2017): 8/8 modes with 52.9% high quality (ring), 24.6/25 with 40% (grid); "
+        "PacGAN4 (Lin et al. 2018): 7.8/8 with 95.9%, 24.8/25 with 93.6%",
+        "Lesson figures: GAN, WGAN with clipping and WGAN-GP, same networks and generator steps (the WGANs take 3 "
+        "critic steps per generator step), wall time each; WGAN-GP on digits scored with lesson 04's classifier",
+    ],
 }
 
 

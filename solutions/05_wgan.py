@@ -522,7 +522,8 @@ explorer
 # %% [markdown]
 # **The critic's estimate of W is a training curve.** For a GAN the losses say little about
 # progress. The WGAN critic's $\mathbb{E}[f(x)] - \mathbb{E}[f(\tilde x)]$ estimates $W$ (up to the
-# Lipschitz constant), and it falls as the samples improve.
+# Lipschitz constant), and it falls as the samples improve. (On the grid the quality curve starts
+# high: the untrained generator's points sit at the origin, which is itself one of the 25 modes.)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
