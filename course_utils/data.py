@@ -5,6 +5,9 @@
                       shipped inside scikit-learn, so it works offline. The course's default.
 ``"mnist"``           MNIST, 28x28, 256 grey levels: downloaded once from a list of mirrors,
 ``"fashion_mnist"``   md5-checked, written atomically into the cache folder, parsed from IDX.
+``"fonts"``           typeset digits: 0-9 rendered from the fonts matplotlib ships, then reduced
+                      exactly as scikit-learn's digits were (32x32 bitmap -> 4x4 block counts ->
+                      8x8, 17 levels). Same content, another style: the second domain of lesson 06.
 ``"ring"``            2D mixture of 8 Gaussians on a circle (PacGAN / VEEGAN set-up).
 ``"grid"``            2D mixture of 25 Gaussians on a 5x5 grid (PacGAN / VEEGAN set-up).
 ====================  ==========================================================================
@@ -327,6 +330,48 @@ def _load_digits(split: str, test_fraction: float = 0.2) -> Images:
     return Images(x, y, "digits", split, [str(d) for d in range(10)], 17)
 
 
+FONT_FILES = (
+    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf",
+    "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf", "cmr10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmb10.ttf",
+)
+
+
+def render_digit(digit: int, font_file: str, size: int = 30, angle: float = 0.0, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """One typeset digit as an 8x8 array of levels 0..16 (scikit-learn's reduction of a 32x32 bitmap)."""
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file), size)
+    canvas = Image.new("L", (64, 64), 0)
+    draw = ImageDraw.Draw(canvas)
+    left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=font)
+    draw.text((32 - (left + right) / 2, 32 - (top + bottom) / 2), str(digit), fill=255, font=font)
+    canvas = canvas.rotate(angle, resample=Image.BILINEAR)
+    box = canvas.point(lambda v: 255 if v > 127 else 0).getbbox()
+    glyph = canvas.crop(box) if box else canvas
+    scale = 26 / max(glyph.size)  # like the UCI set: the digit fills most of the 32x32 frame
+    glyph = glyph.resize((max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))), Image.BILINEAR)
+    frame = Image.new("L", (32, 32), 0)
+    frame.paste(glyph, ((32 - glyph.width) // 2 + shift[0], (32 - glyph.height) // 2 + shift[1]))
+    bits = (np.asarray(frame) > 127).astype(np.int64)
+    return bits.reshape(8, 4, 8, 4).sum(axis=(1, 3))  # 4x4 blocks -> counts 0..16
+
+
+def _load_fonts(split: str, n: int | None) -> Images:
+    count = n if n is not None else (1500 if split == "train" else 400)
+    rng = np.random.default_rng({"train": 11, "test": 12, "all": 13}[split])
+    x = np.zeros((count, 8, 8), np.float32)
+    y = np.arange(count) % 10
+    for i in range(count):
+        font = FONT_FILES[rng.integers(len(FONT_FILES))]
+        x[i] = render_digit(int(y[i]), font, size=int(rng.integers(24, 36)), angle=float(rng.uniform(-12, 12)),
+                            shift=(int(rng.integers(-2, 3)), int(rng.integers(-2, 3)))) / 16.0
+    return Images(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), "fonts", split,
+                  [str(d) for d in range(10)], 17)
+
+
 def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:
     if name == "ring":  # 8 modes on the unit circle, std 0.01 (PacGAN, Lin et al. 2018)
         angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
@@ -376,12 +421,14 @@ def load(
         return _load_mixture(name, split, 2500 if n is None else n, seed)
     if name == "digits":
         data = _load_digits(split)
+    elif name == "fonts":
+        data = _load_fonts(split, n)
     elif name in DATASETS:
         if split == "all":
             raise ValueError(f"{name} has only 'train' and 'test' splits")
         data = _load_remote(name, split, mirrors, root)
     else:
-        known = ["digits", *DATASETS, "ring", "grid"]
+        known = ["digits", *DATASETS, "fonts", "ring", "grid"]
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(known)}")
     if n is not None:
         data.x, data.y = data.x[:n], data.y[:n]

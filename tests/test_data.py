@@ -156,3 +156,21 @@ def test_offline_error_names_the_embedded_default(tmp_path):
 def test_missing_file_on_every_mirror(shared_data, serve, tmp_path):
     with pytest.raises(data.DatasetUnavailable, match="train-images-idx3-ubyte.gz"):
         data.load("fashion_mnist", "train", root=tmp_path, mirrors=[serve(shared_data) + "fashion-mnist"])
+
+
+def test_typeset_digits_are_a_second_domain():
+    fonts, test = data.load("fonts"), data.load("fonts", "test")
+    assert (len(fonts), len(test)) == (1500, 400) and fonts.x.shape[1:] == (1, 8, 8) and fonts.levels == 17
+    assert torch.bincount(fonts.y).tolist() == [150] * 10
+    levels = fonts.x * 16
+    assert torch.equal(levels, levels.round()) and float(levels.max()) == 16.0
+    assert torch.equal(data.load("fonts", n=50).x, fonts.x[:50])  # deterministic
+    assert not torch.equal(test.x[:50], fonts.x[:50])
+    # the same digits in another style: thinner strokes than the handwritten ones
+    assert float(fonts.x.mean()) < 0.8 * float(data.load("digits").x.mean())
+
+
+def test_render_digit_reduces_like_the_uci_set():
+    eight = data.render_digit(8, "DejaVuSans.ttf")
+    assert eight.shape == (8, 8) and eight.dtype.kind == "i" and 0 <= eight.min() and eight.max() <= 16
+    assert not np.array_equal(eight, data.render_digit(1, "DejaVuSans.ttf"))
