@@ -10,6 +10,7 @@ commands:
   build    build the notebooks from solutions/*.py (--check: fail on drift)
   run      execute every solution notebook headless and print one row per lesson
   bench    wall time and quality of each lesson beside published reference numbers
+  grade    grade a folder of submissions (course grade --help)
 """
 
 
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         from .run import main as run
     elif command == "bench":
         from .bench import main as run
+    elif command == "grade":
+        from .grading import main as run
     else:
         print(f"course: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2

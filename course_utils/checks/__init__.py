@@ -32,10 +32,30 @@ __all__ = [
     "expect_close",
     "expect_shape",
     "expect_tensor",
+    "Probe",
 ]
 
 PASS, FAIL, TODO, ERROR = "pass", "fail", "todo", "error"
 _MARK = {PASS: "✓", FAIL: "✗", ERROR: "✗", TODO: "…"}
+
+
+@dataclass
+class Probe:
+    """One graded evaluation for the auto-grader (``course_utils.grading``).
+
+    ``expr`` is an expression over ``inp`` (a dict of tensors drawn by ``inputs(generator)`` at
+    grading time). It runs in the student's kernel and, separately, on the reference solution; the
+    two results (tensors, numbers, or nested lists of them) must agree within ``atol`` / ``rtol``.
+    The global torch seed is set to the same value before both, so models built in ``expr`` start
+    from the same weights.
+    """
+
+    name: str
+    expr: str
+    inputs: Callable[[torch.Generator], dict[str, torch.Tensor]] = field(default=lambda g: {})
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    hidden: bool = False
 
 
 class CheckFailed(AssertionError):

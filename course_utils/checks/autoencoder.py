@@ -238,3 +238,78 @@ def check_probe_accuracy(probe_accuracy: Callable[..., float]) -> Report:
         Case("perfect on separable features", separable),
         Case("near chance on noise", noise),
     ])
+
+
+# ------------------------------------------------------------------------------------------------
+# Probes for the auto-grader (inputs drawn at grading time; compared with the reference solution)
+# ------------------------------------------------------------------------------------------------
+from . import Probe  # noqa: E402
+
+
+def _images(g: torch.Generator, n: int = 6) -> torch.Tensor:
+    return torch.rand(n, 1, 8, 8, generator=g)
+
+
+def _sizes(g: torch.Generator) -> dict[str, torch.Tensor]:
+    i, k = torch.randint(4, 30, (12,), generator=g), torch.randint(1, 6, (12,), generator=g)
+    s, p = torch.randint(1, 4, (12,), generator=g), torch.randint(0, 3, (12,), generator=g)
+    return {"cfg": torch.stack([i.maximum(k + 1), k, s, p], 1)}
+
+
+def _labels(g: torch.Generator) -> dict[str, torch.Tensor]:
+    y = torch.cat([torch.arange(10).repeat(4), torch.randint(10, (40,), generator=g)])
+    return {"y": y[torch.randperm(len(y), generator=g)]}
+
+
+def _blobs(g: torch.Generator) -> dict[str, torch.Tensor]:
+    centres = 20 * torch.randn(10, 5, generator=g)
+    y_train, y_test = torch.arange(10).repeat(3), torch.arange(10).repeat(10)
+    return {"f_train": centres[y_train] + 0.1 * torch.randn(30, 5, generator=g), "y_train": y_train,
+            "f_test": centres[y_test] + 0.1 * torch.randn(100, 5, generator=g), "y_test": y_test,
+            "noise_train": torch.randn(100, 5, generator=g), "noise_test": torch.randn(400, 5, generator=g),
+            "noise_y_train": torch.arange(10).repeat(10), "noise_y_test": torch.arange(10).repeat(40)}
+
+
+_AE = "(lambda m: {body})(Autoencoder(4, (1, 8, 8), 24))"
+
+PROBES: dict[str, list[Probe]] = {
+    "check-reconstruction-loss": [
+        Probe("value on random images", "reconstruction_loss(inp['x'], inp['x_hat'])",
+              lambda g: {"x": _images(g), "x_hat": _images(g)}),
+        Probe("value on flat vectors", "reconstruction_loss(inp['x'], inp['x_hat'])",
+              lambda g: {"x": torch.rand(7, 64, generator=g), "x_hat": torch.rand(7, 64, generator=g)}),
+        Probe("gradient with respect to x_hat",
+              "(lambda xh: torch.autograd.grad(reconstruction_loss(inp['x'], xh), xh)[0])(inp['x_hat'].clone().requires_grad_())",
+              lambda g: {"x": _images(g, 4), "x_hat": _images(g, 4)}),
+    ],
+    "check-autoencoder": [
+        Probe("shapes of encode, decode and forward", _AE.format(
+            body="[m.encode(inp['x']).shape, m.decode(inp['z']).shape, m(inp['x']).shape]"),
+            lambda g: {"x": _images(g, 5), "z": torch.randn(5, 4, generator=g)}),
+        Probe("outputs in [0, 1] and forward = decode(encode(x))", _AE.format(
+            body="[float(((m(inp['x']) >= 0) & (m(inp['x']) <= 1)).all()), "
+                 "float(torch.allclose(m(inp['x']), m.decode(m.encode(inp['x'])), atol=1e-6))]"),
+            lambda g: {"x": _images(g, 5)}),
+        Probe("a nonlinear decoder", _AE.format(
+            body="float(((m.decode((inp['a'] + inp['b']) / 2) - (m.decode(inp['a']) + m.decode(inp['b'])) / 2)"
+                 ".abs().max() > 1e-4))"),
+            lambda g: {"a": 3 * torch.randn(1, 4, generator=g), "b": 3 * torch.randn(1, 4, generator=g)}),
+    ],
+    "check-output-sizes": [
+        Probe("conv_output_size on random layers", "[conv_output_size(*[int(v) for v in c]) for c in inp['cfg']]", _sizes),
+        Probe("conv_transpose_output_size on random layers",
+              "[conv_transpose_output_size(*[int(v) for v in c]) for c in inp['cfg']]", _sizes),
+    ],
+    "check-label-subset": [
+        Probe("n per class, distinct, reproducible",
+              "(lambda idx: [torch.bincount(inp['y'][idx], minlength=10), float(len(set(idx.tolist())) == len(idx)), "
+              "float(torch.equal(idx, label_subset(inp['y'], 3, 5)))])(label_subset(inp['y'], 3, 5))", _labels),
+    ],
+    "check-probe-accuracy": [
+        Probe("perfect on separable features",
+              "probe_accuracy(inp['f_train'], inp['y_train'], inp['f_test'], inp['y_test'])", _blobs),
+        Probe("near chance on noise",
+              "float(probe_accuracy(inp['noise_train'], inp['noise_y_train'], inp['noise_test'], inp['noise_y_test']) < 0.3)",
+              _blobs),
+    ],
+}
