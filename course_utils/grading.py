@@ -74,6 +74,16 @@ def __grader_plain(value):
 '''
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (bool, int, float)):
+        return torch.tensor(float(value), dtype=torch.float64)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    raise TypeError(f"a check must give tensors or numbers, not {type(value).__name__}")
+
+
 def _flatten(value: Any) -> list[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         return [value]
@@ -339,7 +349,10 @@ def grade_submission(path: Path, lesson: str, *, root: Path, probes: dict[str, l
                     reason = f"grader error in this probe: {expected[key]}"
                 elif not reason and output.exists():
                     try:
-                        reason = _compare(torch.load(output, weights_only=True), expected[key], probe)
+                        got, want = torch.load(output, weights_only=True), expected[key]
+                        if probe.check is not None:  # properties, computed here from the raw values
+                            got, want = _plain(probe.check(got)), _plain(probe.check(want))
+                        reason = _compare(got, want, probe)
                     except Exception as err:  # noqa: BLE001 - a forged or broken output file
                         reason = f"unreadable output ({type(err).__name__})"
                 elif not reason:

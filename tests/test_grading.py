@@ -131,3 +131,20 @@ def test_hidden_tests_count_without_showing_their_code(tmp_path):
     assert len(hidden_tests) == 1 and hidden_tests[0]["visibility"] == "after_published"
     assert "inp[" not in json.dumps(report) and "secret" not in json.dumps(report)
     assert result.scores["check-reconstruction-loss"] == 0  # mean instead of sum: every probe fails, the hidden one too
+
+
+LESSONS = [p.stem for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py"))]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_grades_its_solution_full_and_its_stubs_zero(lesson, tmp_path):
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    (submissions / "solution.ipynb").write_bytes((ROOT / "solutions" / f"{lesson}.ipynb").read_bytes())
+    (submissions / "untouched.ipynb").write_bytes((ROOT / "notebooks" / f"{lesson}.ipynb").read_bytes())
+    results = {r.student: r for r in grading.grade_batch(lesson, submissions, tmp_path / "out", workers=2,
+                                                          timeout_cell=120, timeout_total=400, root=ROOT)}
+    solution, untouched = results["solution"], results["untouched"]
+    assert solution.max_total > 0 and all(grading.lesson_probes(lesson).get(g) for g in solution.max_scores)
+    assert solution.total == solution.max_total, (lesson, [t for t in solution.tests if t["status"] != "passed"], solution.notes)
+    assert untouched.total == 0, (lesson, untouched.scores)

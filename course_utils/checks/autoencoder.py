@@ -270,7 +270,22 @@ def _blobs(g: torch.Generator) -> dict[str, torch.Tensor]:
             "noise_y_train": torch.arange(10).repeat(10), "noise_y_test": torch.arange(10).repeat(40)}
 
 
-_AE = "(lambda m: {body})(Autoencoder(4, (1, 8, 8), 24))"
+def _autoencoder_properties(raw: list) -> list:
+    """From [encode(x), decode(z), forward(x), decode(encode(x)), decode(mid), decode(a), decode(b)]."""
+    encoded, decoded, forward, through, mid, a, b = raw
+    return [torch.tensor(encoded.shape), torch.tensor(decoded.shape), torch.tensor(forward.shape),
+            float(((forward >= 0) & (forward <= 1)).all()), float(torch.allclose(forward, through, atol=1e-6)),
+            float((mid - (a + b) / 2).abs().max() > 1e-4)]
+
+
+_AE_RAW = ("(lambda m: [m.encode(inp['x']), m.decode(inp['z']), m(inp['x']), m.decode(m.encode(inp['x'])), "
+           "m.decode((inp['a'] + inp['b']) / 2), m.decode(inp['a']), m.decode(inp['b'])])(Autoencoder(4, (1, 8, 8), 24))")
+
+
+def _label_properties(raw: list) -> list:
+    idx, again, y = raw
+    return [torch.bincount(y[idx.long()], minlength=10), float(len(set(idx.tolist())) == len(idx)), float(torch.equal(idx, again))]
+
 
 PROBES: dict[str, list[Probe]] = {
     "check-reconstruction-loss": [
@@ -283,17 +298,10 @@ PROBES: dict[str, list[Probe]] = {
               lambda g: {"x": _images(g, 4), "x_hat": _images(g, 4)}),
     ],
     "check-autoencoder": [
-        Probe("shapes of encode, decode and forward", _AE.format(
-            body="[m.encode(inp['x']).shape, m.decode(inp['z']).shape, m(inp['x']).shape]"),
-            lambda g: {"x": _images(g, 5), "z": torch.randn(5, 4, generator=g)}),
-        Probe("outputs in [0, 1] and forward = decode(encode(x))", _AE.format(
-            body="[float(((m(inp['x']) >= 0) & (m(inp['x']) <= 1)).all()), "
-                 "float(torch.allclose(m(inp['x']), m.decode(m.encode(inp['x'])), atol=1e-6))]"),
-            lambda g: {"x": _images(g, 5)}),
-        Probe("a nonlinear decoder", _AE.format(
-            body="float(((m.decode((inp['a'] + inp['b']) / 2) - (m.decode(inp['a']) + m.decode(inp['b'])) / 2)"
-                 ".abs().max() > 1e-4))"),
-            lambda g: {"a": 3 * torch.randn(1, 4, generator=g), "b": 3 * torch.randn(1, 4, generator=g)}),
+        Probe("shapes, outputs in [0, 1], forward = decode(encode(x)), a nonlinear decoder", _AE_RAW,
+              lambda g: {"x": _images(g, 5), "z": torch.randn(5, 4, generator=g), "a": 3 * torch.randn(1, 4, generator=g),
+                         "b": 3 * torch.randn(1, 4, generator=g)},
+              check=_autoencoder_properties),
     ],
     "check-output-sizes": [
         Probe("conv_output_size on random layers", "[conv_output_size(*[int(v) for v in c]) for c in inp['cfg']]", _sizes),
@@ -301,15 +309,14 @@ PROBES: dict[str, list[Probe]] = {
               "[conv_transpose_output_size(*[int(v) for v in c]) for c in inp['cfg']]", _sizes),
     ],
     "check-label-subset": [
-        Probe("n per class, distinct, reproducible",
-              "(lambda idx: [torch.bincount(inp['y'][idx], minlength=10), float(len(set(idx.tolist())) == len(idx)), "
-              "float(torch.equal(idx, label_subset(inp['y'], 3, 5)))])(label_subset(inp['y'], 3, 5))", _labels),
+        Probe("n per class, distinct, reproducible", "[label_subset(inp['y'], 3, 5), label_subset(inp['y'], 3, 5), inp['y']]",
+              _labels, check=_label_properties),
     ],
     "check-probe-accuracy": [
         Probe("perfect on separable features",
               "probe_accuracy(inp['f_train'], inp['y_train'], inp['f_test'], inp['y_test'])", _blobs),
         Probe("near chance on noise",
-              "float(probe_accuracy(inp['noise_train'], inp['noise_y_train'], inp['noise_test'], inp['noise_y_test']) < 0.3)",
-              _blobs),
+              "probe_accuracy(inp['noise_train'], inp['noise_y_train'], inp['noise_test'], inp['noise_y_test'])",
+              _blobs, check=lambda accuracy: float(float(accuracy) < 0.3)),
     ],
 }

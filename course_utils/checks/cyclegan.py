@@ -187,3 +187,48 @@ def check_generator_objective(generator_objective: Callable[..., dict]) -> Repor
         Case("the cycle and identity terms", cycle_term),
         Case("the weighted sum", total),
     ])
+
+
+# ------------------------------------------------------------------------------------------------
+# Probes for the auto-grader
+# ------------------------------------------------------------------------------------------------
+from . import Probe  # noqa: E402
+
+_PAIR = "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1))"
+
+
+def _buffer_properties(raw: list) -> list:
+    first, batches, outputs = raw
+    filling_ok = float(torch.equal(first, batches[0][: len(first)]))
+    values = [float(b[0, 0, 0, 0]) for b in batches]
+    returned = [float(v) for out in outputs[1:] for v in out[:, 0, 0, 0]]
+    new_values = [v for k, b in enumerate(batches[1:], 1) for v in [float(b[0, 0, 0, 0])] * len(b)]
+    old = sum(r != n for r, n in zip(returned, new_values))
+    all_known = float(all(r in values for r in returned))
+    return [filling_ok, all_known, float(0.3 < old / max(len(returned), 1) < 0.7)]
+
+
+PROBES: dict[str, list[Probe]] = {
+    "check-cycle-loss": [
+        Probe("cycle loss of two random convolutions", f"(lambda G, F: cycle_loss(G, F, inp['x'], inp['y'])){_PAIR}",
+              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)}),
+    ],
+    "check-identity-loss": [
+        Probe("identity loss of two random convolutions", f"(lambda G, F: identity_loss(G, F, inp['x'], inp['y'])){_PAIR}",
+              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 0.3 * torch.rand(4, 1, 8, 8, generator=g)}),
+    ],
+    "check-image-buffer": [
+        Probe("fills, then mixes old and new half and half",
+              "(lambda buf, batches: [buf(batches[0]), batches, [batches[0]] + [buf(b) for b in batches[1:]]])"
+              "(ImageBuffer(10), [torch.full((4, 1, 8, 8), float(k)) for k in range(60)])",
+              check=_buffer_properties),
+    ],
+    "check-generator-objective": [
+        Probe("loss and terms for random networks",
+              "(lambda G, F, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
+              "(generator_objective(G, F, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, lambda_identity=2.0)))"
+              "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1), "
+              "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
+              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)}),
+    ],
+}

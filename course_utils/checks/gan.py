@@ -198,3 +198,42 @@ def check_modes_captured(modes_captured: Callable[..., int]) -> Report:
         Case("no mode for samples between modes", far),
         Case("the 20-sample and 3-std thresholds", threshold),
     ])
+
+
+# ------------------------------------------------------------------------------------------------
+# Probes for the auto-grader
+# ------------------------------------------------------------------------------------------------
+from . import Probe  # noqa: E402
+
+_STEP = ("(lambda G, D: (gan_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1), "
+         "inp['real'], inp['z']), [p.detach().clone() for p in [*G.parameters(), *D.parameters()]])[1])"
+         "(torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)), "
+         "torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)))")
+
+
+def _hand_made(g: torch.Generator) -> dict[str, torch.Tensor]:
+    modes = 4 * torch.randn(6, 2, generator=g)
+    counts = torch.randint(0, 60, (6,), generator=g)
+    samples = torch.cat([modes[k] + 0.1 * torch.randn(int(c), 2, generator=g) for k, c in enumerate(counts)] +
+                        [torch.randn(30, 2, generator=g) * 5])
+    return {"samples": samples, "modes": modes}
+
+
+PROBES: dict[str, list[Probe]] = {
+    "check-discriminator-loss": [
+        Probe("loss on random logits", "discriminator_loss(inp['real'], inp['fake'])",
+              lambda g: {"real": 5 * torch.randn(9, 1, generator=g), "fake": 5 * torch.randn(7, 1, generator=g)}),
+    ],
+    "check-generator-loss": [
+        Probe("both losses on random logits",
+              "[generator_loss(inp['l'], saturating=True), generator_loss(inp['l'], saturating=False)]",
+              lambda g: {"l": 5 * torch.randn(8, 1, generator=g)}),
+    ],
+    "check-gan-step": [
+        Probe("parameters after one step", _STEP,
+              lambda g: {"real": torch.randn(16, 2, generator=g) + 2, "z": torch.randn(16, 2, generator=g)}),
+    ],
+    "check-modes-captured": [
+        Probe("modes captured on hand-made samples", "modes_captured(inp['samples'], inp['modes'], 0.1)", _hand_made),
+    ],
+}

@@ -213,3 +213,45 @@ def check_sample(sample: Callable[..., torch.Tensor]) -> Report:
         Case("raster order, one conditional at a time", raster),
         Case("the first pixel follows the model's marginal", marginal),
     ])
+
+
+# ------------------------------------------------------------------------------------------------
+# Probes for the auto-grader
+# ------------------------------------------------------------------------------------------------
+from . import Probe  # noqa: E402
+
+REFERENCE_CONTEXT = {"LEVELS": 17}
+_FAKES = "__import__('course_utils.checks.pixelcnn', fromlist=['_Counter'])"
+
+
+def _first_pixel(raw: list) -> float:
+    images, probs = raw
+    freq = torch.bincount(images[:, 0, 0, 0].long(), minlength=len(probs)).double() / len(images)
+    return float((freq - probs.double()).abs().max() < 0.03)
+
+
+PROBES: dict[str, list[Probe]] = {
+    "check-causal-mask": [
+        Probe("masks A and B for k = 3, 5, 7", "[causal_mask(k, t).float() for k in (3, 5, 7) for t in 'AB']"),
+    ],
+    "check-masked-conv": [
+        Probe("output of a masked convolution on random input", "MaskedConv2d(3, 4, 5, 'A')(inp['x'])",
+              lambda g: {"x": torch.randn(2, 3, 8, 8, generator=g)}),
+        Probe("type B on random input", "MaskedConv2d(2, 3, 3, 'B')(inp['x'])",
+              lambda g: {"x": torch.randn(2, 2, 6, 6, generator=g)}),
+    ],
+    "check-pixel-nll": [
+        Probe("nll per image and bits per dimension",
+              "[pixel_nll(inp['logits'], inp['x'].long()), bits_per_dim(pixel_nll(inp['logits'], inp['x'].long()), 64)]",
+              lambda g: {"logits": 2 * torch.randn(4, 17, 8, 8, generator=g), "x": torch.randint(17, (4, 1, 8, 8), generator=g)}),
+    ],
+    "check-sample": [
+        Probe("raster order with a counting model",
+              f"sample({_FAKES}._Counter(17, int(inp['start'])), 2, shape=(1, 3, 5), levels=17)",
+              lambda g: {"start": torch.randint(17, (), generator=g)}),
+        Probe("the first pixel follows the model's marginal",
+              f"[sample({_FAKES}._Marginal(inp['probs']), 4000, shape=(1, 1, 2), levels=5), inp['probs']]",
+              lambda g: {"probs": torch.softmax(torch.randn(5, generator=g), 0)},
+              check=_first_pixel),
+    ],
+}

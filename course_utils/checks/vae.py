@@ -198,3 +198,43 @@ def check_iwae_bound(iwae_bound: Callable[[torch.Tensor], torch.Tensor]) -> Repo
         Case("log-mean-exp on a fixed example", value),
         Case("stable for very large and very small weights", stable),
     ])
+
+
+# ------------------------------------------------------------------------------------------------
+# Probes for the auto-grader
+# ------------------------------------------------------------------------------------------------
+from . import Probe  # noqa: E402
+
+
+def _moments(raw: list) -> list:
+    z, mu, log_var, grad_mu = raw
+    std = (0.5 * log_var).exp()
+    return [torch.tensor(z.shape), float(((z.mean(0) - mu).abs() < 0.05 * (1 + std)).all()),
+            float(((z.std(0) - std).abs() < 0.05 * std + 0.01).all()), grad_mu]
+
+
+PROBES: dict[str, list[Probe]] = {
+    "check-reparameterize": [
+        Probe("mean, spread and gradient of z",
+              "(lambda m, lv: [reparameterize(m.expand(100000, -1), lv.expand(100000, -1)).detach(), m.detach()[0], lv[0], "
+              "torch.autograd.grad(reparameterize(m, lv).sum(), m)[0]])(inp['mu'].clone().requires_grad_(), inp['log_var'])",
+              lambda g: {"mu": torch.randn(1, 3, generator=g), "log_var": torch.randn(1, 3, generator=g)},
+              check=_moments),
+    ],
+    "check-gaussian-kl": [
+        Probe("KL on random codes", "gaussian_kl(inp['mu'], inp['log_var'])",
+              lambda g: {"mu": torch.randn(6, 5, generator=g), "log_var": torch.randn(6, 5, generator=g)}),
+    ],
+    "check-negative-elbo": [
+        Probe("loss, recon and kl with beta = 2",
+              "(lambda out: [out['loss'], out['recon'], out['kl']])(negative_elbo(inp['x'], inp['logits'], inp['mu'], inp['log_var'], beta=2.0))",
+              lambda g: {"x": (torch.rand(5, 1, 8, 8, generator=g) > 0.5).float(), "logits": 3 * torch.randn(5, 1, 8, 8, generator=g),
+                         "mu": torch.randn(5, 4, generator=g), "log_var": torch.randn(5, 4, generator=g)}),
+    ],
+    "check-iwae-bound": [
+        Probe("bound on random log-weights", "iwae_bound(inp['log_w'])",
+              lambda g: {"log_w": 50 * torch.randn(20, 7, generator=g)}),
+        Probe("bound on huge log-weights", "iwae_bound(inp['log_w'])",
+              lambda g: {"log_w": torch.randn(5, 3, generator=g) - 2000.0}),
+    ],
+}

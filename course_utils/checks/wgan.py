@@ -173,3 +173,33 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
         Case("interpolates along segments, one t per sample", on_segments),
         Case("differentiable in the critic's weights", differentiable),
     ])
+
+
+# ------------------------------------------------------------------------------------------------
+# Probes for the auto-grader
+# ------------------------------------------------------------------------------------------------
+from . import Probe  # noqa: E402
+
+PROBES: dict[str, list[Probe]] = {
+    "check-wasserstein-1d": [
+        Probe("W1 between random samples", "wasserstein_1d(inp['u'], inp['v'])",
+              lambda g: {"u": torch.randn(300, generator=g), "v": 2 * torch.rand(300, generator=g) + 1}),
+    ],
+    "check-critic-losses": [
+        Probe("critic and generator losses on random scores",
+              "[critic_loss(inp['real'], inp['fake']), wgan_generator_loss(inp['fake'])]",
+              lambda g: {"real": 3 * torch.randn(10, 1, generator=g), "fake": 3 * torch.randn(12, 1, generator=g)}),
+    ],
+    "check-clip-weights": [
+        Probe("parameters after clipping",
+              "(lambda m: (clip_weights(m, 0.05), [p.detach().clone() for p in m.parameters()])[1])"
+              "(torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)))"),
+    ],
+    "check-gradient-penalty": [
+        Probe("penalty of a random linear critic (exact for any t)", "gradient_penalty(torch.nn.Linear(2, 1), inp['real'], inp['fake'])",
+              lambda g: {"real": torch.randn(32, 2, generator=g) + 3, "fake": torch.randn(32, 2, generator=g)}),
+        Probe("penalty on image batches",
+              "gradient_penalty(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), inp['real'], inp['fake'])",
+              lambda g: {"real": torch.rand(8, 1, 8, 8, generator=g), "fake": torch.rand(8, 1, 8, 8, generator=g)}),
+    ],
+}
