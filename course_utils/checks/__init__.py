@@ -33,6 +33,7 @@ __all__ = [
     "expect_shape",
     "expect_tensor",
     "Probe",
+    "seeded",
 ]
 
 PASS, FAIL, TODO, ERROR = "pass", "fail", "todo", "error"
@@ -59,6 +60,11 @@ class Probe:
     #: turns the raw values into the properties that are compared, in the grader's process (never in the
     #: student's kernel, where torch could be monkeypatched): for answers that may legitimately differ
     check: Callable[[Any], Any] | None = None
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator with a fixed seed: the fixed inputs of a public test."""
+    return torch.Generator().manual_seed(seed)
 
 
 class CheckFailed(AssertionError):

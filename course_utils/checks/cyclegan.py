@@ -8,17 +8,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import Case, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
 
 __all__ = ["check_cycle_loss", "check_identity_loss", "check_image_buffer", "check_generator_objective"]
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 def _images(seed: int, n: int = 6, scale: float = 1.0) -> torch.Tensor:
-    return scale * torch.rand(n, 1, 8, 8, generator=_gen(seed))
+    return scale * torch.rand(n, 1, 8, 8, generator=seeded(seed))
 
 
 # ------------------------------------------------------------------------------------------------

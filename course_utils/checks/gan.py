@@ -10,14 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Report, expect, expect_close, expect_tensor, run_cases
+from . import Case, Report, seeded, expect, expect_close, expect_tensor, run_cases
 from ..metrics import mode_coverage
 
 __all__ = ["check_discriminator_loss", "check_generator_loss", "check_gan_step", "check_modes_captured"]
 
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -114,8 +111,8 @@ def _models(seed: int):
 def check_gan_step(gan_step: Callable[..., dict]) -> Report:
     """``gan_step(G, D, opt_G, opt_D, real, z)``: one discriminator step, then one generator step."""
     __tracebackhide__ = True
-    real = torch.randn(16, 2, generator=_gen(0)) + 2
-    z = torch.randn(16, 2, generator=_gen(1))
+    real = torch.randn(16, 2, generator=seeded(0)) + 2
+    z = torch.randn(16, 2, generator=seeded(1))
     state: dict = {}
 
     def runs() -> None:
@@ -165,7 +162,7 @@ def check_modes_captured(modes_captured: Callable[..., int]) -> Report:
     __tracebackhide__ = True
     modes = torch.tensor([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
     std = 0.1
-    g = _gen(3)
+    g = seeded(3)
 
     def perfect() -> None:
         samples = modes.repeat(100, 1) + std * torch.randn(400, 2, generator=g)

@@ -8,13 +8,10 @@ from typing import Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from . import Case, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import Case, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
 
 __all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_iwae_bound"]
 
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -44,8 +41,8 @@ def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], 
                "draw fresh noise at every call (torch.randn_like), do not fix eps")
 
     def gradients() -> None:
-        mu = torch.randn(3, 2, generator=_gen(0)).requires_grad_()
-        log_var = torch.randn(3, 2, generator=_gen(1)).requires_grad_()
+        mu = torch.randn(3, 2, generator=seeded(0)).requires_grad_()
+        log_var = torch.randn(3, 2, generator=seeded(1)).requires_grad_()
         z = reparameterize(mu, log_var)
         expect(z.requires_grad, "z should depend differentiably on mu and log_var", True, False,
                "build z from mu and log_var with torch operations; .sample() cuts the gradient")
@@ -88,12 +85,12 @@ def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.
         expect_close(got, expected, "KL for mu = (1, 0), sigma² = (1, 2)", hint=hint)
 
     def random() -> None:
-        mu, log_var = torch.randn(6, 4, generator=_gen(2)), torch.randn(6, 4, generator=_gen(3))
+        mu, log_var = torch.randn(6, 4, generator=seeded(2)), torch.randn(6, 4, generator=seeded(3))
         expect_close(gaussian_kl(mu, log_var), _kl(mu, log_var), "KL on random mu and log_var",
                      hint="sigma² = exp(log_var); the formula uses log sigma² = log_var directly")
 
     def differentiable() -> None:
-        mu = torch.randn(2, 3, generator=_gen(4)).requires_grad_()
+        mu = torch.randn(2, 3, generator=seeded(4)).requires_grad_()
         kl = gaussian_kl(mu, torch.zeros(2, 3))
         expect(kl.requires_grad, "the KL should carry a gradient", True, False, "use torch operations only")
         kl.sum().backward()
@@ -112,7 +109,7 @@ def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.
 def check_negative_elbo(negative_elbo: Callable[..., Mapping[str, torch.Tensor]]) -> Report:
     """−ELBO = E_q[−log p(x|z)] + beta·KL(q(z|x) || p(z)), averaged over the batch, with its two terms."""
     __tracebackhide__ = True
-    g = _gen(5)
+    g = seeded(5)
     x = (torch.rand(4, 1, 2, 2, generator=g) > 0.5).float()
     logits = torch.randn(4, 1, 2, 2, generator=g)
     mu, log_var = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
@@ -175,7 +172,7 @@ def check_iwae_bound(iwae_bound: Callable[[torch.Tensor], torch.Tensor]) -> Repo
                      "reduce over the first dimension (the K samples)")
 
     def single() -> None:
-        log_w = torch.randn(1, 5, generator=_gen(6))
+        log_w = torch.randn(1, 5, generator=seeded(6))
         expect_close(iwae_bound(log_w), log_w[0], "K = 1: the bound is the single log-weight (the ELBO estimate)")
 
     def value() -> None:

@@ -8,13 +8,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, expect, expect_close, expect_tensor, run_cases
+from . import Case, Report, seeded, expect, expect_close, expect_tensor, run_cases
 
 __all__ = ["check_wasserstein_1d", "check_clip_weights", "check_critic_losses", "check_gradient_penalty"]
 
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -29,13 +26,13 @@ def check_wasserstein_1d(wasserstein_1d: Callable[[torch.Tensor, torch.Tensor], 
         expect_close(got, 4 / 3, "W between {0, 1, 3} and {5, 1, 2}", hint=hint)
 
     def shift() -> None:
-        x = torch.randn(1000, generator=_gen(0))
+        x = torch.randn(1000, generator=seeded(0))
         expect_close(wasserstein_1d(x, x + 2.5), 2.5, "W between a sample and itself shifted by 2.5")
-        expect_close(wasserstein_1d(x, x[torch.randperm(1000, generator=_gen(1))]), 0.0,
+        expect_close(wasserstein_1d(x, x[torch.randperm(1000, generator=seeded(1))]), 0.0,
                      "W between a sample and a shuffled copy of it")
 
     def symmetric() -> None:
-        a, b = torch.rand(50, generator=_gen(2)), 3 * torch.rand(50, generator=_gen(3))
+        a, b = torch.rand(50, generator=seeded(2)), 3 * torch.rand(50, generator=seeded(3))
         expect_close(wasserstein_1d(a, b), wasserstein_1d(b, a), "W(a, b) against W(b, a)",
                      hint="use the absolute difference |sorted a − sorted b|")
 
@@ -132,8 +129,8 @@ class _HalfSquare(nn.Module):
 def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·x + (1 − t)·x̃, t ~ U[0, 1] per sample (Gulrajani et al. 2017)."""
     __tracebackhide__ = True
-    real = torch.randn(64, 2, generator=_gen(4))
-    fake = torch.randn(64, 2, generator=_gen(5)) + 3
+    real = torch.randn(64, 2, generator=seeded(4))
+    fake = torch.randn(64, 2, generator=seeded(5)) + 3
 
     def unit() -> None:
         got = expect_tensor(gradient_penalty(_Linear([0.6, 0.8]), real, fake), "the penalty")
