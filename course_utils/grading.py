@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ __all__ = ["Probe", "Submission", "grade_submission", "grade_batch", "main"]
 LESSON_CHECKS = {"autoencoder": "autoencoder", "vae": "vae", "pixelcnn": "pixelcnn", "gan": "gan", "wgan": "wgan",
                  "cyclegan": "cyclegan"}
 OUTPUT_CAP = 20_000  # characters of output kept per cell (the rest is dropped in the worker)
+# The reference is evaluated under torch's global seed; submissions are graded in parallel threads,
+# so the seeding and the evaluation must not interleave between threads.
+_REFERENCE_LOCK = threading.Lock()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -307,11 +311,12 @@ def grade_submission(path: Path, lesson: str, *, root: Path, probes: dict[str, l
                 generator = torch.Generator().manual_seed(_seed_for(seed, student, exercise.grade_id, k))
                 inp = probe.inputs(generator)
                 torch.save(inp, folder / f"in-{len(jobs)}.pt")
-                torch.manual_seed(_seed_for(seed, student, exercise.grade_id, k) % (2**31))
-                try:
-                    expected[key] = _evaluate(probe.expr, reference, {n: t.clone() for n, t in inp.items()})
-                except Exception as err:  # noqa: BLE001 - a broken probe must not stop the batch
-                    expected[key] = err
+                with _REFERENCE_LOCK:
+                    torch.manual_seed(_seed_for(seed, student, exercise.grade_id, k) % (2**31))
+                    try:
+                        expected[key] = _evaluate(probe.expr, reference, {n: t.clone() for n, t in inp.items()})
+                    except Exception as err:  # noqa: BLE001 - a broken probe must not stop the batch
+                        expected[key] = err
                 jobs.append({"key": key, "expr": f"(__t.manual_seed({_seed_for(seed, student, exercise.grade_id, k) % (2**31)}), {probe.expr})[1]",
                              "inputs": str(folder / f"in-{len(jobs)}.pt"), "output": str(folder / f"out-{len(jobs)}.pt")})
         (folder / "job.json").write_text(json.dumps({"timeout_cell": timeout_cell, "probes": jobs}))
