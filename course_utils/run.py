@@ -98,8 +98,13 @@ def execute_lesson(
     with tempfile.TemporaryDirectory() as results, _environ(
         COURSE_FAST="1" if fast else None, COURSE_RESULTS_DIR=results, MPLBACKEND=None, **extra
     ):
+        from traitlets.config import Config
+
+        config = Config()  # the kernel talks to this process over Unix sockets, not over TCP
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(results) / "kernel")
         client = NotebookClient(
-            nb, timeout=timeout_cell, kernel_name="python3",
+            nb, timeout=timeout_cell, kernel_name="python3", config=config,
             resources={"metadata": {"path": str(root / "solutions")}},
         )
         start = time.perf_counter()
