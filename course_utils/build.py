@@ -60,7 +60,7 @@ def lesson_sources(root: Path | None = None) -> list[Path]:
     return sorted(((root or repo_root()) / "solutions").glob(SOURCE_PATTERN))
 
 
-def _stub(region: list[str], indent: str, where: str) -> list[str]:
+def _stub(region: list[str], indent: str) -> list[str]:
     hints = [line.strip()[len(HINT):].strip() for line in region if line.strip().startswith(HINT)]
     message = " ".join(hints) or "write your solution here"
     return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
@@ -79,7 +79,7 @@ def _strip_solutions(source: str, markdown: bool, where: str) -> str:
         elif stripped == END:
             if region is None:
                 raise BuildError(f"{where}, line {number}: {END} without {BEGIN}")
-            out.extend(["YOUR ANSWER HERE"] if markdown else _stub(region, indent, where))
+            out.extend(["YOUR ANSWER HERE"] if markdown else _stub(region, indent))
             region = None
         elif region is not None:
             region.append(line)

@@ -11,7 +11,7 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
    file-size limits, outputs capped, a scrubbed environment, and no network where ``unshare`` can
    make a network namespace.
 2. The student's kernel only computes. For each graded exercise the grader draws inputs (from a
-   seed: every score is reproducible), the kernel evaluates the exercise's *probes* on them and
+   seed, once per batch: every score is reproducible), the kernel evaluates the exercise's *probes* on them and
    saves plain tensors, and the grader loads them with ``torch.load(weights_only=True)``. Nothing is
    unpickled from the kernel. The reference solution is evaluated on the same inputs in the
    grader's own process, and the comparison happens there, so nothing a student defines, prints or
@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -38,7 +40,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,42 +51,35 @@ import torch
 from .build import exercises, repo_root
 from .checks import Probe
 
-__all__ = ["Probe", "Submission", "grade_submission", "grade_batch", "main"]
+__all__ = ["Probe", "Prepared", "Submission", "prepare_probes", "grade_submission", "grade_batch", "main"]
 
-LESSON_CHECKS = {"autoencoder": "autoencoder", "vae": "vae", "pixelcnn": "pixelcnn", "gan": "gan", "wgan": "wgan",
-                 "cyclegan": "cyclegan"}
 OUTPUT_CAP = 20_000  # characters of output kept per cell (the rest is dropped in the worker)
-# The reference is evaluated under torch's global seed; submissions are graded in parallel threads,
-# so the seeding and the evaluation must not interleave between threads.
-_REFERENCE_LOCK = threading.Lock()
 
 
 # ------------------------------------------------------------------------------------------------
 # Plain values
 # ------------------------------------------------------------------------------------------------
-PLAIN_HELPER = '''
-def __grader_plain(value):
-    import torch as _t
-    if isinstance(value, _t.Tensor):
-        return value.detach().to("cpu").clone()
-    if isinstance(value, (bool, int, float)):
-        return _t.tensor(float(value), dtype=_t.float64)
-    if isinstance(value, _t.Size):
-        return _t.tensor(list(value), dtype=_t.float64)
-    if isinstance(value, (list, tuple)):
-        return [__grader_plain(v) for v in value]
-    raise TypeError(f"a probe must give tensors or numbers, not {type(value).__name__}")
-'''
+def _plain(value):
+    """Tensors, numbers, sizes and (nested) lists of them, as CPU tensors: all a probe may return.
 
+    Its source is also executed in the student's kernel (in a namespace of its own), so both sides
+    save exactly the same kind of value.
+    """
+    import torch
 
-def _plain(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
+        return value.detach().to("cpu").clone()
+    if isinstance(value, torch.Size):
+        return torch.tensor(list(value), dtype=torch.float64)
     if isinstance(value, (bool, int, float)):
         return torch.tensor(float(value), dtype=torch.float64)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    raise TypeError(f"a check must give tensors or numbers, not {type(value).__name__}")
+    raise TypeError(f"a probe must give tensors or numbers, not {type(value).__name__}")
+
+
+PLAIN_HELPER = (f"__grader_ns = {{}}\nexec({inspect.getsource(_plain)!r}, __grader_ns)\n"
+                "__grader_plain = __grader_ns['_plain']\n")
 
 
 def _flatten(value: Any) -> list[torch.Tensor]:
@@ -119,14 +113,14 @@ def _compare(got: Any, expected: Any, probe: Probe) -> str:
 # ------------------------------------------------------------------------------------------------
 # Probes and references
 # ------------------------------------------------------------------------------------------------
-def _topic(lesson: str) -> str:
-    return lesson.split("_", 1)[1]
+def _checks_module(lesson: str):
+    """``course_utils.checks.<topic>`` for lesson ``NN_topic``: its checks, PROBES and REFERENCE_CONTEXT."""
+    return importlib.import_module(f"course_utils.checks.{lesson.split('_', 1)[1]}")
 
 
 def lesson_probes(lesson: str, hidden_tests: Path | None = None) -> dict[str, list[Probe]]:
     """The probes of a lesson (from its checks module) and, if given, the instructor's hidden ones."""
-    module = importlib.import_module(f"course_utils.checks.{LESSON_CHECKS.get(_topic(lesson), _topic(lesson))}")
-    probes = {k: list(v) for k, v in getattr(module, "PROBES", {}).items()}
+    probes = {k: list(v) for k, v in getattr(_checks_module(lesson), "PROBES", {}).items()}
     if hidden_tests is not None:
         spec = importlib.util.spec_from_file_location("hidden_tests", hidden_tests)
         hidden = importlib.util.module_from_spec(spec)
@@ -142,8 +136,7 @@ def reference_namespace(lesson: str, root: Path) -> dict:
     """The solution's setup cell and every cell with an id, executed in the grader's process (trusted code)."""
     import jupytext
 
-    module = importlib.import_module(f"course_utils.checks.{LESSON_CHECKS.get(_topic(lesson), _topic(lesson))}")
-    namespace: dict = {"__name__": f"reference_{lesson}", **getattr(module, "REFERENCE_CONTEXT", {})}
+    namespace: dict = {"__name__": f"reference_{lesson}", **getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {})}
     nb = jupytext.read(root / "solutions" / f"{lesson}.py")
     code = [c for c in nb.cells if c.cell_type == "code"]
     import contextlib
@@ -158,9 +151,7 @@ def reference_namespace(lesson: str, root: Path) -> dict:
 def _evaluate(expr: str, namespace: dict, inp: dict) -> Any:
     local = dict(namespace)
     local["inp"] = inp
-    value = eval(expr, local)  # noqa: S307 - the reference solution, in the grader's process
-    exec(PLAIN_HELPER, local)
-    return local["__grader_plain"](value)
+    return _plain(eval(expr, local))  # noqa: S307 - the reference solution, in the grader's process
 
 
 # ------------------------------------------------------------------------------------------------
@@ -286,39 +277,52 @@ class Submission:
         return round(sum(self.max_scores.values()), 6)
 
 
-def _seed_for(seed: int, student: str, grade_id: str, index: int) -> int:
-    import hashlib
+@dataclass
+class Prepared:
+    """A probe ready to judge: its inputs, drawn once per batch, and the reference's value on them."""
 
-    return int(hashlib.sha256(f"{seed}:{grade_id}:{index}".encode()).hexdigest()[:15], 16)
+    key: str
+    grade_id: str
+    index: int
+    probe: Probe
+    inputs: dict[str, torch.Tensor]
+    torch_seed: int  #: set as torch's global seed before the probe, on both sides
+    expected: Any  #: the reference's plain value, or the exception the reference raised
 
 
-def grade_submission(path: Path, lesson: str, *, root: Path, probes: dict[str, list[Probe]], reference: dict,
-                     seed: int = 0, timeout_cell: float = 60, timeout_total: float = 600, memory_mb: int = 3072,
+def prepare_probes(lesson: str, probes: dict[str, list[Probe]], reference: dict, seed: int, root: Path) -> list[Prepared]:
+    """Draw every probe's inputs from ``seed`` and evaluate the reference on them (once per batch, in order)."""
+    prepared = []
+    for exercise in exercises(lesson, root):
+        for k, probe in enumerate(probes.get(exercise.grade_id, [])):
+            probe_seed = int(hashlib.sha256(f"{seed}:{exercise.grade_id}:{k}".encode()).hexdigest()[:15], 16)
+            inputs = probe.inputs(torch.Generator().manual_seed(probe_seed))
+            torch_seed = probe_seed % (2**31)
+            torch.manual_seed(torch_seed)
+            try:
+                expected = _evaluate(probe.expr, reference, {n: t.clone() for n, t in inputs.items()})
+            except Exception as err:  # noqa: BLE001 - a broken probe must not stop the batch
+                expected = err
+            prepared.append(Prepared(f"{exercise.grade_id}#{k}", exercise.grade_id, k, probe, inputs, torch_seed, expected))
+    return prepared
+
+
+def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prepared], timeout_cell: float = 60,
+                     timeout_total: float = 600, memory_mb: int = 3072,
                      isolate_network: list[str] | None = None) -> Submission:
-    """Grade one notebook; never raises for anything the submission does."""
+    """Grade one notebook against prepared probes; never raises for anything the submission does."""
     start = time.perf_counter()
-    student = path.stem
-    result = Submission(student)
+    result = Submission(path.stem)
     graded = exercises(lesson, root)
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         folder = Path(tmp) / "work"
         folder.mkdir()
         shutil.copyfile(path, folder / "submission.ipynb")
-        jobs, expected = [], {}
-        for exercise in graded:
-            for k, probe in enumerate(probes.get(exercise.grade_id, [])):
-                key = f"{exercise.grade_id}#{k}"
-                generator = torch.Generator().manual_seed(_seed_for(seed, student, exercise.grade_id, k))
-                inp = probe.inputs(generator)
-                torch.save(inp, folder / f"in-{len(jobs)}.pt")
-                with _REFERENCE_LOCK:
-                    torch.manual_seed(_seed_for(seed, student, exercise.grade_id, k) % (2**31))
-                    try:
-                        expected[key] = _evaluate(probe.expr, reference, {n: t.clone() for n, t in inp.items()})
-                    except Exception as err:  # noqa: BLE001 - a broken probe must not stop the batch
-                        expected[key] = err
-                jobs.append({"key": key, "expr": f"(__t.manual_seed({_seed_for(seed, student, exercise.grade_id, k) % (2**31)}), {probe.expr})[1]",
-                             "inputs": str(folder / f"in-{len(jobs)}.pt"), "output": str(folder / f"out-{len(jobs)}.pt")})
+        jobs = []
+        for n, item in enumerate(prepared):
+            torch.save(item.inputs, folder / f"in-{n}.pt")
+            jobs.append({"key": item.key, "expr": f"(__t.manual_seed({item.torch_seed}), {item.probe.expr})[1]",
+                         "inputs": str(folder / f"in-{n}.pt"), "output": str(folder / f"out-{n}.pt")})
         (folder / "job.json").write_text(json.dumps({"timeout_cell": timeout_cell, "probes": jobs}))
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), "COURSE_FAST": "1", "MPLBACKEND": "Agg",
                "COURSE_CHECKPOINT_DIR": str(folder / "checkpoints"), "COURSE_DATA_DIR": str(folder / "data"),
@@ -341,20 +345,18 @@ def grade_submission(path: Path, lesson: str, *, root: Path, probes: dict[str, l
         for index in status.get("timeouts", []):
             result.notes.append(f"cell {index + 1} exceeded the {timeout_cell:g} s limit and was interrupted")
         result.notes.extend(str(e) for e in status.get("errors", [])[:10])
-        k_job = 0
         for exercise in graded:
-            exercise_probes = probes.get(exercise.grade_id, [])
+            exercise_probes = [(n, item) for n, item in enumerate(prepared) if item.grade_id == exercise.grade_id]
             passed = 0
-            for k, probe in enumerate(exercise_probes):
-                key = f"{exercise.grade_id}#{k}"
-                output = folder / f"out-{k_job}.pt"
-                k_job += 1
-                reason = str(status.get("probes", {}).get(key, "not run (the execution stopped earlier)"))
-                if isinstance(expected[key], Exception):
-                    reason = f"grader error in this probe: {expected[key]}"
+            for n, item in exercise_probes:
+                probe, k = item.probe, item.index
+                output = folder / f"out-{n}.pt"
+                reason = str(status.get("probes", {}).get(item.key, "not run (the execution stopped earlier)"))
+                if isinstance(item.expected, Exception):
+                    reason = f"grader error in this probe: {item.expected}"
                 elif not reason and output.exists():
                     try:
-                        got, want = torch.load(output, weights_only=True), expected[key]
+                        got, want = torch.load(output, weights_only=True), item.expected
                         if probe.check is not None:  # properties, computed here from the raw values
                             got, want = _plain(probe.check(got)), _plain(probe.check(want))
                         reason = _compare(got, want, probe)
@@ -415,26 +417,25 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
                 root: Path | None = None) -> list[Submission]:
     """Grade every ``*.ipynb`` in ``submissions``; write the gradebook, results.json and feedback files."""
     root = root or repo_root()
-    probes = lesson_probes(lesson, hidden_tests)
-    reference = reference_namespace(lesson, root)
+    # inputs and reference values are the same for every student: computed once, before any thread starts
+    prepared = prepare_probes(lesson, lesson_probes(lesson, hidden_tests), reference_namespace(lesson, root), seed, root)
     isolation = _network_isolation()
     paths = sorted(submissions.glob("*.ipynb"))
 
     def one(path: Path) -> Submission:
         try:
-            return grade_submission(path, lesson, root=root, probes=probes, reference=reference, seed=seed,
-                                    timeout_cell=timeout_cell, timeout_total=timeout_total, memory_mb=memory_mb,
-                                    isolate_network=isolation)
+            return grade_submission(path, lesson, root=root, prepared=prepared, timeout_cell=timeout_cell,
+                                    timeout_total=timeout_total, memory_mb=memory_mb, isolate_network=isolation)
         except Exception as err:  # noqa: BLE001 - the batch never stops for one submission
             return Submission(path.stem, notes=[f"grader error: {type(err).__name__}: {err}"])
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(one, paths))
-    grade_ids = [e.grade_id for e in exercises(lesson, root)]
-    for r in results:
-        for g in grade_ids:
-            r.max_scores.setdefault(g, next(e.points for e in exercises(lesson, root) if e.grade_id == g))
-    _write_reports(results, out, lesson, grade_ids)
+    points = {e.grade_id: e.points for e in exercises(lesson, root)}
+    for r in results:  # a submission the grader itself failed on still shows what it could have scored
+        for grade_id, value in points.items():
+            r.max_scores.setdefault(grade_id, value)
+    _write_reports(results, out, lesson, list(points))
     return results
 
 

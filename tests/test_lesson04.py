@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from conftest import solution_namespace
 from course_utils import data, metrics, train

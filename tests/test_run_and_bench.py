@@ -50,7 +50,7 @@ def test_cli_dispatch(capsys):
 
 
 @pytest.mark.slow
-def test_execute_lesson_reports_a_failing_notebook(tmp_path, root):
+def test_execute_lesson_reports_a_failing_notebook(tmp_path):
     (tmp_path / "solutions").mkdir()
     import nbformat
 
