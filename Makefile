@@ -4,13 +4,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test build check lab bench clean help
+.PHONY: setup run test test-browser demo build check lab bench clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    set up .venv, build the notebooks, execute every lesson headless, print a row each"
 	@echo "make test   set up .venv and run the whole test suite (what CI runs)"
 	@echo "make lab    open JupyterLab on notebooks/ (the student versions)"
+	@echo "make demo   the lecture dashboard: three widgets on trained models, served by Voila"
+	@echo "make test-browser  install Chromium if missing, then run the browser tests alone"
 	@echo "make bench  wall time and quality of each lesson beside published references"
 	@echo "make build  regenerate solutions/*.ipynb and notebooks/*.ipynb from solutions/*.py"
 
@@ -25,7 +27,11 @@ run: setup
 	$(PY) -m course_utils run --out build/run
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest --junitxml=build/test-reports/junit.xml
+
+test-browser: setup
+	.ci/install-chromium
+	COURSE_BROWSER_REQUIRED=1 $(PY) -m pytest tests/browser --junitxml=build/test-reports/junit-browser.xml
 
 build: setup
 	$(PY) -m course_utils build
@@ -35,6 +41,9 @@ check: setup
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
+
+demo: setup
+	$(PY) -m course_utils demo
 
 bench: setup
 	$(PY) -m course_utils bench --out build/bench

@@ -27,7 +27,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-__all__ = ["Exercise", "BuildError", "lesson_sources", "build_lesson", "build_all", "exercises", "main"]
+__all__ = ["Exercise", "BuildError", "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises",
+           "lesson_namespace", "main"]
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -58,6 +59,38 @@ def repo_root() -> Path:
 def lesson_sources(root: Path | None = None) -> list[Path]:
     """The solution sources ``solutions/NN_topic.py``, in lesson order."""
     return sorted(((root or repo_root()) / "solutions").glob(SOURCE_PATTERN))
+
+
+def dashboard_sources(root: Path | None = None) -> list[Path]:
+    """The lecture dashboards ``dashboard/*.py`` (jupytext percent), each built into a ``.ipynb`` beside it."""
+    return sorted(((root or repo_root()) / "dashboard").glob("*.py"))
+
+
+def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: dict | None = None,
+                     root: Path | None = None, quiet: bool = False) -> dict:
+    """Run a lesson's first code cell (its imports) and some of its cells; return the namespace.
+
+    ``cell_ids`` defaults to every exercise cell (id ``ex-...``); ``constants`` are set first (what
+    the lesson's data cells would define, without loading or training anything). The tests use it
+    to reach the solutions' functions, and the lecture dashboard to build the lessons' models
+    from the same source the students read. ``quiet`` hides what the cells print.
+    """
+    import contextlib
+    import io
+
+    nb = jupytext.read((root or repo_root()) / "solutions" / f"{lesson}.py", fmt="py:percent")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    known = {c.metadata.get("id") for c in code}
+    missing = [i for i in cell_ids or [] if i not in known]
+    if missing:
+        raise KeyError(f"{lesson} has no code cell with id {', '.join(map(repr, missing))}")
+    chosen = [code[0]] + [c for c in code if (c.metadata.get("id") in cell_ids if cell_ids else
+                                              str(c.metadata.get("id", "")).startswith("ex-"))]
+    namespace: dict = {"__name__": f"solution_{lesson}", **(constants or {})}
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        for cell in chosen:
+            exec(compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec"), namespace)
+    return namespace
 
 
 def _stub(region: list[str], indent: str) -> list[str]:
@@ -157,8 +190,10 @@ def build_all(root: Path | None = None, check: bool = False) -> list[Path]:
     """Build every lesson; return the files written, or (``check=True``) the ones that differ."""
     root = root or repo_root()
     changed: list[Path] = []
-    for source in lesson_sources(root):
-        for path, text in build_lesson(source, root).items():
+    outputs = [build_lesson(source, root) for source in lesson_sources(root)]
+    outputs += [{source.with_suffix(".ipynb"): _text(_prepare(source))} for source in dashboard_sources(root)]
+    for built in outputs:
+        for path, text in built.items():
             current = path.read_text(encoding="utf-8") if path.exists() else None
             if current != text:
                 changed.append(path)

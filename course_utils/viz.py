@@ -167,8 +167,12 @@ def latent_scatter(
     return ax.figure
 
 
-def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """The PNG bytes of a figure (for ``ipywidgets.Image`` or for saving)."""
+def figure_png(fig: Figure, dpi: int = 100, tight: bool = True) -> bytes:
+    """The PNG bytes of a figure (for ``ipywidgets.Image`` or for saving).
+
+    ``tight`` crops to what is drawn, which draws the figure twice; a widget that redraws one
+    figure many times lays it out once instead and passes ``tight=False``.
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return buffer.getvalue()

@@ -27,6 +27,7 @@ __all__ = [
     "interpolation_path",
     "perturbation_frame",
     "interpolation_frame",
+    "View",
     "LatentPerturbation",
     "Interpolation",
     "Snapshot",
@@ -140,7 +141,38 @@ def interpolation_frame(decode: Decode, z0: torch.Tensor, z1: torch.Tensor, t: f
 # ------------------------------------------------------------------------------------------------
 # Views
 # ------------------------------------------------------------------------------------------------
-class LatentPerturbation:
+class View:
+    """What every view shares: a root ``widget``, one main ``slider``, the ``image`` it redraws and a
+    ``readout`` whose first number is the main slider's value.
+
+    The root carries the CSS classes ``course-widget`` and ``course-widget-<kind>`` (kind: the class
+    name in kebab case), the slider ``course-main-slider``, the image ``course-widget-image`` and the
+    readout ``course-widget-readout``: the browser tests and the lecture dashboard find them by these.
+    """
+
+    widget: "object"
+
+    @classmethod
+    def kind(cls) -> str:
+        """The view's CSS kind: its class name in kebab case (``LatentPerturbation`` -> ``latent-perturbation``)."""
+        import re
+
+        return re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+
+    def _mark(self, slider, image, readout) -> None:
+        for element, name in ((self.widget, "course-widget"), (self.widget, f"course-widget-{self.kind()}"),
+                              (slider, "course-main-slider"), (image, "course-widget-image"),
+                              (readout, "course-widget-readout")):
+            element.add_class(name)
+        image.layout.align_self = "flex-start"  # its own size: a column would stretch it to the page's width
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class LatentPerturbation(View):
     """Pick an image, pick a latent dimension, slide its value; the decoded image follows.
 
     Args:
@@ -173,6 +205,7 @@ class LatentPerturbation:
             w.HBox([self.index, self.dim]), self.value,
             w.HBox(originals + [w.VBox([w.Label("decoded"), self.image])]), self.readout,
         ])
+        self._mark(self.value, self.image, self.readout)
 
     def frame(self) -> np.ndarray:
         """The decoded image for the current slider values (pure: reads only the sliders)."""
@@ -192,16 +225,11 @@ class LatentPerturbation:
         z = self.codes[self.index.value]
         self.image.value = to_png(self.frame(), self.scale)
         label = f" (label {self.labels[self.index.value]})" if self.labels is not None else ""
-        self.readout.value = (f"image {self.index.value}{label}: z[{self.dim.value}] = {self.value.value:+.2f} "
-                              f"(its own code has {float(z[self.dim.value]):+.2f})")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        self.readout.value = (f"{self.value.value:+.2f} in z[{self.dim.value}] of image {self.index.value}{label}; "
+                              f"its own code has {float(z[self.dim.value]):+.2f}")
 
 
-class Interpolation:
+class Interpolation(View):
     """Pick two codes; a slider walks from one to the other, linear and spherical paths side by side.
 
     Args:
@@ -228,6 +256,7 @@ class Interpolation:
             w.HBox([self.start, self.end]), self.t,
             w.Label("top: linear path; bottom: spherical path; right: the image at t"), self.image, self.readout,
         ])
+        self._mark(self.t, self.image, self.readout)
 
     def frame(self) -> np.ndarray:
         """Both strips and the image at the current t (pure: reads only the sliders)."""
@@ -241,11 +270,6 @@ class Interpolation:
         self.readout.value = (f"t = {t:.2f}: |z| linear {float(lerp(z0, z1, t).norm()):.2f}, "
                               f"spherical {float(slerp(z0, z1, t).norm()):.2f} (ends {float(z0.norm()):.2f}, "
                               f"{float(z1.norm()):.2f})")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,11 +297,13 @@ class SnapshotPlot:
 
     def __init__(self, data_points: torch.Tensor, extent: tuple[float, float, float, float], title: str,
                  field_label: str = "D(x)", size: float = 4.6):
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         self.extent = extent
-        with plt.ioff():
-            self.fig, self.ax = plt.subplots(figsize=(size + 0.9, size))
+        # Not a pyplot figure: the inline backend never sees it, so a cell that makes an explorer
+        # shows the widget only, not a stray copy of the figure.
+        self.fig = Figure(figsize=(size + 0.9, size))
+        self.ax = self.fig.subplots()
         self.background = self.ax.imshow(np.zeros((2, 2)), extent=extent, origin="lower", cmap="RdBu_r",
                                          alpha=0.55, aspect="auto", vmin=0, vmax=1)
         self.colorbar = self.fig.colorbar(self.background, ax=self.ax, fraction=0.046, pad=0.04, label=field_label)
@@ -292,6 +318,7 @@ class SnapshotPlot:
         self.title = title
         self.ax.set_title(title)
         self.footer = self.fig.text(0.02, 0.01, "", fontsize=8)
+        self.fig.tight_layout(rect=(0, 0.05, 1, 1))  # once: every frame keeps this layout (a slider move draws once)
 
     def render(self, snapshot: Snapshot, dpi: int = 80) -> bytes:
         """PNG bytes of the figure showing ``snapshot`` (artists updated in place, nothing rebuilt)."""
@@ -311,15 +338,14 @@ class SnapshotPlot:
         self.generated.set_offsets(snapshot.samples.detach().cpu().numpy())
         self.ax.set_title(f"{self.title}: step {snapshot.step}")
         self.footer.set_text(snapshot.note)
-        return figure_png(self.fig, dpi=dpi)
+        return figure_png(self.fig, dpi=dpi, tight=False)
 
     def close(self) -> None:
-        import matplotlib.pyplot as plt
+        """Release the figure's drawing (it belongs to no pyplot window)."""
+        self.fig.clear()
 
-        plt.close(self.fig)
 
-
-class ModeCollapseExplorer:
+class ModeCollapseExplorer(View):
     """A training-step slider over snapshots of a 2D GAN: generated points over the data, D behind them.
 
     Args:
@@ -345,6 +371,7 @@ class ModeCollapseExplorer:
         self.step.observe(self._update, "value")
         self._update()
         self.widget = w.VBox([w.HBox([self.play, self.step]), self.image, self.readout])
+        self._mark(self.step, self.image, self.readout)
 
     def frame(self, index: int | None = None) -> bytes:
         """PNG bytes of snapshot ``index`` (default: the slider's); each is drawn once, then cached."""
@@ -356,9 +383,5 @@ class ModeCollapseExplorer:
     def _update(self, change=None) -> None:
         snapshot = self.snapshots[self.step.value]
         self.image.value = self.frame()
-        self.readout.value = f"training step {snapshot.step}" + (f": {snapshot.note}" if snapshot.note else "")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        self.readout.value = (f"snapshot {self.step.value} of {len(self.snapshots) - 1}, training step {snapshot.step}"
+                              + (f": {snapshot.note}" if snapshot.note else ""))

@@ -615,4 +615,4 @@ metrics[f"probe_acc_code_{first}_labels"] = accuracy["autoencoder code (10)"][0]
 metrics[f"probe_acc_pixels_{first}_labels"] = accuracy["raw pixels (64)"][0]
 summary = "held-out squared error per image, AE vs PCA: " + ", ".join(
     f"k={k} {metrics[f'ae_mse_k{k}']:.2f} vs {metrics[f'pca_mse_k{k}']:.2f}" for k in k_small)
-record("01_autoencoder", metrics, summary)
+record("01_autoencoder", metrics, summary);

@@ -270,7 +270,7 @@ def vae_loss(beta: float = 1.0, deterministic: bool = False):
 # %% [markdown]
 # Train with $k = 8$ latent dimensions. Watch both terms of the loss.
 
-# %%
+# %% id="vae-training"
 EPOCHS = budget(lecture=200, fast=3)
 LR = 1e-3
 
@@ -286,6 +286,7 @@ def trained_vae(d_latent: int, beta: float = 1.0, deterministic: bool = False, l
     )
 
 
+# %%
 K = 8
 vae, history = trained_vae(K, live_plot=True)
 
@@ -587,4 +588,4 @@ metrics = {
 }
 summary = (f"held-out NLL ≤ {nll[-1]:.2f} nats ({metrics[f'test_nll_iw{nll_k}_bits_per_dim']:.3f} bits/dim, "
            f"IW K={nll_k}); −ELBO {nll[0]:.2f}; independent pixels {baseline:.2f}")
-record("02_vae", metrics, summary)
+record("02_vae", metrics, summary);

@@ -554,4 +554,4 @@ summary = (f"held-out bits/dim: gated {metrics['test_bits_per_dim_gated']:.3f}, 
            f"{metrics['test_bits_per_dim_pixelcnn']:.3f}, independent {metrics['test_bits_per_dim_independent']:.3f}, "
            f"Gaussian mixture {metrics['test_bits_per_dim_gaussian_mixture']:.3f}; "
            f"{metrics['samples_per_second_gated']:.0f} samples/s")
-record("03_pixelcnn", metrics, summary)
+record("03_pixelcnn", metrics, summary);

@@ -359,7 +359,7 @@ class MinibatchDiscriminator(nn.Module):
         return self.head(torch.cat([h, spread], dim=1))
 
 
-# %%
+# %% id="gan-2d-run"
 EXTENT = {"ring": (-1.6, 1.6, -1.6, 1.6), "grid": (-5.5, 5.5, -5.5, 5.5)}
 STEPS = {"ring": budget(3000, 150), "grid": budget(6000, 150)}
 SEED = {"ring": 1, "grid": 0}
@@ -394,6 +394,7 @@ def run_2d(name: str, remedy: bool) -> tuple[nn.Module, list, metrics.Coverage, 
     return G, snapshots, metrics.mode_coverage(final, mixture.modes, mixture.std), history.seconds
 
 
+# %%
 runs_2d = {(name, remedy): run_2d(name, remedy) for name in ("ring", "grid") for remedy in (False, True)}
 for (name, remedy), (_, _, coverage, seconds) in runs_2d.items():
     print(f"{name:4s} {'minibatch discrimination' if remedy else 'GAN (baseline)':26s} {coverage}   ({seconds:.1f} s)")
@@ -705,4 +706,4 @@ summary = (f"ring modes GAN {metrics_04['ring_gan_modes']}/8 vs minibatch {metri
            f"grid {metrics_04['grid_gan_modes']}/25 vs {metrics_04['grid_minibatch_modes']}/25; "
            f"DCGAN IS {metrics_04['dcgan_inception_score']:.2f} FD {metrics_04['dcgan_frechet']:.1f} "
            f"(real {metrics_04['real_inception_score']:.2f} / {metrics_04['real_frechet']:.1f})")
-record("04_gan", metrics_04, summary)
+record("04_gan", metrics_04, summary);

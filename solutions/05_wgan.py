@@ -655,4 +655,4 @@ parts = [f"{name} {variant} {runs[(name, variant)]['coverage'].modes_captured}/{
          f"{100 * runs[(name, variant)]['coverage'].high_quality:.0f}%HQ" for name in ("ring", "grid")
          for variant in ("GAN", "WGAN-GP")]
 summary = "; ".join(parts) + f"; digits WGAN-GP IS {metrics_05['digits_wgan_gp_inception_score']:.2f}"
-record("05_wgan", metrics_05, summary)
+record("05_wgan", metrics_05, summary);

@@ -506,4 +506,4 @@ metrics_06 = {
 summary = (f"translation accuracy X→Y {full['X→Y accuracy']:.3f}, Y→X {full['Y→X accuracy']:.3f} (untranslated "
            f"{x_to_y[0]:.3f} / {y_to_x[0]:.3f}, no cycle term {ablation['X→Y accuracy']:.3f} / "
            f"{ablation['Y→X accuracy']:.3f}); cycle L1 {full['cycle L1 X']:.3f} / {full['cycle L1 Y']:.3f}")
-record("06_cyclegan", metrics_06, summary)
+record("06_cyclegan", metrics_06, summary);

@@ -59,21 +59,3 @@ def serve() -> Iterator:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-def solution_namespace(lesson: str, cell_ids: list[str] | None = None, constants: dict | None = None) -> dict:
-    """Execute a lesson's first code cell (imports) and its exercise cells; return the namespace.
-
-    ``cell_ids`` defaults to every cell whose id starts with ``ex-``; ``constants`` are set first
-    (what the lesson's data cells would define, without loading or training anything).
-    """
-    import jupytext
-
-    nb = jupytext.read(ROOT / "solutions" / f"{lesson}.py")
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    chosen = [code[0]] + [c for c in code if (c.metadata.get("id") in cell_ids if cell_ids else
-                                              str(c.metadata.get("id", "")).startswith("ex-"))]
-    namespace: dict = {"__name__": f"solution_{lesson}", **(constants or {})}
-    for cell in chosen:
-        exec(compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec"), namespace)
-    return namespace

@@ -4,12 +4,12 @@
 import pytest
 import torch
 
-from conftest import solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import cyclegan as checks
+from course_utils.build import lesson_namespace
 
 
-_solution = solution_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
+_solution = lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
                                                 "ex-generator-objective"])
 cycle_loss, identity_loss, ImageBuffer = _solution["cycle_loss"], _solution["identity_loss"], _solution["ImageBuffer"]
 

@@ -4,12 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import gan as checks
+from course_utils.build import lesson_namespace
 
 
-_solution = solution_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step"])
+_solution = lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step"])
 discriminator_loss, generator_loss = _solution["discriminator_loss"], _solution["generator_loss"]
 
 

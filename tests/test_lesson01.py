@@ -6,15 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import solution_namespace
 from course_utils import data, train
 from course_utils.checks import CheckFailed
 from course_utils.checks import autoencoder as checks
+from course_utils.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return solution_namespace("01_autoencoder")
+    return lesson_namespace("01_autoencoder")
 
 
 def test_checks_pass_on_the_solution(solution, capsys):

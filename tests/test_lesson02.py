@@ -8,14 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import vae as checks
+from course_utils.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return solution_namespace("02_vae", ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo",
+    return lesson_namespace("02_vae", ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo",
                                          "ex-iwae-bound", "vae-model", "log-weights"])
 
 

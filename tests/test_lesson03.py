@@ -8,16 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import pixelcnn as checks
+from course_utils.build import lesson_namespace
 
 IDS = ["ex-causal-mask", "ex-masked-conv", "pixelcnn-model", "gated-model", "ex-pixel-nll", "ex-sample"]
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return solution_namespace("03_pixelcnn", IDS, constants={"LEVELS": 17})
+    return lesson_namespace("03_pixelcnn", IDS, constants={"LEVELS": 17})
 
 
 def _dependencies(model, position, size=8, channels_in=1):

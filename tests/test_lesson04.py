@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from conftest import solution_namespace
 from course_utils import data, metrics, train
 from course_utils.checks import gan as checks
+from course_utils.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return solution_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step",
+    return lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step",
                                          "ex-modes-captured", "gan-2d-models"])
 
 

@@ -10,13 +10,13 @@ import torch
 from scipy.optimize import linprog
 from torch import nn
 
-from conftest import solution_namespace
 from course_utils.checks import wgan as checks
+from course_utils.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return solution_namespace("05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights",
+    return lesson_namespace("05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights",
                                           "ex-gradient-penalty", "wgan-2d"])
 
 

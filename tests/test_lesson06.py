@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import solution_namespace
 from course_utils.checks import cyclegan as checks
+from course_utils.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return solution_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
+    return lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
                                               "ex-generator-objective", "translation-models"])
 
 

@@ -116,7 +116,7 @@ def test_explorer_frame_changes_with_the_step_slider():
     first = explorer.image.value
     explorer.step.value = 2
     assert explorer.image.value != first and explorer.image.value == frames[2]
-    assert explorer.readout.value == "training step 200: modes 2/8"
+    assert explorer.readout.value == "snapshot 2 of 3, training step 200: modes 2/8"
     assert explorer.frame(2) == frames[2]  # the same snapshot always draws the same picture
 
 
@@ -130,3 +130,29 @@ def test_explorer_handles_critics_and_missing_fields():
     plot.close()
     with pytest.raises(ValueError, match="no snapshots"):
         widgets.ModeCollapseExplorer([], torch.randn(3, 2), (-1, 1, -1, 1))
+
+
+def _first_number(text: str) -> float:
+    import re
+
+    return float(re.search(r"[-+]?\d+(?:\.\d+)?", text).group())
+
+
+def test_every_view_is_marked_for_the_browser_and_reads_out_its_main_slider_first():
+    """The browser tests and the dashboard find a view by its CSS classes, and wait for the
+    readout's first number to equal the main slider's value (the sign that the new image was sent)."""
+    codes = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
+    views = {
+        "latent-perturbation": (widgets.LatentPerturbation(decode, codes), "value", -1.35),
+        "interpolation": (widgets.Interpolation(decode, codes), "t", 0.34),
+        "mode-collapse-explorer": (widgets.ModeCollapseExplorer(_snapshots(), torch.randn(50, 2), (-2, 2, -2, 2)),
+                                   "step", 3),
+    }
+    for kind, (view, slider_name, value) in views.items():
+        slider = getattr(view, slider_name)
+        assert {"course-widget", f"course-widget-{kind}"} <= set(view.widget._dom_classes)
+        assert "course-main-slider" in slider._dom_classes
+        assert "course-widget-image" in view.image._dom_classes
+        assert "course-widget-readout" in view.readout._dom_classes
+        slider.value = value
+        assert _first_number(view.readout.value) == pytest.approx(value), view.readout.value

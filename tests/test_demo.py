@@ -1,0 +1,47 @@
+"""The lecture dashboard without a browser: `course demo`'s command line, and the dashboard
+notebook executed headless (the browser tests render it in Voila and move its sliders)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from course_utils import demo
+from course_utils.build import lesson_namespace
+
+
+def test_demo_serves_the_dashboard_with_voila_on_loopback(root):
+    command = demo.voila_command(port=9000, token="abc", open_browser=False)
+    assert command[1:3] == ["-m", "voila"] and command[3] == str(root / "dashboard" / "lecture.ipynb")
+    assert {"--Voila.ip=127.0.0.1", "--port=9000", "--token=abc", "--no-browser",
+            "--progressive_rendering=True"} <= set(command)
+    assert "--no-browser" not in demo.voila_command(open_browser=True)
+
+
+def test_demo_without_the_built_dashboard_says_how_to_build_it(tmp_path, monkeypatch, capsys):
+    (tmp_path / "solutions").mkdir()
+    monkeypatch.chdir(tmp_path)  # a course folder without dashboard/lecture.ipynb
+    assert demo.main(["--no-browser"]) == 2
+    assert "make build" in capsys.readouterr().err
+
+
+def test_lesson_namespace_names_missing_cells():
+    with pytest.raises(KeyError, match="no code cell with id 'no-such-cell'"):
+        lesson_namespace("02_vae", ["no-such-cell"])
+
+
+@pytest.mark.slow
+def test_dashboard_runs_and_shows_its_three_widgets(root, tmp_path):
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(root / "dashboard" / "lecture.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(root / "dashboard")}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    problems = [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    assert not problems, json.dumps(problems, indent=1)[:3000]
+    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 3 and all(o.data["text/plain"].startswith("VBox") for o in views)
+    assert not any("image/png" in o.get("data", {}) for o in outputs), "a stray figure beside the widgets"
