@@ -1,22 +1,98 @@
 """The lecture dashboard: ``course demo`` (``make demo``) serves ``dashboard/lecture.ipynb`` with Voila.
 
 The page holds three widgets on trained models: lesson 02's latent perturbation and interpolation
-on its VAE (loaded from the checkpoint that ``make run`` made, or trained on first use) and
-lesson 04's mode-collapse explorer on its ring GAN (trained when the page opens, about 10 s).
-Voila runs the notebook in a fresh kernel for each visitor and shows its outputs only; progress
-bars appear while a model trains (progressive rendering). Tracebacks are shown: the server
-listens on 127.0.0.1 only, for the lecturer's own browser.
+on its VAE, and lesson 04's mode-collapse explorer on its GAN on the ring. The models are built
+by the lessons' own cells (:func:`course_utils.build.lesson_namespace`), so the dashboard shows
+what the students read. The VAE is loaded from the checkpoint that ``make run`` made; the GAN's
+training snapshots are cached beside it. What is missing is trained on first use, by
+``course demo`` in the terminal with a progress bar, before Voila starts (Voila shows a cell's
+outputs only when the cell ends, so a progress bar inside the page would never be seen moving).
+Voila runs the notebook in a fresh kernel for each visitor; tracebacks are shown, since the
+server listens on 127.0.0.1 only, for the lecturer's own browser.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
-from .build import repo_root
+import torch
 
-__all__ = ["voila_command", "main"]
+from . import data, train
+from .build import lesson_namespace, repo_root
+from .device import get_device
+from .widgets import Snapshot
+
+__all__ = ["LectureModels", "lecture_models", "voila_command", "main"]
+
+VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "vae-model", "vae-training"]
+GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "gan-2d-models", "gan-2d-run"]
+
+
+@dataclass
+class LectureModels:
+    """What the dashboard's three widgets need."""
+
+    decode: Callable[[torch.Tensor], torch.Tensor]  #: the VAE's E[x|z]: codes -> images in [0, 1]
+    codes: torch.Tensor  #: mu_phi(x) of the held-out digits
+    images: torch.Tensor  #: the held-out digits (binarised)
+    labels: list[str]
+    snapshots: list[Snapshot]  #: the ring GAN's training, for the explorer
+    ring: torch.Tensor  #: data points of the ring, drawn behind
+    extent: tuple[float, float, float, float]
+    summary: str  #: one line per model: how it was trained and how good it is
+
+
+def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]:
+    """Lesson 04's baseline GAN on the ring: its snapshots, from the cache or trained now."""
+    lesson = lesson_namespace("04_gan", GAN_CELLS, quiet=True)
+    source = (repo_root() / "solutions" / "04_gan.py").read_bytes()
+    config = {"run": "ring, baseline", "steps": lesson["STEPS"]["ring"], "seed": lesson["SEED"]["ring"],
+              "source": hashlib.sha256(source).hexdigest()[:16]}  # a change to the lesson retrains
+    path = train.checkpoint_dir() / f"04-ring-gan-snapshots-{train.config_key('04-ring-gan', config)}.pt"
+    extent = lesson["EXTENT"]["ring"]
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            snapshots = [Snapshot(*fields) for fields in zip(saved["steps"], saved["samples"], saved["fields"],
+                                                             saved["notes"])]
+            return snapshots, f"{saved['summary']} (cached in {path.name})", extent
+        except Exception as err:  # noqa: BLE001 - an unreadable cache is recomputed
+            print(f"the cached snapshots {path} could not be read ({err}); training again")
+    _, snapshots, coverage, seconds = lesson["run_2d"]("ring", False)
+    summary = f"GAN on the ring: trained in {seconds:.0f} s; after training {coverage}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"steps": [s.step for s in snapshots], "samples": [s.samples for s in snapshots],
+                "fields": [s.field for s in snapshots], "notes": [s.note for s in snapshots],
+                "summary": summary}, tmp)
+    os.replace(tmp, path)
+    return snapshots, summary, extent
+
+
+def lecture_models() -> LectureModels:
+    """The dashboard's models: lesson 02's VAE (k = 8) and lesson 04's GAN on the ring.
+
+    Loaded from the checkpoint folder (``$COURSE_CHECKPOINT_DIR``) when ``make run`` or an earlier
+    ``course demo`` put them there, else trained now (about 15 s and 10 s on a laptop CPU).
+    """
+    device = get_device()
+    vae_lesson = lesson_namespace("02_vae", VAE_CELLS, constants={"train_set": data.load("digits", "train", binarize=True)},
+                                  quiet=True)
+    vae, history = vae_lesson["trained_vae"](8)
+    test_set = data.load("digits", "test", binarize=True)
+    with torch.no_grad():
+        codes = vae.encode(test_set.x.to(device))[0].cpu()
+    snapshots, gan_summary, extent = _ring_gan()
+    return LectureModels(
+        decode=vae.mean_image, codes=codes, images=test_set.x, labels=[str(int(y)) for y in test_set.y],
+        snapshots=snapshots, ring=data.load("ring", n=2000, seed=0).x, extent=extent,
+        summary=f"VAE (k = 8): {history.seconds:.0f} s of training, checkpoint in {train.checkpoint_dir()}\n{gan_summary}",
+    )
 
 
 def voila_command(port: int = 8866, token: str | None = None, open_browser: bool = True) -> list[str]:
@@ -44,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"course demo: {err}", file=sys.stderr)
         return 2
+    print("preparing the dashboard's models (trained now if no checkpoint has them) ...", flush=True)
+    print(lecture_models().summary, flush=True)
     print(f"starting Voila for the lecture dashboard on port {args.port} (Ctrl-C stops it) ...", flush=True)
     os.execv(command[0], command)  # Voila takes over this process: Ctrl-C stops it directly
     return 0  # not reached

@@ -45,3 +45,22 @@ def test_dashboard_runs_and_shows_its_three_widgets(root, tmp_path):
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 3 and all(o.data["text/plain"].startswith("VBox") for o in views)
     assert not any("image/png" in o.get("data", {}) for o in outputs), "a stray figure beside the widgets"
+
+
+@pytest.mark.slow
+def test_dashboard_models_are_trained_once_then_loaded(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    first = demo.lecture_models()
+    second = demo.lecture_models()
+    assert "cached in" not in first.summary and "cached in 04-ring-gan-snapshots-" in second.summary
+    assert "loaded the checkpoint" in capsys.readouterr().out  # the VAE, the second time
+    assert len(first.snapshots) == len(second.snapshots) > 1
+    for a, b in zip(first.snapshots, second.snapshots):
+        assert a.step == b.step and a.note == b.note and torch.equal(a.samples, b.samples)
+    assert torch.allclose(first.codes, second.codes)
+    (cache,) = tmp_path.glob("04-ring-gan-snapshots-*.pt")
+    cache.write_bytes(b"not a checkpoint")
+    third = demo.lecture_models()
+    assert "could not be read" in capsys.readouterr().out and "cached in" not in third.summary

@@ -156,3 +156,12 @@ def test_every_view_is_marked_for_the_browser_and_reads_out_its_main_slider_firs
         assert "course-widget-readout" in view.readout._dom_classes
         slider.value = value
         assert _first_number(view.readout.value) == pytest.approx(value), view.readout.value
+
+
+def test_explorer_draws_every_frame_up_front_unless_asked_not_to():
+    snapshots, data_points = _snapshots(), torch.randn(50, 2)
+    eager = widgets.ModeCollapseExplorer(snapshots, data_points, (-2, 2, -2, 2))
+    assert sorted(eager._frames) == list(range(len(snapshots)))
+    lazy = widgets.ModeCollapseExplorer(snapshots, data_points, (-2, 2, -2, 2), prerender=False)
+    assert sorted(lazy._frames) == [0]  # the first frame, shown at once
+    assert eager.frame(2) == lazy.frame(2)
