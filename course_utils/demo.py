@@ -53,7 +53,7 @@ def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]
     source = (repo_root() / "solutions" / "04_gan.py").read_bytes()
     config = {"run": "ring, baseline", "steps": lesson["STEPS"]["ring"], "seed": lesson["SEED"]["ring"],
               "source": hashlib.sha256(source).hexdigest()[:16]}  # a change to the lesson retrains
-    path = train.checkpoint_dir() / f"04-ring-gan-snapshots-{train.config_key('04-ring-gan', config)}.pt"
+    path = train.checkpoint_path("04-ring-gan-snapshots", config)
     extent = lesson["EXTENT"]["ring"]
     if path.exists():
         try:
@@ -65,12 +65,9 @@ def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]
             print(f"the cached snapshots {path} could not be read ({err}); training again")
     _, snapshots, coverage, seconds = lesson["run_2d"]("ring", False)
     summary = f"GAN on the ring: trained in {seconds:.0f} s; after training {coverage}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"steps": [s.step for s in snapshots], "samples": [s.samples for s in snapshots],
-                "fields": [s.field for s in snapshots], "notes": [s.note for s in snapshots],
-                "summary": summary}, tmp)
-    os.replace(tmp, path)
+    train.save_atomically({"steps": [s.step for s in snapshots], "samples": [s.samples for s in snapshots],
+                           "fields": [s.field for s in snapshots], "notes": [s.note for s in snapshots],
+                           "summary": summary}, path)
     return snapshots, summary, extent
 
 

@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .device import get_device, seed_everything
 
-__all__ = ["History", "fit", "fit_gan", "load_or_train", "checkpoint_dir", "config_key", "predict"]
+__all__ = ["History", "fit", "fit_gan", "load_or_train", "checkpoint_dir", "checkpoint_path", "config_key", "save_atomically",
+           "predict"]
 
 Batch = tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
@@ -191,6 +192,19 @@ def config_key(name: str, config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def checkpoint_path(name: str, config: Mapping[str, Any], folder: str | os.PathLike | None = None) -> Path:
+    """Where the checkpoint of ``(name, config)`` lives: ``<folder>/<name>-<config key>.pt``."""
+    return (Path(folder) if folder is not None else checkpoint_dir()) / f"{name}-{config_key(name, config)}.pt"
+
+
+def save_atomically(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 def load_or_train(
     name: str,
     config: Mapping[str, Any],
@@ -208,8 +222,7 @@ def load_or_train(
     different architecture) is reported and retrained, never silently used.
     """
     device = torch.device(device) if device is not None else get_device()
-    folder = Path(folder) if folder is not None else checkpoint_dir()
-    path = folder / f"{name}-{config_key(name, config)}.pt"
+    path = checkpoint_path(name, config, folder)
     seed_everything(int(config.get("seed", 0)))  # the initial weights depend on the config alone
     model = build()
     if path.exists():
@@ -224,13 +237,10 @@ def load_or_train(
             warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again.", stacklevel=2)
             model = build()
     history = train(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(
+    save_atomically(
         {"state_dict": model.state_dict(), "history": history.to_dict(), "config": json.dumps(config, sort_keys=True, default=str)},
-        tmp,
+        path,
     )
-    os.replace(tmp, path)
     return model.to(device).eval(), history
 
 

@@ -10,7 +10,7 @@ from course_utils.build import lesson_namespace
 
 
 _solution = lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
-                                                "ex-generator-objective"])
+                                             "ex-generator-objective"])
 cycle_loss, identity_loss, ImageBuffer = _solution["cycle_loss"], _solution["identity_loss"], _solution["ImageBuffer"]
 
 

@@ -15,7 +15,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step",
-                                         "ex-modes-captured", "gan-2d-models"])
+                                       "ex-modes-captured", "gan-2d-models"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):

@@ -18,8 +18,8 @@ from typing import Iterator
 
 import pytest
 
-from harness import (Server, launch_chromium, lab_args, missing_browser_reason, open_notebook, page_problems,
-                     run_all_cells, server_env, summarize, demo_args)
+from harness import (Server, demo_args, lab_args, launch_chromium, missing_browser_reason, open_notebook,
+                     run_all_cells, server_env, summarize)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -191,5 +191,3 @@ def latency(request: pytest.FixtureRequest, reports: Path):
 
     return add
 
-
-__all__ = ["new_page", "page_problems"]

@@ -83,7 +83,6 @@ class Server:
     def __init__(self, args: list[str], log: Path, env: dict[str, str], cwd: Path, timeout: float = 120.0):
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
         args = [a.format(port=self.port, token=self.token) for a in args]
         self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, bufsize=1)
@@ -183,12 +182,12 @@ INSTALL_JS = """(root) => {
   const img = root.querySelector('img.course-widget-image');
   const readout = root.querySelector('.course-widget-readout');
   const handle = root.querySelector('.course-main-slider .noUi-handle');
-  const s = root.__course = {armed: false, armedAt: 0, inputs: [], loads: [], readouts: [], values: []};
+  const s = root.__course = {armed: false, inputs: [], loads: [], readouts: [], values: []};
   const stamp = e => { if (s.armed && (e.type !== 'pointermove' || e.buttons)) s.inputs.push(performance.now()); };
   for (const type of ['keydown', 'pointerdown', 'pointermove', 'pointerup'])
     document.addEventListener(type, stamp, true);
   img.addEventListener('load', () => s.loads.push({t: performance.now(), src: img.src}));
-  new MutationObserver(() => s.readouts.push({t: performance.now(), text: readout.textContent}))
+  new MutationObserver(() => s.readouts.push(performance.now()))
       .observe(readout, {childList: true, characterData: true, subtree: true});
   new MutationObserver(() => s.values.push(performance.now()))
       .observe(handle, {attributes: true, attributeFilter: ['aria-valuenow']});
@@ -196,7 +195,7 @@ INSTALL_JS = """(root) => {
 
 ARM_JS = """(root) => {
   const s = root.__course;
-  Object.assign(s, {armed: true, armedAt: performance.now(), inputs: [], loads: [], readouts: [], values: [],
+  Object.assign(s, {armed: true, inputs: [], loads: [], readouts: [], values: [],
                     srcBefore: root.querySelector('img.course-widget-image').src,
                     readoutBefore: root.querySelector('.course-widget-readout').textContent});
 }"""
@@ -218,10 +217,9 @@ DONE_JS = """([root, tolerance]) => {
   if (changed && !load) return false;
   const lastChange = Math.max(...s.values);
   const lastInput = Math.max(...s.inputs.filter(t => t <= lastChange));
-  const shown = changed ? load.t : s.readouts[s.readouts.length - 1].t;
+  const shown = changed ? load.t : s.readouts[s.readouts.length - 1];
   s.armed = false;
-  return {latency: shown - lastInput, imageChanged: changed, readout, value: slider.textContent,
-          inputs: s.inputs.length};
+  return {latency: shown - lastInput, imageChanged: changed, readout, value: slider.textContent};
 }"""
 
 IMAGE_DIGEST_JS = """(root) => {

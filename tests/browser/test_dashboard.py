@@ -16,7 +16,7 @@ KINDS = widget_kinds_in((ROOT / "dashboard" / "lecture.py").read_text(encoding="
 def test_dashboard_shows_its_widgets_without_errors(dashboard, watch, reports):
     watch(dashboard)
     widgets = dashboard.locator(".course-widget")
-    widgets.nth(len(KINDS) - 1).wait_for(timeout=300_000)  # trained on first use: allow for it
+    widgets.nth(len(KINDS) - 1).wait_for(timeout=300_000)  # the kernel loads the models and draws the frames
     dashboard.locator("img.course-widget-image").nth(len(KINDS) - 1).wait_for()
     problems = page_problems(dashboard)
     assert not problems, "the dashboard:\n\n" + "\n\n".join(problems)
