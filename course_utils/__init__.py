@@ -6,7 +6,8 @@ The notebooks import what they need::
     from course_utils.device import get_device, seed_everything, budget
 """
 
-from .device import budget, fast_mode, get_device, seed_everything, set_device
+from .device import budget, course_seed, fast_mode, generator, get_device, seed_everything, set_device
 
 __version__ = "0.1.0"
-__all__ = ["budget", "fast_mode", "get_device", "seed_everything", "set_device", "__version__"]
+__all__ = ["budget", "course_seed", "fast_mode", "generator", "get_device", "seed_everything", "set_device",
+           "__version__"]

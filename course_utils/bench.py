@@ -22,7 +22,7 @@ import torch
 from .build import build_all, lesson_sources, repo_root
 from .run import execute_lesson
 
-__all__ = ["REFERENCES", "main"]
+__all__ = ["REFERENCES", "reference_workload", "bench_lesson", "format_seed_table", "main"]
 
 REFERENCES: dict[str, list[str]] = {
     "01_autoencoder": [
@@ -50,16 +50,17 @@ REFERENCES: dict[str, list[str]] = {
         "VEEGAN (Srivastava et al. 2017), 2,500 samples: GAN 1/8 modes with 99.3% high quality on the ring, "
         "3.3/25 with 0.5% on the grid; VEEGAN 8/8 with 52.9%, 24.6/25 with 40%",
         "PacGAN (Lin et al. 2018): PacGAN4 7.8/8 modes with 95.9% high quality (ring), 24.8/25 with 93.6% (grid)",
-        "Lesson figures: the same metrics for a GAN and for minibatch discrimination (same networks, seed and "
-        "budget), and inception-style score / Fréchet distance on the project's own digit classifier for the "
+        "Lesson figures: the same metrics for a GAN and for PacGAN2 (same networks, recipe, seed and budget: "
+        "gan2d.RECIPE), and inception-style score / Fréchet distance on the project's own digit classifier for the "
         "DCGAN, the conditional DCGAN and real training digits (comparable only with this classifier)",
     ],
     "05_wgan": [
         "Aim of the course: all 8 and all 25 modes with at least 90% high-quality samples within one CPU minute",
         "VEEGAN (Srivastava et al. 2017): 8/8 modes with 52.9% high quality (ring), 24.6/25 with 40% (grid); "
         "PacGAN4 (Lin et al. 2018): 7.8/8 with 95.9%, 24.8/25 with 93.6%",
-        "Lesson figures: GAN, WGAN with clipping and WGAN-GP, same networks and generator steps (the WGANs take 3 "
-        "critic steps per generator step), wall time each; WGAN-GP on digits scored with lesson 04's classifier",
+        "Lesson figures: GAN (lesson 04's baseline, the same numbers), WGAN with clipping and WGAN-GP (lambda 0.1, "
+        "as in the released toy code of Gulrajani et al.), same networks, recipe and generator steps (the WGANs take "
+        "2 critic steps per generator step), wall time each; WGAN-GP on digits scored with lesson 04's classifier",
     ],
     "06_cyclegan": [
         "CyCADA (Hoffman et al. 2018), pixel-level adaptation: 95.6% (MNIST -> USPS), 96.4% (USPS -> MNIST)",
@@ -70,9 +71,98 @@ REFERENCES: dict[str, list[str]] = {
 }
 
 
+def reference_workload(repeats: int = 3) -> float:
+    """Seconds for a fixed torch workload (convolutions and matrix products), the best of ``repeats``.
+
+    The same computation on every machine, run on the thread count the lessons use (torch's
+    default), so a lesson's wall time divided by it (``wall_ratio``) compares machines that differ
+    2-4x in speed from one day to the next.
+    """
+    import time
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(64, 32, 16, 16, generator=g)
+    kernels = torch.randn(32, 32, 3, 3, generator=g) / 17
+    a, b = torch.randn(384, 384, generator=g), torch.randn(384, 384, generator=g) / 20
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        x = images
+        for _ in range(320):
+            x = torch.tanh(torch.nn.functional.conv2d(x, kernels, padding=1))
+        m = a
+        for _ in range(320):
+            m = torch.tanh(m @ b)
+        float(x.sum() + m.sum())
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: bool = False,
+                 progress: bool = True) -> dict:
+    """Run the lecture configuration of ``lesson`` once per seed, each from an empty checkpoint folder.
+
+    Returns ``{"seeds", "wall_s", "reference_s", "wall_ratio", "ok", "errors", "metrics": {name: [per seed]},
+    "summaries"}``; ``wall_ratio`` is each run's wall time over the reference workload timed just before it.
+    """
+    entry: dict = {"seeds": list(seeds), "wall_s": [], "reference_s": [], "wall_ratio": [], "ok": [], "errors": [],
+                   "metrics": {}, "summaries": []}
+    for k, seed in enumerate(seeds):
+        reference = reference_workload()
+        with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
+            run = execute_lesson(lesson, root=root, out_dir=out / f"seed{seed}", fast=fast, checkpoints=checkpoints,
+                                 seed=seed)
+        entry["wall_s"].append(round(run.seconds, 2))
+        entry["reference_s"].append(round(reference, 4))
+        entry["wall_ratio"].append(round(run.seconds / reference, 1))
+        entry["ok"].append(run.ok)
+        entry["errors"].append(run.error)
+        entry["summaries"].append(run.summary)
+        for name, value in run.metrics.items():
+            entry["metrics"].setdefault(name, [None] * k).append(value)
+        for values in entry["metrics"].values():  # a metric a run did not report stays None for it
+            values.extend([None] * (k + 1 - len(values)))
+        if progress:
+            print(f"{lesson} seed {seed}: {'ok' if run.ok else 'FAILED: ' + run.error}, wall {run.seconds:.1f} s "
+                  f"({run.seconds / reference:.0f} x the reference workload of {reference:.2f} s)", file=sys.stderr,
+                  flush=True)
+    return entry
+
+
+def format_seed_table(lesson: str, entry: dict) -> str:
+    """Every metric for every seed, with the worst (minimum) and the median; wall time first."""
+    seeds = entry["seeds"]
+    head = f"{'':34s}" + "".join(f"{'seed ' + str(s):>11s}" for s in seeds) + f"{'min':>11s}{'median':>11s}"
+    rows = [f"{lesson}", head]
+
+    def row(name: str, values: list) -> str:
+        present = [v for v in values if v is not None]
+        cells = "".join(f"{v:11.4g}" if v is not None else f"{'-':>11s}" for v in values)
+        tail = f"{min(present):11.4g}{_median(present):11.4g}" if present else ""
+        return f"  {name:32s}{cells}{tail}"
+
+    rows.append(row("wall_s", entry["wall_s"]))
+    rows.append(row("wall_ratio", entry["wall_ratio"]))
+    for name, values in entry["metrics"].items():
+        rows.append(row(name, values))
+    for seed, ok, error in zip(seeds, entry["ok"], entry["errors"]):
+        if not ok:
+            rows.append(f"  seed {seed} FAILED: {error}")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course bench", description=__doc__.split("\n")[0])
     parser.add_argument("--lesson", action="append", help="lesson id (repeatable; default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run each lesson once per lesson seed (COURSE_SEED), from scratch; report every "
+                             "metric per seed with its minimum and median")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--fast", action="store_true", help="fast mode budgets (a smoke test, not a benchmark)")
     parser.add_argument("--out", type=Path, default=Path("build") / "bench")
@@ -85,16 +175,33 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
         "platform": platform.platform(),
     }
+    if args.seeds is not None:
+        report = {}
+        for lesson in lessons:
+            entry = bench_lesson(lesson, args.seeds, root=root, out=args.out / lesson, fast=args.fast,
+                                 progress=True)
+            entry.update(references=REFERENCES.get(lesson, []), machine=machine, fast_mode=args.fast)
+            report[lesson] = entry
+            if not args.json:
+                print(format_seed_table(lesson, entry))
+                for ref in REFERENCES.get(lesson, []):
+                    print(f"  reference: {ref}")
+                print()
+        if args.json:
+            print(json.dumps(report, indent=1))
+        return 0 if all(all(e["ok"]) for e in report.values()) else 1
     rows = []
     for lesson in lessons:
+        reference = reference_workload()
         with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
             run = execute_lesson(lesson, root=root, out_dir=args.out, fast=args.fast, checkpoints=checkpoints)
         row = asdict(run)
-        row.update(references=REFERENCES.get(lesson, []), fast_mode=args.fast)
+        row.update(references=REFERENCES.get(lesson, []), fast_mode=args.fast, reference_s=reference,
+                   wall_ratio=run.seconds / reference)
         rows.append(row)
         if not args.json:
-            print(f"{lesson}: {'ok' if run.ok else 'FAILED: ' + run.error}  wall {run.seconds:.1f} s"
-                  f"{'  (fast mode)' if args.fast else ''}")
+            print(f"{lesson}: {'ok' if run.ok else 'FAILED: ' + run.error}  wall {run.seconds:.1f} s "
+                  f"({run.seconds / reference:.0f} x the reference workload){'  (fast mode)' if args.fast else ''}")
             print(f"  {run.summary}")
             for key, value in run.metrics.items():
                 print(f"    {key:<28} {value:.4g}")

@@ -8,7 +8,7 @@
 ``"fonts"``           typeset digits: 0-9 rendered from the fonts matplotlib ships, then reduced
                       exactly as scikit-learn's digits were (32x32 bitmap -> 4x4 block counts ->
                       8x8, 17 levels). Same content, another style: the second domain of lesson 06.
-``"ring"``            2D mixture of 8 Gaussians on a circle (PacGAN / VEEGAN set-up).
+``"ring"``            2D mixture of 8 Gaussians on a circle of radius 2, std 0.02 (VEEGAN set-up).
 ``"grid"``            2D mixture of 25 Gaussians on a 5x5 grid (PacGAN / VEEGAN set-up).
 ====================  ==========================================================================
 
@@ -72,9 +72,10 @@ class _Tensors:
 
     def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> DataLoader:
         """Mini-batches of ``(x, y)``; the shuffling order is fixed by ``seed``."""
-        generator = torch.Generator().manual_seed(seed)
+        from .device import generator
+
         return DataLoader(
-            TensorDataset(self.x, self.y), batch_size=batch_size, shuffle=shuffle, generator=generator
+            TensorDataset(self.x, self.y), batch_size=batch_size, shuffle=shuffle, generator=generator(seed)
         )
 
 
@@ -111,6 +112,13 @@ class Points(_Tensors):
     split: str = ""
     modes: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 2))  #: ``K x 2`` centres
     std: float = 0.0  #: the standard deviation of every mode
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """The square ``(x0, x1, y0, y1)`` to plot the mixture in: its modes and a margin of an eighth of their spread."""
+        low, high = float(self.modes.min()), float(self.modes.max())
+        margin = (high - low) / 8 + 10 * self.std
+        return (low - margin, high + margin, low - margin, high + margin)
 
     def __repr__(self) -> str:
         return f"Points({self.name!r}, split={self.split!r}, n={len(self)}, modes={len(self.modes)}, std={self.std})"
@@ -373,9 +381,9 @@ def _load_fonts(split: str, n: int | None) -> Images:
 
 
 def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:
-    if name == "ring":  # 8 modes on the unit circle, std 0.01 (PacGAN, Lin et al. 2018)
+    if name == "ring":  # 8 modes on a circle of radius 2, std 0.02 (VEEGAN, Srivastava et al. 2017)
         angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
-        return torch.stack([torch.cos(angles), torch.sin(angles)], 1).float(), 0.01
+        return (2 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)).float(), 0.02
     # 25 modes at (-4 + 2i, -4 + 2j), std 0.05 (PacGAN, Lin et al. 2018)
     ticks = torch.arange(-4.0, 5.0, 2.0)
     return torch.cartesian_prod(ticks, ticks), 0.05
@@ -383,7 +391,9 @@ def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:
 
 def _load_mixture(name: str, split: str, n: int, seed: int) -> Points:
     modes, std = _mixture_modes(name)
-    generator = torch.Generator().manual_seed(seed * 2 + (split == "test"))
+    from .device import shifted
+
+    generator = torch.Generator().manual_seed(shifted(seed) * 2 + (split == "test"))
     y = torch.randint(len(modes), (n,), generator=generator)
     x = modes[y] + std * torch.randn(n, 2, generator=generator)
     return Points(x, y, name, split, modes, std)

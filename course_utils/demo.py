@@ -14,7 +14,6 @@ server listens on 127.0.0.1 only, for the lecturer's own browser.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from .widgets import Snapshot
 __all__ = ["LectureModels", "lecture_models", "voila_command", "main"]
 
 VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "vae-model", "vae-training"]
-GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "gan-2d-models", "gan-2d-run"]
+GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "gan-2d-run"]
 
 
 @dataclass
@@ -48,27 +47,12 @@ class LectureModels:
 
 
 def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]:
-    """Lesson 04's baseline GAN on the ring: its snapshots, from the cache or trained now."""
+    """Lesson 04's baseline GAN on the ring: its snapshots, from the cache that lesson's run filled, or trained now."""
     lesson = lesson_namespace("04_gan", GAN_CELLS, quiet=True)
-    source = (repo_root() / "solutions" / "04_gan.py").read_bytes()
-    config = {"run": "ring, baseline", "steps": lesson["STEPS"]["ring"], "seed": lesson["SEED"]["ring"],
-              "source": hashlib.sha256(source).hexdigest()[:16]}  # a change to the lesson retrains
-    path = train.checkpoint_path("04-ring-gan-snapshots", config)
-    extent = lesson["EXTENT"]["ring"]
-    if path.exists():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            snapshots = [Snapshot(*fields) for fields in zip(saved["steps"], saved["samples"], saved["fields"],
-                                                             saved["notes"])]
-            return snapshots, f"{saved['summary']} (cached in {path.name})", extent
-        except Exception as err:  # noqa: BLE001 - an unreadable cache is recomputed
-            print(f"the cached snapshots {path} could not be read ({err}); training again")
-    _, snapshots, coverage, seconds = lesson["run_2d"]("ring", False)
-    summary = f"GAN on the ring: trained in {seconds:.0f} s; after training {coverage}"
-    train.save_atomically({"steps": [s.step for s in snapshots], "samples": [s.samples for s in snapshots],
-                           "fields": [s.field for s in snapshots], "notes": [s.note for s in snapshots],
-                           "summary": summary}, path)
-    return snapshots, summary, extent
+    run = lesson["run_2d"]("ring", False)  # gan2d.train_2d caches the run, keyed by the recipe and the code
+    where = "loaded from the cache" if run.cached else "trained now"
+    summary = f"GAN on the ring: trained in {run.seconds:.0f} s ({where}); after training {run.coverage}"
+    return run.snapshots, summary, data.load("ring").extent
 
 
 def lecture_models() -> LectureModels:

@@ -1,7 +1,10 @@
-"""A lesson's headline numbers, shown in the notebook and collected by ``make run`` / ``make bench``.
+"""A lesson's measured numbers: in its prose (:func:`say`), and collected by ``make run`` / ``make bench``.
 
-The last cell of each lesson calls :func:`record`. In a notebook it prints a small table; when
-``COURSE_RESULTS_DIR`` is set (the runner sets it) it also writes ``<lesson>.json`` there.
+A sentence that quotes a measured number is written in a code cell and shown with :func:`say`, so
+the number is the one this run measured, on this machine and seed, and the text can never disagree
+with the figure beside it. The last cell of each lesson calls :func:`record`. In a notebook it
+prints a small table; when ``COURSE_RESULTS_DIR`` is set (the runner sets it) it also writes
+``<lesson>.json`` there.
 """
 
 from __future__ import annotations
@@ -13,7 +16,25 @@ from typing import Mapping
 
 from .device import fast_mode, get_device
 
-__all__ = ["record"]
+__all__ = ["record", "say"]
+
+
+def say(text: str) -> None:
+    """Show a paragraph of the lesson whose numbers come from this run: Markdown in a notebook, text elsewhere.
+
+    >>> say(f"The baseline captures **{coverage.modes_captured} of {coverage.n_modes}** modes.")
+    """
+    text = "\n".join(line.strip() for line in text.strip().splitlines())
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython ships with the course
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+    else:
+        display(Markdown(text))
 
 
 def record(lesson: str, metrics: Mapping[str, float], summary: str) -> dict:

@@ -82,11 +82,13 @@ def execute_lesson(
     fast: bool = False,
     timeout_cell: int = 900,
     checkpoints: str | None = None,
+    seed: int | None = None,
 ) -> LessonRun:
     """Run ``solutions/<lesson>.ipynb`` top to bottom in a new kernel and collect its results.
 
     ``checkpoints`` points ``COURSE_CHECKPOINT_DIR`` at another folder (an empty one trains
     from scratch); by default the usual cache is used, so a second run loads its models.
+    ``seed`` sets ``COURSE_SEED`` for the kernel: every seed the lesson draws is shifted.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -95,6 +97,8 @@ def execute_lesson(
     path = root / "solutions" / f"{lesson}.ipynb"
     nb = nbformat.read(path, as_version=4)
     extra = {"COURSE_CHECKPOINT_DIR": checkpoints} if checkpoints else {}
+    if seed is not None:
+        extra["COURSE_SEED"] = str(int(seed))
     with tempfile.TemporaryDirectory() as results, _environ(
         COURSE_FAST="1" if fast else None, COURSE_RESULTS_DIR=results, MPLBACKEND=None, **extra
     ):

@@ -22,10 +22,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from .device import get_device, seed_everything
+from .device import course_seed, generator, get_device, seed_everything
 
-__all__ = ["History", "fit", "fit_gan", "load_or_train", "checkpoint_dir", "checkpoint_path", "config_key", "save_atomically",
-           "predict"]
+__all__ = ["History", "fit", "fit_gan", "load_or_train", "cached", "checkpoint_dir", "checkpoint_path", "config_key",
+           "code_fingerprint", "save_atomically", "predict"]
 
 Batch = tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
@@ -59,7 +59,7 @@ def _as_loader(data: Any, batch_size: int, seed: int) -> DataLoader:
         data = TensorDataset(data)
     elif hasattr(data, "loader"):
         return data.loader(batch_size=batch_size, shuffle=True, seed=seed)
-    return DataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator(seed))
 
 
 def _in_notebook() -> bool:
@@ -186,9 +186,62 @@ def checkpoint_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "course_utils" / "checkpoints"
 
 
+def code_fingerprint(*functions: Callable[..., Any]) -> str:
+    """A short hash of the source code of ``functions`` and of the code they call: a checkpoint keyed
+    by it is retrained when the code that trains it changes, not only when its configuration does.
+
+    Followed from each function: the values it closes over (a step built by ``wgan_step(5, penalty=10)``
+    hashes its 5 and 10) and the functions and classes of its own module that it names (a lesson's
+    ``gan_step`` brings in the student's ``discriminator_loss``). Library code is not followed.
+    """
+    import inspect
+
+    parts: list[str] = []
+    seen: set[int] = set()
+
+    def visit(obj: Any) -> None:
+        target = getattr(obj, "__func__", obj)
+        if id(target) in seen:
+            return
+        seen.add(id(target))
+        try:
+            parts.append(inspect.getsource(target))
+        except (OSError, TypeError):  # defined where no source is kept: fall back on its bytecode
+            code = getattr(target, "__code__", None)
+            parts.append(_code_text(code) if code is not None else type(target).__qualname__)
+        code = getattr(target, "__code__", None)
+        if code is None:
+            return
+        for cell in getattr(target, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(value):
+                visit(value)
+            elif isinstance(value, (int, float, str, bool, tuple, type(None))):
+                parts.append(repr(value))
+        module = getattr(target, "__module__", None)
+        names = getattr(target, "__globals__", {})
+        for name in code.co_names:
+            value = names.get(name)
+            if (inspect.isfunction(value) or inspect.isclass(value)) and getattr(value, "__module__", None) == module:
+                visit(value)
+
+    for fn in functions:
+        visit(fn)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _code_text(code: Any) -> str:
+    """Bytecode, constants and names of a code object, nested code included (no memory addresses)."""
+    consts = [_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]
+    return f"{code.co_code!r}|{consts}|{code.co_names}"
+
+
 def config_key(name: str, config: Mapping[str, Any]) -> str:
-    """A short, stable hash of a run's name and configuration (key order does not matter)."""
-    text = json.dumps({"name": name, "config": config}, sort_keys=True, default=str)
+    """A short, stable hash of a run's name, configuration and lesson seed (key order does not matter)."""
+    text = json.dumps({"name": name, "config": config, "course_seed": course_seed()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -244,6 +297,25 @@ def load_or_train(
     return model.to(device).eval(), history
 
 
+def cached(name: str, config: Mapping[str, Any], compute: Callable[[], Any], *,
+           folder: str | os.PathLike | None = None) -> Any:
+    """The result of ``compute()`` for this ``(name, config)``: loaded if saved, else computed and saved.
+
+    For trained results that are not one model: a 1D discriminator's curve, a 2D GAN's snapshots.
+    The result must be built of tensors, numbers, strings, lists, tuples and dicts (what
+    ``torch.load(weights_only=True)`` reads back). An unreadable file is reported and recomputed.
+    """
+    path = checkpoint_path(name, config, folder)
+    if path.exists():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)["value"]
+        except Exception as err:  # noqa: BLE001 - any unreadable cache is recomputed
+            warnings.warn(f"cache {path} could not be loaded ({err}); computing again.", stacklevel=2)
+    value = compute()
+    save_atomically({"value": value, "config": json.dumps(config, sort_keys=True, default=str)}, path)
+    return value
+
+
 @torch.no_grad()
 def predict(
     fn: Callable[[torch.Tensor], torch.Tensor],
@@ -293,8 +365,7 @@ def fit_gan(
     D.to(device).train()
     opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=lr_G, betas=betas),
                                   torch.optim.Adam(D.parameters(), lr=lr_D, betas=betas))
-    batches = torch.Generator().manual_seed(seed)
-    noise = torch.Generator().manual_seed(seed + 1)
+    batches, noise = generator(seed), generator(seed + 1)
     history, snapshots = History(), []
 
     from tqdm.auto import tqdm

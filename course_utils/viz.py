@@ -23,6 +23,7 @@ __all__ = [
     "plot_curves",
     "latent_scatter",
     "figure_png",
+    "plot_2d",
 ]
 
 
@@ -164,6 +165,31 @@ def latent_scatter(
     ax.set_ylabel("$z_2$")
     ax.set_title(title)
     ax.legend(markerscale=2.5, fontsize="small", loc="best", ncol=2)
+    return ax.figure
+
+
+def plot_2d(samples: Any, data_points: Any, extent: Sequence[float], *, field: Any = None, ax: Axes | None = None,
+            title: str = "generated points over the data", field_label: str = "D(x)") -> Figure:
+    """Generated 2D points (orange) over data points (black), with a discriminator's or critic's field behind.
+
+    ``field`` is a ``G x G`` grid of values on :func:`course_utils.widgets.field_grid` (rows = y):
+    probabilities in [0, 1] are drawn on a fixed scale, anything else (a critic) on its own range.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4))
+    if field is not None:
+        values = _numpy(field)
+        bounded = 0.0 <= values.min() <= values.max() <= 1.0
+        ax.imshow(values, extent=tuple(extent), origin="lower", cmap="RdBu_r", alpha=0.5, aspect="auto",
+                  vmin=0 if bounded else None, vmax=1 if bounded else None)
+    points, generated = _numpy(data_points), _numpy(samples)
+    ax.scatter(points[:, 0], points[:, 1], s=2, color="black", alpha=0.3, label="data")
+    ax.scatter(generated[:, 0], generated[:, 1], s=2, color="tab:orange", alpha=0.5, label="generated")
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title, fontsize=9)
     return ax.figure
 
 

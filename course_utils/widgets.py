@@ -21,6 +21,7 @@ import torch
 __all__ = [
     "to_png",
     "decode_images",
+    "model_device",
     "perturb",
     "lerp",
     "slerp",
@@ -52,13 +53,23 @@ def to_png(image: np.ndarray, scale: int = 16) -> bytes:
     return buffer.getvalue()
 
 
+def model_device(fn: Callable) -> torch.device | None:
+    """The device of the model behind ``fn``: a module itself, or the module of a bound method
+    (``vae.mean_image``); ``None`` for a plain function, whose inputs are left where they are."""
+    owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
+    if isinstance(owner, torch.nn.Module):
+        for tensor in (*owner.parameters(), *owner.buffers()):
+            return tensor.device
+    return None
+
+
 @torch.no_grad()
 def decode_images(decode: Decode, z: torch.Tensor) -> np.ndarray:
     """Decode codes ``M x k`` (or one code ``k``) and return images ``M x H x W`` (or ``x 3``) as NumPy."""
     z = z.unsqueeze(0) if z.dim() == 1 else z
-    parameter = next(iter(getattr(decode, "parameters", lambda: iter(()))()), None)
-    if parameter is not None:
-        z = z.to(parameter.device)
+    device = model_device(decode)
+    if device is not None:
+        z = z.to(device)
     x = decode(z).detach().float().cpu()
     if x.dim() == 4:
         x = x[:, 0] if x.shape[1] == 1 else x.permute(0, 2, 3, 1)

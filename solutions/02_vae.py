@@ -37,7 +37,7 @@ from course_utils import budget, fast_mode, get_device, seed_everything
 from course_utils import data, train, viz, widgets
 from course_utils.checks import vae as checks
 from course_utils.metrics import bits_per_dim
-from course_utils.results import record
+from course_utils.results import record, say
 
 device = get_device()
 seed_everything(0)
@@ -152,6 +152,9 @@ print(f"reparameterised: dJ/dmu = {mu.grad.item():.3f}  (exact: 2 mu = {2 * mu.i
 # $$
 # \mathrm{KL}(q \,\|\, p) = \frac12 \sum_{j=1}^{k} \left(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\right).
 # $$
+#
+# (Some slides write $-\frac12 \sum_j (\sigma_j + \mu_j^2 - 1 - \log \sigma_j)$: the sign is wrong, a KL
+# is never negative, and the variance $\sigma_j^2$ stands where $\sigma_j$ is written.)
 #
 # ### ✎ Exercise 2: the Gaussian KL
 # Return one value per example (sum over the $k$ latent dimensions).
@@ -455,8 +458,10 @@ plt.show()
 #
 # **Latent perturbation.** Pick a held-out digit, pick one coordinate of its code $\mu_\phi(x)$, and
 # slide it while the others stay fixed. **Interpolation.** Pick two digits and walk between their
-# codes. A straight line passes near the origin, where prior samples almost never fall (their
-# norm concentrates near $\sqrt{k}$), so the walk also follows the sphere (spherical interpolation).
+# codes. Prior samples concentrate near the sphere of radius $\sqrt{k}$, and a straight line between
+# two of them cuts inside it: two independent prior codes are nearly orthogonal, so the midpoint
+# of the chord has norm about $\sqrt{k/2}$, a norm prior samples almost never have. The walk
+# therefore also follows the sphere (spherical interpolation).
 # Both widgets redraw the image at once as you move a slider.
 
 # %%
@@ -493,9 +498,11 @@ viz.show_rows(strips, f"from a '{int(test_set.y[0])}' to a '{int(test_set.y[5])}
 plt.show()
 
 # %% [markdown]
-# Between two encoder codes the two paths look alike: both ends have typical norms, and the chord
-# between them stays fairly close to the sphere. The difference matters for prior samples
-# in higher dimensions, whose straight-line midpoints have norm near $\sqrt{k/2}$ instead of $\sqrt{k}$.
+# Compare the midpoint norms printed above with the ends: the chord's midpoint lies inside the
+# sphere by a factor that depends on the angle between the two codes (about $1/\sqrt{2}$ for
+# orthogonal ones), and the spherical path keeps the norm of the ends. How much the two strips
+# differ depends on how far inside the sphere the chord passes; the effect grows with $k$, since
+# in high dimensions the prior's mass sits ever more tightly at radius $\sqrt{k}$.
 #
 # In the traversal, some coordinates change the digit's identity, some its thickness or slant, and some almost
 # nothing. Those are *inactive* dimensions: the encoder ignores them, and their KL is near zero.
@@ -508,7 +515,7 @@ plt.show()
 # independent factor of variation (*disentanglement*), at a cost in reconstruction. Push it too far
 # and the encoder gives up: $q_\phi(z \mid x) \approx p(z)$ for every $x$, the KL is zero, and the
 # decoder ignores $z$. This is **posterior collapse**. We measure the KL *per latent
-# dimension*: a dimension whose average KL is below 0.01 nats carries no information about $x$.
+# dimension*: a dimension whose average KL is below $0.01$ nats carries no information about $x$.
 
 # %%
 BETAS = budget(lecture=[0.5, 1.0, 2.0, 4.0], fast=[1.0, 4.0])
@@ -548,15 +555,17 @@ with torch.no_grad():
 viz.show_rows(rows, "decoded prior samples (the same z in every row) as β grows")
 plt.show()
 
+# %%
+top = beta_rows[-1]
+say(f"""**What the numbers show.** As $\\beta$ grows, the KL (the *rate*: nats of information the code
+carries about $x$) falls and the reconstruction error (the *distortion*) rises. Dimensions
+switch off one by one: their KL drops below the dashed line. At $\\beta = {top['beta']:g}$,
+{top['active']} of {K} dimensions are left active, the KL is {top['kl']:.2f} nats, and the reconstruction
+error is {top['recon']:.1f} nats, against {baseline:.1f} for the independent-pixel model of section 8, a
+decoder that ignores $z$. The bar chart is posterior collapse in numbers: a collapsed dimension has
+$q_\\phi(z_j \\mid x) = p(z_j)$ for every $x$.""")
+
 # %% [markdown]
-# **What the numbers show.** As $\beta$ grows, the KL (the *rate*: nats of information the code
-# carries about $x$) falls and the reconstruction error (the *distortion*) rises. Dimensions
-# switch off one by one: their KL drops below the dashed line. At $\beta = 4$ almost nothing is
-# left: every code decodes to nearly the same smooth prototype, and the reconstruction error is
-# that of the independent-pixel model (24.6 nats), a decoder that ignores $z$.
-# The bar chart is posterior collapse in numbers: a collapsed dimension has
-# $q_\phi(z_j \mid x) = p(z_j)$ for every $x$.
-#
 # ## 11. Summary
 #
 # * A VAE is a latent variable model $p_\theta(x) = \int p_\theta(x \mid z) p(z) dz$, trained

@@ -71,9 +71,10 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# **Training is parallel, sampling is not.** During training all 64 pixels are known, so *every*
-# conditional can be computed in one pass, provided the network for pixel $i$ never looks at
-# pixels $\ge i$ (*teacher forcing*, as in language models). A PixelRNN reads the pixels
+# **Training is parallel, sampling is not.** During training all 64 pixels are known, and each
+# conditional is computed from the *true* previous pixels, not from pixels the model drew itself:
+# that is *teacher forcing*, as in language models. So *every* conditional can be computed in one
+# pass, provided the network for pixel $i$ never looks at pixels $\ge i$. A PixelRNN reads the pixels
 # one after another even in training, since its hidden state is a recurrence, and that makes it
 # slow to train. A PixelCNN uses convolutions whose kernels are **masked** so that information
 # only flows from the past: one forward pass yields all 64 softmaxes. At *sampling* time both
@@ -206,7 +207,7 @@ fig, ax = plt.subplots(figsize=(4.2, 4))
 show_dependencies(ax, dependency_map(plain_untrained, position), position, "masked PixelCNN: inputs seen by one output")
 plt.show()
 grad = dependency_map(plain_untrained, position)
-blind = [(i, j) for i in range(8) for j in range(8) if i * 8 + j < 5 * 8 + 3 and grad[i, j] == 0]
+blind = [(i, j) for i in range(H) for j in range(W) if i * W + j < position[0] * W + position[1] and grad[i, j] == 0]
 print(f"green: past pixels that reach output {position}; yellow: the {len(blind)} past pixels it cannot see; "
       "grey: present and future, correctly unseen")
 
@@ -308,7 +309,7 @@ plt.show()
 # $$
 #
 # Bits per dimension is comparable across image sizes. A uniform guess over 17 levels costs
-# $\log_2 17 \approx 4.09$ bits per pixel.
+# $\log_2 17$ bits per pixel, just over four.
 #
 # ### ✎ Exercise 3: negative log-likelihood and bits per dimension
 
@@ -530,8 +531,10 @@ plt.show()
 #   verified by gradients; stacked masks leave a blind spot that the gated two-stack design removes.
 # * Sampling needs one network pass per pixel: slow, but it can complete images and follow a label.
 #
-# **✎ Question.** The PixelCNN's likelihood is far better than the VAE's bound of lesson 02, yet
-# nothing in it learns a code $z$. What does it give up, compared with the VAE?
+# **✎ Question.** The PixelCNN computes its likelihood exactly, where lesson 02's VAE only bounds
+# its own (the two numbers are not comparable here: the VAE modelled binarised pixels, the
+# PixelCNN 17 grey levels). Yet nothing in the PixelCNN learns a code $z$. What does it give up,
+# compared with the VAE?
 
 # %% [markdown] id="answer-no-latent"
 # ### BEGIN SOLUTION

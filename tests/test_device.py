@@ -57,3 +57,33 @@ def test_fast_mode_flag(monkeypatch, value, expected):
     monkeypatch.setenv("COURSE_FAST", value)
     assert dev.fast_mode() is expected
     assert dev.budget(lecture=100, fast=3) == (3 if expected else 100)
+
+
+def test_the_lesson_seed_shifts_every_seed(monkeypatch):
+    from course_utils import device
+
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    base = torch.randn(3, generator=device.generator(5))
+    assert device.course_seed() == 0 and device.shifted(5) == 5
+    monkeypatch.setenv("COURSE_SEED", "2")
+    assert device.course_seed() == 2 and device.shifted(5) == 5 + 2 * device.SEED_STRIDE
+    assert not torch.equal(base, torch.randn(3, generator=device.generator(5)))
+    device.seed_everything(5)
+    shifted_draw = torch.rand(2)
+    with device.unshifted_seeds():  # instruments draw the same under every lesson seed
+        assert device.course_seed() == 0 and torch.equal(base, torch.randn(3, generator=device.generator(5)))
+    assert device.course_seed() == 2
+    torch.manual_seed(5)
+    assert not torch.equal(shifted_draw, torch.rand(2))
+    monkeypatch.setenv("COURSE_SEED", "two")
+    with pytest.raises(ValueError, match="COURSE_SEED must be an integer"):
+        device.course_seed()
+
+
+def test_checkpoints_are_keyed_by_the_lesson_seed(monkeypatch):
+    from course_utils import train
+
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    key = train.config_key("run", {"lr": 1})
+    monkeypatch.setenv("COURSE_SEED", "1")
+    assert train.config_key("run", {"lr": 1}) != key

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from course_utils import data, metrics, train
+from course_utils import data, gan2d, metrics
 from course_utils.checks import gan as checks
 from course_utils.build import lesson_namespace
 
@@ -15,7 +15,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step",
-                                       "ex-modes-captured", "gan-2d-models"])
+                                       "ex-modes-captured", "gan-2d-run"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -65,34 +65,26 @@ def test_disjoint_supports_give_log_2():
 
 
 def _ring_run(solution, seed: int, remedy: bool = False):
-    ring = data.load("ring", n=5000, seed=0)
     torch.manual_seed(seed)
-    G = solution["mlp"](2, 2, hidden=32)
-    D = solution["MinibatchDiscriminator"](hidden=32) if remedy else solution["mlp"](2, 1, hidden=32)
-    z_fixed = torch.randn(300, 2, generator=torch.Generator().manual_seed(99))
-    _, snapshots = train.fit_gan(solution["gan_step"], G, D, ring.x, steps=60, z_dim=2, batch_size=64, lr_G=5e-4,
-                                 lr_D=5e-4, seed=seed, snapshot_every=20, snapshot=lambda i: G(z_fixed).detach(),
-                                 device="cpu", progress=False)
-    return snapshots
+    G = gan2d.mlp(2, 2, hidden=32)
+    D = gan2d.Packed(m=solution["PACK"], hidden=32) if remedy else gan2d.mlp(2, 1, hidden=32)
+    recipe = gan2d.Recipe(steps={"ring": 60}, z_dim={"ring": 2}, batch=64, snapshots=3)
+    return gan2d.train_2d("ring", solution["gan_step"], G, D, recipe, seed=seed, label="test", progress=False)
 
 
-def test_the_same_seed_gives_the_same_run(solution):
-    first, again, other = _ring_run(solution, 1), _ring_run(solution, 1), _ring_run(solution, 2)
-    assert len(first) == 4 and all(torch.equal(a, b) for a, b in zip(first, again))
-    assert not torch.equal(first[-1], other[-1])
+def test_the_same_seed_gives_the_same_run_and_a_second_run_loads_it(solution, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    first = _ring_run(solution, 1)
+    again, other = _ring_run(solution, 1), _ring_run(solution, 2)
+    assert not first.cached and again.cached and not other.cached
+    assert len(first.snapshots) == 4 and all(torch.equal(a.samples, b.samples) for a, b in zip(first.snapshots, again.snapshots))
+    assert torch.equal(first.samples, again.samples) and not torch.equal(first.samples, other.samples)
+    monkeypatch.setenv("COURSE_SEED", "1")  # the lesson seed shifts every seed: another run, not the cached one
+    shifted = _ring_run(solution, 1)
+    assert not shifted.cached and not torch.equal(first.samples, shifted.samples)
+    monkeypatch.delenv("COURSE_SEED")
     remedy = _ring_run(solution, 1, remedy=True)
-    assert all(torch.equal(a, b) for a, b in zip(remedy, _ring_run(solution, 1, remedy=True)))
-
-
-def test_minibatch_discriminator_sees_the_batch_spread(solution):
-    torch.manual_seed(0)
-    D = solution["MinibatchDiscriminator"](hidden=16)
-    spread_out = torch.randn(64, 2)
-    collapsed = torch.zeros(64, 2) + 0.01 * torch.randn(64, 2)
-    x = spread_out[:1]
-    # the same point gets a different logit depending on the batch it is judged with
-    assert not torch.allclose(D.field(x, reference=spread_out), D.field(x, reference=collapsed))
-    assert torch.allclose(D(spread_out)[:1], D.field(x, reference=spread_out))
+    assert not remedy.cached and torch.equal(remedy.samples, _ring_run(solution, 1, remedy=True).samples)
 
 
 def test_coverage_on_hand_made_samples_through_the_exercise(solution):

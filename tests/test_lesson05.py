@@ -10,6 +10,7 @@ import torch
 from scipy.optimize import linprog
 from torch import nn
 
+from course_utils import gan2d
 from course_utils.checks import wgan as checks
 from course_utils.build import lesson_namespace
 
@@ -95,7 +96,7 @@ def test_wgan_step_gives_each_critic_step_its_own_batch(solution):
             return self.w(x)
 
     torch.manual_seed(0)
-    G, C = solution["mlp"](2, 2, hidden=8), Spy()
+    G, C = gan2d.mlp(2, 2, hidden=8), Spy()
     opt_G, opt_C = torch.optim.Adam(G.parameters()), torch.optim.Adam(C.parameters())
     real = torch.arange(24.0).view(12, 2)
     out = solution["wgan_step"](3, clip=0.1)(G, C, opt_G, opt_C, real, torch.randn(12, 2))

@@ -60,3 +60,37 @@ def test_execute_lesson_reports_a_failing_notebook(tmp_path):
     result = run.execute_lesson("99_broken", root=tmp_path, out_dir=tmp_path / "out", fast=True)
     assert not result.ok and "ZeroDivisionError" in result.error
     assert (tmp_path / "out" / "99_broken.ipynb").exists()
+
+
+def test_bench_runs_each_seed_from_scratch_and_reports_min_and_median(monkeypatch, capsys, tmp_path):
+    seen = []
+
+    def fake_execute(lesson, **kw):
+        seen.append(kw)
+        seed = kw["seed"]
+        return run.LessonRun(lesson, 10.0 + seed, True, f"seed {seed}", {"ring_gan_modes": [3, 1, 2][seed]},
+                             checkpoints=kw.get("checkpoints"))
+
+    monkeypatch.setattr(bench, "execute_lesson", fake_execute)
+    monkeypatch.setattr(bench, "reference_workload", lambda repeats=3: 2.0)
+    assert bench.main(["--lesson", "04_gan", "--seeds", "0", "1", "2", "--json", "--out", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    entry = report["04_gan"]
+    assert entry["seeds"] == [0, 1, 2] and entry["wall_s"] == [10.0, 11.0, 12.0]
+    assert entry["wall_ratio"] == [5.0, 5.5, 6.0] and entry["metrics"] == {"ring_gan_modes": [3, 1, 2]}
+    assert [kw["seed"] for kw in seen] == [0, 1, 2] and len({kw["checkpoints"] for kw in seen}) == 3
+    assert all(kw["fast"] is False for kw in seen)
+    assert bench.main(["--lesson", "04_gan", "--seeds", "0", "1", "2", "--out", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    line = next(l for l in table.splitlines() if l.strip().startswith("ring_gan_modes"))
+    assert line.split()[1:] == ["3", "1", "2", "1", "2"]  # the three seeds, the minimum, the median
+
+
+def test_reference_workload_takes_measurable_time():
+    seconds = bench.reference_workload(repeats=1)
+    assert 0.01 < seconds < 60
+
+
+def test_say_shows_markdown_in_a_notebook_and_text_elsewhere(capsys):
+    results.say("  The GAN covers **3 of 8** modes.\n  Second line.")
+    assert capsys.readouterr().out == "The GAN covers **3 of 8** modes.\nSecond line.\n"

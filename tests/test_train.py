@@ -149,3 +149,47 @@ def test_load_or_train_builds_the_same_model_in_every_process(tmp_path):
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
                for _ in range(2)}
     assert len(outputs) == 1, outputs
+
+
+def test_cached_computes_once_and_recomputes_an_unreadable_file(tmp_path):
+    from course_utils import train as train_module
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"curve": [1.0, 2.0], "weights": torch.ones(2), "label": ("a", 3)}
+
+    first = train_module.cached("thing", {"n": 2}, compute, folder=tmp_path)
+    second = train_module.cached("thing", {"n": 2}, compute, folder=tmp_path)
+    assert len(calls) == 1 and second["curve"] == [1.0, 2.0] and torch.equal(second["weights"], first["weights"])
+    assert tuple(second["label"]) == ("a", 3)
+    train_module.checkpoint_path("thing", {"n": 2}, tmp_path).write_bytes(b"not torch")
+    with pytest.warns(UserWarning, match="could not be loaded"):
+        train_module.cached("thing", {"n": 2}, compute, folder=tmp_path)
+    assert len(calls) == 2
+
+
+def test_code_fingerprint_follows_the_source():
+    from course_utils import train as train_module
+
+    def a(x):
+        return x + 1
+
+    def b(x):
+        return x + 2
+
+    assert train_module.code_fingerprint(a) == train_module.code_fingerprint(a) != train_module.code_fingerprint(b)
+
+
+def test_code_fingerprint_follows_closures_and_the_functions_a_step_calls():
+    from course_utils import train as train_module
+
+    namespace: dict = {"__name__": "lesson"}
+    exec("def loss(x):\n    return x * 2\n"
+         "def make_step(k):\n    def step(x):\n        return loss(x) + k\n    return step\n", namespace)
+    before = train_module.code_fingerprint(namespace["make_step"](1))
+    assert train_module.code_fingerprint(namespace["make_step"](1)) == before
+    assert train_module.code_fingerprint(namespace["make_step"](2)) != before  # the value it closes over
+    exec("def loss(x):\n    return x * 3\n", namespace)  # the student changes the loss the step calls
+    assert train_module.code_fingerprint(namespace["make_step"](1)) != before

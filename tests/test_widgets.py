@@ -165,3 +165,24 @@ def test_explorer_draws_every_frame_up_front_unless_asked_not_to():
     lazy = widgets.ModeCollapseExplorer(snapshots, data_points, (-2, 2, -2, 2), prerender=False)
     assert sorted(lazy._frames) == [0]  # the first frame, shown at once
     assert eager.frame(2) == lazy.frame(2)
+
+
+class _DeviceSpy(torch.nn.Module):
+    """A decoder that records the device its codes arrive on (its weights report the 'meta' device)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(2))
+        self.seen = []
+
+    def mean_image(self, z):
+        self.seen.append(z.device)
+        return torch.zeros(len(z), 1, 2, 2)
+
+
+def test_codes_follow_the_model_of_a_bound_method_to_its_device():
+    """On a GPU the codes must reach the decoder's device, also through a bound method such as vae.mean_image."""
+    spy = _DeviceSpy().to("meta")
+    widgets.decode_images(spy.mean_image, torch.zeros(3, 2))
+    assert spy.seen == [torch.device("meta")]
+    assert widgets.model_device(spy) == torch.device("meta") and widgets.model_device(lambda z: z) is None

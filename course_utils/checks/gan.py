@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import Case, Report, seeded, expect, expect_close, expect_tensor, run_cases
+from ..gan2d import gan_step
 from ..metrics import mode_coverage
 
 __all__ = ["check_discriminator_loss", "check_generator_loss", "check_gan_step", "check_modes_captured"]
@@ -84,16 +85,7 @@ def check_generator_loss(generator_loss: Callable[..., torch.Tensor]) -> Report:
 
 
 # ------------------------------------------------------------------------------------------------
-def _reference_step(G: nn.Module, D: nn.Module, opt_G, opt_D, real: torch.Tensor, z: torch.Tensor) -> None:
-    fake = G(z)
-    loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-    opt_D.zero_grad()
-    loss_D.backward()
-    opt_D.step()
-    loss_G = F.softplus(-D(G(z))).mean()
-    opt_G.zero_grad()
-    loss_G.backward()
-    opt_G.step()
+_reference_step = gan_step  # the non-saturating step of Goodfellow et al.'s Algorithm 1, defined once
 
 
 def _max_difference(a: nn.Module, b: nn.Module) -> float:

@@ -1,0 +1,217 @@
+"""The 2D GAN experiments of lessons 04 and 05, defined once: networks, recipe, training loop, cache.
+
+Lesson 04 trains a GAN and a remedy for mode collapse on the ring and the grid, lesson 05 the same
+GAN beside two Wasserstein GANs. Both call :func:`train_2d` with the *same* :data:`RECIPE`, so the
+GAN baseline is one definition: lesson 05 prints lesson 04's numbers (and, in a lecture, loads
+lesson 04's cached runs instead of training them again).
+
+What a lesson writes itself is the algorithm: the ``step(G, D, opt_G, opt_D, real, z)`` that
+updates both players once. This module only moves the data, keeps the learning-rate schedule and
+the average of the generator's weights, takes the snapshots the mode-collapse explorer replays,
+and caches the result (keyed by the recipe, the seed, and the source code of the step and the
+networks, so that changed code trains again).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data, metrics, train
+from .device import generator, get_device, seed_everything
+from .widgets import Snapshot, field_grid
+
+__all__ = ["mlp", "Packed", "Recipe", "RECIPE", "Run2D", "train_2d", "gan_step", "Step"]
+
+Step = Callable[..., Mapping[str, float]]
+
+
+def mlp(d_in: int, d_out: int, hidden: int = 128, layers: int = 3) -> nn.Sequential:
+    """``layers`` hidden layers of ``hidden`` ReLU units: the generator, discriminator and critic of the 2D experiments."""
+    blocks: list[nn.Module] = []
+    for i in range(layers):
+        blocks += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.ReLU()]
+    return nn.Sequential(*blocks, nn.Linear(hidden, d_out))
+
+
+class Packed(nn.Module):
+    """A PacGAN discriminator (Lin et al. 2018): it judges ``m`` samples at once, concatenated.
+
+    A batch of ``N`` samples becomes ``N / m`` packs of ``m`` (consecutive samples, so a batch is
+    either all real or all generated). ``D(x)`` returns one logit per pack. A generator that puts
+    every sample on one mode makes packs of near-identical points, which real data almost never
+    produces, so the discriminator can tell: packing turns diversity into something it can see.
+    """
+
+    def __init__(self, m: int = 2, d: int = 2, hidden: int = 128, layers: int = 3):
+        super().__init__()
+        self.m, self.d = m, d
+        self.net = mlp(m * d, 1, hidden, layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) % self.m:
+            raise ValueError(f"a batch of {len(x)} samples cannot be cut into packs of {self.m}")
+        return self.net(x.reshape(-1, self.m * self.d))
+
+
+def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+             real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    """Lesson 04's algorithm, released for lesson 05's baseline: one discriminator step on
+    −log D(x) − log(1 − D(G(z))), then one generator step on the non-saturating −log D(G(z))."""
+    fake = G(z)
+    loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    opt_D.zero_grad()
+    loss_D.backward()
+    opt_D.step()
+    loss_G = F.softplus(-D(G(z))).mean()
+    opt_G.zero_grad()
+    loss_G.backward()
+    opt_G.step()
+    return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a 2D GAN is trained: the same for the baseline and every remedy it is compared with."""
+
+    steps: Mapping[str, int]  #: generator steps per mixture
+    z_dim: Mapping[str, int] = field(default_factory=lambda: {"ring": 16, "grid": 2})  #: noise size per mixture
+    batch: int = 256
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.9)  #: Adam's, as Gulrajani et al. use for WGAN-GP
+    final_lr: float = 1.0  #: the learning rate decays exponentially to this fraction of ``lr`` (1: constant)
+    ema: float = 0.999  #: the evaluated generator is this moving average of the trained one's weights
+    snapshots: int = 30
+
+
+#: the recipe of lessons 04 and 05 (lecture budget; fast mode shrinks the steps). The ring uses a
+#: 16-dimensional noise; on the grid, no run with 16 dimensions learned the grid's spread within
+#: this budget (2 to 4 of 25 modes, under 10% high quality, for the GAN, minibatch std and WGAN-GP
+#: alike), so the grid uses 2, as VEEGAN's and PacGAN's set-ups do.
+RECIPE = Recipe(steps={"ring": 4000, "grid": 6000})
+
+
+@dataclass
+class Run2D:
+    """A trained 2D GAN: its (averaged) generator, what the explorer replays, and how good it is."""
+
+    G: nn.Module
+    snapshots: list[Snapshot]
+    history: train.History
+    samples: torch.Tensor  #: 2,500 samples of the averaged generator, from fixed noise
+    coverage: metrics.Coverage
+    seconds: float  #: training time (of the run that made the cache, when loaded from it)
+    cached: bool = False
+
+    def metrics(self, tag: str) -> dict[str, float]:
+        """``{tag}_modes``, ``{tag}_hq`` (percent), ``{tag}_kl`` and ``{tag}_seconds``: what the bench reports."""
+        c = self.coverage
+        return {f"{tag}_modes": c.modes_captured, f"{tag}_hq": 100 * c.high_quality, f"{tag}_kl": c.kl_to_uniform,
+                f"{tag}_seconds": self.seconds}
+
+
+def _lr_factor(final: float, steps: int) -> Callable[[int], float]:
+    return lambda i: final ** (min(i, steps) / max(steps, 1))
+
+
+def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe = RECIPE, *, steps: int | None = None,
+             critic_steps: int = 1, optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+             seed: int = 0, field: str = "probability", label: str = "GAN", progress: bool = True) -> Run2D:
+    """Train ``G`` against ``D`` on the mixture ``name`` with ``step``, or load the cached run.
+
+    ``G`` must take noise of ``recipe.z_dim[name]`` dimensions. Each of ``steps`` iterations
+    (default ``recipe.steps[name]``) draws ``critic_steps · batch`` real
+    points and as many noise vectors (a WGAN step gives each critic step its own batch) and calls
+    ``step(G, D, opt_G, opt_D, real, z)``. Both learning rates decay from ``recipe.lr`` to
+    ``recipe.final_lr · lr``; the evaluated generator is the moving average of ``G``'s weights.
+    ``field`` is how ``D``'s output is drawn behind the samples: ``"probability"`` (a sigmoid, a GAN)
+    or ``"score"`` (a critic's raw value). The snapshots show the trained generator as it moves.
+    """
+    steps = recipe.steps[name] if steps is None else steps
+    z_dim = recipe.z_dim[name]
+    mixture = data.load(name, n=20_000, seed=seed)
+    device = get_device()
+    config = {"mixture": name, "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("steps", "z_dim")},
+              "z_dim": z_dim, "steps": steps, "critic_steps": critic_steps, "seed": seed,
+              "optimizers": [type(o).__name__ for o in optimizers] if optimizers else "adam",
+              "code": train.code_fingerprint(step, type(G).forward, type(D).forward),
+              "architecture": [repr(G), repr(D)]}
+    G_average = copy.deepcopy(G)
+
+    def run() -> dict:
+        seed_everything(seed)
+        G.to(device).train()
+        D.to(device).train()
+        G_average.load_state_dict(G.state_dict())
+        G_average.to(device)
+        opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
+                                      torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas))
+        schedules = [torch.optim.lr_scheduler.LambdaLR(o, _lr_factor(recipe.final_lr, steps)) for o in (opt_G, opt_D)]
+        batches, noise = generator(seed), generator(seed + 1)
+        z_fixed = torch.randn(1000, z_dim, generator=generator(99)).to(device)
+        points = field_grid(mixture.extent, resolution=60).to(device)
+        history, shots = train.History(), []
+        every = max(steps // recipe.snapshots, 1)
+        from tqdm.auto import tqdm
+
+        start = time.perf_counter()
+        bar = tqdm(range(steps), desc=f"{name}, {label}", disable=not progress, leave=False, mininterval=0.5)
+        for i in bar:
+            n = recipe.batch * critic_steps
+            real = mixture.x[torch.randint(len(mixture.x), (n,), generator=batches)].to(device)
+            z = torch.randn(n, z_dim, generator=noise).to(device)
+            for key, value in step(G, D, opt_G, opt_D, real, z).items():
+                history.step.setdefault(key, []).append(float(value))
+            for schedule in schedules:
+                schedule.step()
+            with torch.no_grad():
+                weight = 1 - min(recipe.ema, (1 + i) / (10 + i))  # a short warm-up, then the average
+                for p_average, p in zip(G_average.parameters(), G.parameters()):
+                    p_average.lerp_(p, weight)
+            if i % every == 0 or i == steps - 1:
+                shots.append(_snapshot(i, G, D, z_fixed, points, mixture, field))
+            if i % 100 == 0:
+                bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.step.items()})
+        bar.close()
+        seconds = time.perf_counter() - start
+        return {"G": {k: v.cpu() for k, v in G_average.state_dict().items()}, "history": history.to_dict(),
+                "seconds": seconds, "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots]}
+
+    computed = []
+    saved = train.cached(f"2d-{name}-{label}", config, lambda: computed.append(1) or run())
+    G_average.load_state_dict(saved["G"])
+    G_average.to(device).eval()
+    G.eval()
+    D.eval()
+    with torch.no_grad():
+        samples = G_average(torch.randn(2500, z_dim, generator=generator(123)).to(device)).cpu()
+    history = train.History.from_dict(saved["history"])
+    history.epoch = {k: [sum(v[j:j + 100]) / len(v[j:j + 100]) for j in range(0, len(v), 100)]
+                     for k, v in history.step.items()}  # means over blocks of 100 steps
+    return Run2D(G_average, [Snapshot(*fields) for fields in saved["snapshots"]], history, samples,
+                 metrics.mode_coverage(samples, mixture.modes, mixture.std), float(saved["seconds"]),
+                 cached=not computed)
+
+
+@torch.no_grad()
+def _snapshot(i: int, G: nn.Module, D: nn.Module, z: torch.Tensor, points: torch.Tensor, mixture: data.Points,
+              kind: str) -> Snapshot:
+    G.eval()
+    samples = G(z)
+    if isinstance(D, Packed):  # a pack of the point with generated samples: D's verdict on the point among fakes
+        partners = samples[: len(points) * (D.m - 1)].repeat(-(-len(points) * (D.m - 1) // len(samples)), 1)
+        packs = torch.cat([points.unsqueeze(1), partners[: len(points) * (D.m - 1)].view(len(points), D.m - 1, -1)], 1)
+        values = D(packs.reshape(-1, points.shape[1]))
+    else:
+        values = D(points)
+    values = torch.sigmoid(values) if kind == "probability" else values
+    G.train()
+    samples = samples.cpu()
+    coverage = metrics.mode_coverage(samples, mixture.modes, mixture.std)
+    return Snapshot(i, samples, values.view(60, 60).cpu(), f"{coverage}")

@@ -1,0 +1,56 @@
+"""The shared 2D GAN experiment: packing, the library's baseline step, the cached training loop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils import data, gan2d
+from course_utils.checks import gan as gan_checks
+
+
+def test_packed_discriminator_judges_packs_of_consecutive_samples():
+    torch.manual_seed(0)
+    D = gan2d.Packed(m=2, hidden=8)
+    x = torch.randn(6, 2)
+    assert D(x).shape == (3, 1)
+    # a pack's verdict depends on both of its samples and on nothing else
+    y = x.clone()
+    y[1] += 1.0
+    changed = (D(x) != D(y)).flatten().tolist()
+    assert changed == [True, False, False]
+    with pytest.raises(ValueError, match="packs of 2"):
+        D(torch.randn(5, 2))
+
+
+def test_the_library_step_is_lesson_04s_algorithm():
+    assert gan_checks.check_gan_step(gan2d.gan_step)
+
+
+def test_mixtures_carry_their_plotting_extent():
+    ring, grid = data.load("ring", n=10), data.load("grid", n=10)
+    assert ring.extent == pytest.approx((-2.7, 2.7, -2.7, 2.7))
+    assert grid.extent == pytest.approx((-5.5, 5.5, -5.5, 5.5))
+    assert float(ring.modes.norm(dim=1).max()) == pytest.approx(2.0) and ring.std == 0.02
+
+
+def test_a_changed_step_trains_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    recipe = gan2d.Recipe(steps={"grid": 20}, z_dim={"grid": 2}, batch=32, snapshots=2)
+
+    def run(step):
+        torch.manual_seed(0)
+        return gan2d.train_2d("grid", step, gan2d.mlp(2, 2, hidden=8), gan2d.mlp(2, 1, hidden=8), recipe,
+                              label="test", progress=False)
+
+    def other_step(G, D, opt_G, opt_D, real, z):  # the same algorithm, written differently
+        return gan2d.gan_step(G, D, opt_G, opt_D, real, z)
+
+    assert not run(gan2d.gan_step).cached and run(gan2d.gan_step).cached
+    assert not run(other_step).cached
+    caches = sorted(tmp_path.glob("2d-grid-test-*.pt"))
+    assert len(caches) == 2
+    for cache in caches:
+        cache.write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="could not be loaded"):
+        assert len(run(gan2d.gan_step).snapshots) == 3  # every 10 steps, and the last
