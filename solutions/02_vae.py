@@ -506,7 +506,61 @@ plt.show()
 #
 # In the traversal, some coordinates change the digit's identity, some its thickness or slant, and some almost
 # nothing. Those are *inactive* dimensions: the encoder ignores them, and their KL is near zero.
-# The next section makes this visible.
+# Section 10 makes this visible.
+#
+# ### The whole code space at once: $k = 2$
+#
+# With two latent dimensions the whole code space fits on a page (Kingma & Welling 2014, figure
+# 4). We do not decode a uniform grid of codes: the prior is a standard normal, so we decode the
+# codes at equally spaced *quantiles* of it, $z = (\Phi^{-1}(u_1), \Phi^{-1}(u_2))$ for $u$ on a grid
+# in $(0, 1)^2$, with $\Phi$ the normal CDF. Each cell of the grid then holds the same prior mass,
+# and the picture shows what the decoder makes of the codes that prior samples actually hit.
+# Beside it, the codes of the held-out digits, under this VAE and under the same network trained
+# as a plain autoencoder ($\beta = 0$, $z = \mu$), lesson 01's 2D code space.
+
+# %%
+vae_2d, _ = trained_vae(2)
+autoencoder_2d, _ = trained_vae(2, beta=0.0, deterministic=True)
+with torch.no_grad():
+    codes_2d = {"VAE": vae_2d.encode(test_set.x.to(device))[0].cpu(),
+                "autoencoder": autoencoder_2d.encode(test_set.x.to(device))[0].cpu()}
+    n_grid = 15
+    u = torch.linspace(0.5 / n_grid, 1 - 0.5 / n_grid, n_grid)          # cell centres in (0, 1)
+    ticks = torch.distributions.Normal(0.0, 1.0).icdf(u)                 # Φ⁻¹(u)
+    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")          # rows from high z2 (top) to low
+    manifold = vae_2d.mean_image(torch.stack([z1.flatten(), z2.flatten()], 1).to(device)).cpu()
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+for ax, name in zip(axes, ("autoencoder", "VAE")):
+    viz.latent_scatter(codes_2d[name], test_set.y, f"{name} (k = 2): codes of held-out digits", ax=ax)
+    bound = float(ticks[-1])
+    ax.add_patch(plt.Rectangle((-bound, -bound), 2 * bound, 2 * bound, fill=False, ls="--", color="grey"))
+plt.tight_layout()
+plt.show()
+fig, ax = plt.subplots(figsize=(7.5, 7.8))
+viz.show_images(manifold, f"the VAE's decoder on a {n_grid}x{n_grid} grid of prior quantiles z = Φ⁻¹(u)", nrow=n_grid,
+                ax=ax)
+ax.set_xlabel("$z_1$: from low (left) to high")
+ax.set_ylabel("$z_2$: from high (top) to low")
+plt.show()
+
+# %%
+inside = {name: float((c.abs() <= float(ticks[-1])).all(1).float().mean()) for name, c in codes_2d.items()}
+spread = {name: c.std(0).tolist() for name, c in codes_2d.items()}
+say(f"""The dashed square is the range of the grid. The VAE's codes have standard deviations
+{spread["VAE"][0]:.2f} and {spread["VAE"][1]:.2f} per dimension (the prior's are 1), and {inside["VAE"]:.0%} of
+them fall inside the square; the autoencoder's have {spread["autoencoder"][0]:.2f} and
+{spread["autoencoder"][1]:.2f}, and {inside["autoencoder"]:.0%} fall inside it. Only the VAE was asked to make its
+codes look like prior samples, so only its decoder was trained where the grid (and sampling) puts codes.""")
+
+# %% [markdown]
+# **Reading the grid.** Put the VAE's scatter beside the grid: a class's cluster in the scatter
+# sits where the grid draws that digit, since both are read in the same coordinates (the grid's
+# axes run from $\Phi^{-1}$ of its first to its last quantile, the dashed square). Neighbouring
+# cells decode to similar images, so walking across the grid morphs one digit into another; a cell
+# between two clusters decodes to a blend of the two, because the decoder's mean image averages
+# the digits that share a code. Every cell is a *mean* image: this is the decoder's picture of
+# the code space, not a set of samples.
 #
 # ## 10. β-VAE: the price of information
 #
