@@ -93,6 +93,35 @@ def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: 
     return namespace
 
 
+LEAK = 20  #: a hint may not repeat this many characters of a solution line (spaces ignored)
+
+
+def _normalise(text: str) -> str:
+    return "".join(text.replace("\u2212", "-").split())
+
+
+def hint_problem(region: list[str]) -> str:
+    """Why the ``### HINT:`` lines of a solution region are not acceptable, or ``""``.
+
+    A hint names the idea, never the code: it may not contain a piece of ``LEAK`` characters of a
+    solution line (spaces and minus signs normalised), and it is plain ASCII, so that a student who
+    pastes it meets no Unicode minus or symbol that Python rejects.
+    """
+    code = [_normalise(line) for line in region if not line.strip().startswith("###")]
+    for line in region:
+        if not line.strip().startswith(HINT):
+            continue
+        hint = line.strip()[len(HINT):].strip()
+        odd = sorted({ch for ch in hint if not ch.isascii()})
+        if odd:
+            return f"the hint must be plain ASCII (it has {''.join(odd)!r})"
+        flat = _normalise(hint)
+        for piece in (c[k : k + LEAK] for c in code if len(c) >= LEAK for k in range(len(c) - LEAK + 1)):
+            if piece in flat:
+                return f"the hint repeats the solution ({piece!r}): a hint names the idea, never the code"
+    return ""
+
+
 def _stub(region: list[str], indent: str) -> list[str]:
     hints = [line.strip()[len(HINT):].strip() for line in region if line.strip().startswith(HINT)]
     message = " ".join(hints) or "write your solution here"
@@ -112,6 +141,9 @@ def _strip_solutions(source: str, markdown: bool, where: str) -> str:
         elif stripped == END:
             if region is None:
                 raise BuildError(f"{where}, line {number}: {END} without {BEGIN}")
+            problem = hint_problem(region)
+            if problem:
+                raise BuildError(f"{where}, line {number}: {problem}")
             out.extend(["YOUR ANSWER HERE"] if markdown else _stub(region, indent))
             region = None
         elif region is not None:

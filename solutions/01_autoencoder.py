@@ -84,7 +84,7 @@ plt.show()
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """L = (1/N) Σ_n ||x_n − x̂_n||²: squared error summed over pixels, averaged over images."""
     ### BEGIN SOLUTION
-    ### HINT: square the difference, sum over every dimension but the first, then average over the batch.
+    ### HINT: The squared error of every pixel, added up within each image, then averaged over the images of the batch.
     return ((x - x_hat) ** 2).flatten(1).sum(dim=1).mean()
     ### END SOLUTION
 
@@ -113,7 +113,7 @@ class Autoencoder(nn.Module):
         self.image_shape = tuple(image_shape)
         d_in = int(np.prod(image_shape))
         ### BEGIN SOLUTION
-        ### HINT: build self.encoder and self.decoder as nn.Sequential stacks of nn.Linear and nn.ReLU.
+        ### HINT: Two stacks of layers that mirror each other, as listed above; the encoder ends without an activation, the decoder with a sigmoid.
         self.encoder = nn.Sequential(
             nn.Flatten(),
             nn.Linear(d_in, d_hidden), nn.ReLU(),
@@ -130,14 +130,14 @@ class Autoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """z = f_φ(x)."""
         ### BEGIN SOLUTION
-        ### HINT: apply the encoder to x; the result has shape N x d_latent.
+        ### HINT: The encoder turns a batch of images into one code of d_latent numbers per image.
         return self.encoder(x)
         ### END SOLUTION
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """x̂ = g_θ(z), reshaped to N x C x H x W."""
         ### BEGIN SOLUTION
-        ### HINT: apply the decoder, then .view(-1, *self.image_shape).
+        ### HINT: The decoder's output is flat: give it back the shape of the images.
         return self.decoder(z).view(-1, *self.image_shape)
         ### END SOLUTION
 
@@ -388,7 +388,7 @@ say(f"Singular values of the centred training digits: $\\sigma_{K_LINEAR} = {sin
 def conv_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.Conv2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
     ### BEGIN SOLUTION
-    ### HINT: o = ⌊(i + 2p − k) / s⌋ + 1; use // for the floor.
+    ### HINT: Count the positions where a kernel of size k fits in the padded input, moving s at a time; the division rounds down.
     return (i + 2 * p - k) // s + 1
     ### END SOLUTION
 
@@ -396,7 +396,7 @@ def conv_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
 def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.ConvTranspose2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
     ### BEGIN SOLUTION
-    ### HINT: o = (i − 1)·s − 2p + k.
+    ### HINT: Run the convolution's size formula backwards: the i inputs sit s apart, the kernel adds its size, and the padding removes p on each side.
     return (i - 1) * s - 2 * p + k
     ### END SOLUTION
 
@@ -525,7 +525,7 @@ plt.show()
 def label_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:
     """Indices (int64) of n_per_class randomly chosen examples of each class in y."""
     ### BEGIN SOLUTION
-    ### HINT: for each class c, shuffle torch.nonzero(y == c) with torch.randperm and a seeded generator.
+    ### HINT: For each class, draw that many of its indices without replacement, from a generator seeded by seed, so the same labels come back every time.
     generator = torch.Generator().manual_seed(seed)
     chosen = []
     for c in torch.unique(y):
@@ -549,7 +549,7 @@ checks.check_label_subset(label_subset)
 def probe_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor) -> float:
     """Test accuracy of a logistic-regression classifier trained on (f_train, y_train)."""
     ### BEGIN SOLUTION
-    ### HINT: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), .fit, then .score on the test set.
+    ### HINT: Standardise the features with statistics of the training features only, fit a logistic regression, and score it on the held-out features.
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

@@ -120,7 +120,7 @@ plt.show()
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """z = mu + exp(log_var / 2) ⊙ eps, eps ~ N(0, I), differentiable in mu and log_var."""
     ### BEGIN SOLUTION
-    ### HINT: eps = torch.randn_like(mu); sigma = torch.exp(0.5 * log_var).
+    ### HINT: Draw standard normal noise shaped like mu, scale it by the standard deviation (log_var is the log of its square), and shift it by mu.
     eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * log_var) * eps
     ### END SOLUTION
@@ -163,7 +163,7 @@ print(f"reparameterised: dJ/dmu = {mu.grad.item():.3f}  (exact: 2 mu = {2 * mu.i
 def gaussian_kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(log_var)) || N(0, I)) for each row: shape N."""
     ### BEGIN SOLUTION
-    ### HINT: 0.5 * (mu² + exp(log_var) − 1 − log_var), summed over dim=-1.
+    ### HINT: Apply the closed form above to each latent dimension, then add the dimensions up: one value per example.
     return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)
     ### END SOLUTION
 
@@ -214,7 +214,7 @@ def negative_elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_v
                   beta: float = 1.0) -> dict[str, torch.Tensor]:
     """−ELBO = recon + beta·kl, with recon = −log p(x|z) (Bernoulli, summed over pixels); batch means."""
     ### BEGIN SOLUTION
-    ### HINT: recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+    ### HINT: Recon is the Bernoulli negative log-likelihood of the pixels given the logits, added up over the pixels of each image; kl comes from your gaussian_kl; both are averaged over the batch.
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
     kl = gaussian_kl(mu, log_var).mean()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
@@ -418,7 +418,7 @@ plt.show()
 def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
     """log (1/K) Σ_k exp(log_w[k]) for each column: shape N."""
     ### BEGIN SOLUTION
-    ### HINT: torch.logsumexp(log_w, dim=0) − math.log(K), with K = log_w.shape[0].
+    ### HINT: Average the weights in log space: a log-sum-exp over the K samples, then subtract log K.
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
     ### END SOLUTION
 

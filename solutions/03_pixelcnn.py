@@ -96,7 +96,7 @@ plt.show()
 def causal_mask(k: int, mask_type: str) -> torch.Tensor:
     """A k x k float tensor: 1 where a masked kernel may look, 0 elsewhere (type 'A' or 'B')."""
     ### BEGIN SOLUTION
-    ### HINT: start from zeros; set every row above the centre to 1, then the centre row left of the centre; type B also sets the centre.
+    ### HINT: A kernel may look at every row above its centre and at the centre row left of the centre; only type B may look at the centre itself.
     mask = torch.zeros(k, k)
     centre = k // 2
     mask[:centre, :] = 1.0
@@ -139,7 +139,7 @@ class MaskedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION
-        ### HINT: F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+        ### HINT: Convolve with the masked weight, masked anew at every call, and with the layer's own bias and padding.
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
         ### END SOLUTION
 
@@ -317,7 +317,7 @@ plt.show()
 def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """−log p(x) in nats for each image: logits N x L x H x W, x N x 1 x H x W integer levels -> N."""
     ### BEGIN SOLUTION
-    ### HINT: F.cross_entropy(logits, x[:, 0], reduction="none") gives N x H x W; sum each image.
+    ### HINT: Each pixel's level is a class: take the cross-entropy of every pixel's logits and add it up over each image.
     return F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).sum(1)
     ### END SOLUTION
 
@@ -325,7 +325,7 @@ def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def bits_per_dim(nll_nats: torch.Tensor, dims: int) -> torch.Tensor:
     """Convert nats per image into bits per dimension."""
     ### BEGIN SOLUTION
-    ### HINT: divide by dims and by math.log(2).
+    ### HINT: Nats become bits through a change of logarithm base, and per dimension means per pixel.
     return nll_nats / (dims * math.log(2))
     ### END SOLUTION
 
@@ -439,7 +439,7 @@ def sample(model: nn.Module, n: int, shape: tuple[int, int, int] = (1, 8, 8), le
     x = x.to(device_)
     y = y.to(device_) if y is not None else None
     ### BEGIN SOLUTION
-    ### HINT: for i in range(start, rows * cols): r, c = divmod(i, cols); logits = model(x, y)[:, :, r, c]; draw with torch.multinomial(logits.softmax(-1), 1).
+    ### HINT: Visit the pixels in raster order from start; at each one run the model on the whole batch, turn that pixel's logits into probabilities and draw a level for every image.
     for i in range(start, rows * cols):
         r, c = divmod(i, cols)
         probs = model(x, y)[:, :, r, c].softmax(dim=-1)

@@ -78,7 +78,7 @@ print(f"device: {device}; fast mode: {fast_mode()}")
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """−mean log D(x) − mean log(1 − D(G(z))), from the discriminator's logits."""
     ### BEGIN SOLUTION
-    ### HINT: F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    ### HINT: Binary cross-entropy from logits, with label 1 for real and 0 for generated samples: use the two softplus identities above and average each term over its own batch.
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     ### END SOLUTION
 
@@ -156,7 +156,7 @@ print(f"2·JSD − 2·log 2:            {2 * jsd - 2 * math.log(2):.4f}   (JSD =
 def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
     """saturating: mean log(1 − D(G(z))); non-saturating: mean −log D(G(z)); from logits."""
     ### BEGIN SOLUTION
-    ### HINT: log(1 − σ(l)) = −softplus(l) and −log σ(l) = softplus(−l).
+    ### HINT: Write each loss as a function of the logit with the softplus identities of exercise 1; the saturating loss is log(1 - D), and the generator minimises it.
     if saturating:
         return -F.softplus(fake_logits).mean()
     return F.softplus(-fake_logits).mean()
@@ -296,7 +296,7 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: to
              real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
     """One discriminator step, then one non-saturating generator step. Returns {'loss_D', 'loss_G'}."""
     ### BEGIN SOLUTION
-    ### HINT: fake = G(z); loss_D = discriminator_loss(D(real), D(fake.detach())); ... then loss_G = generator_loss(D(G(z))).
+    ### HINT: Two updates in order: the discriminator on real samples and on generated ones cut from the generator's graph, then the generator through the updated discriminator; each optimiser's gradients are zeroed before its backward pass.
     fake = G(z)
     loss_D = discriminator_loss(D(real), D(fake.detach()))
     opt_D.zero_grad()
@@ -330,7 +330,7 @@ def modes_captured(samples: torch.Tensor, modes: torch.Tensor, std: float, thres
                    min_count: int = 20) -> int:
     """How many modes have at least min_count samples within threshold·std of them (nearest mode)."""
     ### BEGIN SOLUTION
-    ### HINT: torch.cdist(samples, modes).min(dim=1) gives each sample's nearest mode and its distance.
+    ### HINT: Find each sample's nearest mode and its distance, keep the samples within threshold standard deviations, and count the modes that keep at least min_count of them.
     distance, nearest = torch.cdist(samples, modes).min(dim=1)
     counts = torch.bincount(nearest[distance <= threshold * std], minlength=len(modes))
     return int((counts >= min_count).sum())

@@ -148,7 +148,7 @@ plt.show()
 def wasserstein_1d(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """W1 between two 1D samples of the same size: mean |sorted u − sorted v|."""
     ### BEGIN SOLUTION
-    ### HINT: torch.sort(u).values and torch.sort(v).values, then the mean absolute difference.
+    ### HINT: In 1D the optimal plan pairs the k-th smallest value of u with the k-th smallest value of v.
     return (torch.sort(u).values - torch.sort(v).values).abs().mean()
     ### END SOLUTION
 
@@ -191,7 +191,7 @@ print(f"linear program: {W_lp:.4f}   CDF formula: {W_cdf:.4f}   sorted samples (
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """E[f(fake)] − E[f(real)]: minimising it widens the gap between real and fake scores."""
     ### BEGIN SOLUTION
-    ### HINT: fake_scores.mean() − real_scores.mean(); no log, no sigmoid.
+    ### HINT: The gap between the critic's average scores, fakes minus reals; no log and no sigmoid.
     return fake_scores.mean() - real_scores.mean()
     ### END SOLUTION
 
@@ -199,7 +199,7 @@ def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.T
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """−E[f(G(z))]: the generator raises the critic's score of its samples."""
     ### BEGIN SOLUTION
-    ### HINT: −fake_scores.mean()
+    ### HINT: The generator wants the critic to score its samples high.
     return -fake_scores.mean()
     ### END SOLUTION
 
@@ -224,7 +224,7 @@ checks.check_critic_losses(critic_loss, wgan_generator_loss)
 def clip_weights(critic: nn.Module, c: float) -> None:
     """Clamp every parameter of the critic to [−c, c], in place."""
     ### BEGIN SOLUTION
-    ### HINT: with torch.no_grad(): for p in critic.parameters(): p.clamp_(-c, c)
+    ### HINT: Change every parameter in place, outside the autograd graph, so that each value stays within [-c, c].
     with torch.no_grad():
         for p in critic.parameters():
             p.clamp_(-c, c)
@@ -254,7 +254,7 @@ checks.check_clip_weights(clip_weights)
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·real + (1 − t)·fake, t ~ U[0, 1] once per sample."""
     ### BEGIN SOLUTION
-    ### HINT: t = torch.rand(len(real), *[1] * (real.dim() - 1)); x_hat = (t * real + (1 - t) * fake).requires_grad_(True); grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    ### HINT: One mixing weight per sample, broadcast over its other dimensions; points between real and fake that require gradients; the critic's gradient there, kept in the graph so the penalty can be trained; the squared distance of its norm from 1, averaged.
     t = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
     grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)

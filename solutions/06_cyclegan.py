@@ -256,7 +256,7 @@ print(f"Y classifier on Y: {accuracy(classifier_Y, Y_test.x, Y_test.y):.3f}   on
 def cycle_loss(G, F, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |F(G(x)) − x| + mean |G(F(y)) − y|."""
     ### BEGIN SOLUTION
-    ### HINT: (F(G(x)) − x).abs().mean() + (G(F(y)) − y).abs().mean()
+    ### HINT: Both round trips, X to Y to X and Y to X to Y, each compared with where it started by the mean absolute error.
     return (F(G(x)) - x).abs().mean() + (G(F(y)) - y).abs().mean()
     ### END SOLUTION
 
@@ -303,7 +303,7 @@ class ImageBuffer:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Store the (detached) images; once full, return a stored image instead of each new one with probability ½."""
         ### BEGIN SOLUTION
-        ### HINT: loop over images.detach(); while len(self.images) < self.size append and return the image; else with random.random() < 0.5 swap with self.images[random.randrange(self.size)].
+        ### HINT: Until the pool is full, store each image and pass it through; after that, with probability one half, swap the new image for a random stored one and return the stored one.
         out = []
         for image in images.detach():
             if len(self.images) < self.size:
@@ -341,7 +341,7 @@ def generator_objective(G, F, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambda
                         lambda_identity: float = 5.0) -> dict[str, torch.Tensor]:
     """LSGAN adversarial terms of both generators + λ_cyc · cycle + λ_id · identity."""
     ### BEGIN SOLUTION
-    ### HINT: adversarial = ((D_Y(G(x)) − 1) ** 2).mean() + ((D_X(F(y)) − 1) ** 2).mean(); then add the weighted cycle_loss and identity_loss.
+    ### HINT: Least-squares adversarial terms, in which each generator wants the other domain's discriminator to score its fakes 1; then add the weighted cycle and identity losses.
     adversarial = ((D_Y(G(x)) - 1) ** 2).mean() + ((D_X(F(y)) - 1) ** 2).mean()
     cycle = cycle_loss(G, F, x, y)
     identity = identity_loss(G, F, x, y)

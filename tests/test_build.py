@@ -97,12 +97,24 @@ def test_solution_notebook_round_trips_to_the_source(course):
         (SOURCE.replace('id="check-square"', 'id="ex-square"'), "must be unique"),
         (SOURCE.replace("    ### END SOLUTION\n", "", 1), "never closed"),
         (SOURCE.replace("    ### BEGIN SOLUTION\n", "", 1), "without"),
+        (SOURCE.replace("multiply x by itself.", "return x * x times one"), None),
+        (SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
+            "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"), "repeats the solution"),
+        (SOURCE.replace("multiply x by itself.", "x \u2212 1 times x plus x"), "plain ASCII"),
     ],
 )
 def test_malformed_sources_are_rejected(course, bad, message):
     (course / "solutions/01_demo.py").write_text(bad)
+    if message is None:  # a solution line shorter than the leak length cannot leak
+        build.build_all(course)
+        return
     with pytest.raises(build.BuildError, match=message):
         build.build_all(course)
+
+
+def test_every_hint_of_the_course_names_the_idea_not_the_code(root):
+    for source in build.lesson_sources(root):
+        build.build_lesson(source, root)  # raises BuildError on a leaking or non-ASCII hint
 
 
 def test_exercises_lists_points(course):
