@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import tempfile
 from dataclasses import asdict
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .build import build_all, lesson_sources, repo_root
-from .run import execute_lesson
+from .run import LessonRun, execute_lesson
 
 __all__ = ["REFERENCES", "reference_workload", "bench_lesson", "format_seed_table", "main"]
 
@@ -98,14 +99,15 @@ def reference_workload(repeats: int = 3) -> float:
     return best
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+def _from_scratch(lesson: str, *, root: Path, out: Path, fast: bool, seed: int | None) -> tuple[LessonRun, float]:
+    """Time the reference workload, then run ``lesson`` from an empty checkpoint folder: (its run, the reference seconds)."""
+    reference = reference_workload()
+    with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
+        run = execute_lesson(lesson, root=root, out_dir=out, fast=fast, checkpoints=checkpoints, seed=seed)
+    return run, reference
 
 
-def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: bool = False,
-                 progress: bool = True) -> dict:
+def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: bool = False) -> dict:
     """Run the lecture configuration of ``lesson`` once per seed, each from an empty checkpoint folder.
 
     Returns ``{"seeds", "wall_s", "reference_s", "wall_ratio", "ok", "errors", "metrics": {name: [per seed]},
@@ -114,10 +116,7 @@ def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: 
     entry: dict = {"seeds": list(seeds), "wall_s": [], "reference_s": [], "wall_ratio": [], "ok": [], "errors": [],
                    "metrics": {}, "summaries": []}
     for k, seed in enumerate(seeds):
-        reference = reference_workload()
-        with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
-            run = execute_lesson(lesson, root=root, out_dir=out / f"seed{seed}", fast=fast, checkpoints=checkpoints,
-                                 seed=seed)
+        run, reference = _from_scratch(lesson, root=root, out=out / f"seed{seed}", fast=fast, seed=seed)
         entry["wall_s"].append(round(run.seconds, 2))
         entry["reference_s"].append(round(reference, 4))
         entry["wall_ratio"].append(round(run.seconds / reference, 1))
@@ -128,10 +127,9 @@ def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: 
             entry["metrics"].setdefault(name, [None] * k).append(value)
         for values in entry["metrics"].values():  # a metric a run did not report stays None for it
             values.extend([None] * (k + 1 - len(values)))
-        if progress:
-            print(f"{lesson} seed {seed}: {'ok' if run.ok else 'FAILED: ' + run.error}, wall {run.seconds:.1f} s "
-                  f"({run.seconds / reference:.0f} x the reference workload of {reference:.2f} s)", file=sys.stderr,
-                  flush=True)
+        print(f"{lesson} seed {seed}: {'ok' if run.ok else 'FAILED: ' + run.error}, wall {run.seconds:.1f} s "
+              f"({run.seconds / reference:.0f} x the reference workload of {reference:.2f} s)", file=sys.stderr,
+              flush=True)
     return entry
 
 
@@ -144,7 +142,7 @@ def format_seed_table(lesson: str, entry: dict) -> str:
     def row(name: str, values: list) -> str:
         present = [v for v in values if v is not None]
         cells = "".join(f"{v:11.4g}" if v is not None else f"{'-':>11s}" for v in values)
-        tail = f"{min(present):11.4g}{_median(present):11.4g}" if present else ""
+        tail = f"{min(present):11.4g}{statistics.median(present):11.4g}" if present else ""
         return f"  {name:32s}{cells}{tail}"
 
     rows.append(row("wall_s", entry["wall_s"]))
@@ -178,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds is not None:
         report = {}
         for lesson in lessons:
-            entry = bench_lesson(lesson, args.seeds, root=root, out=args.out / lesson, fast=args.fast,
-                                 progress=True)
+            entry = bench_lesson(lesson, args.seeds, root=root, out=args.out / lesson, fast=args.fast)
             entry.update(references=REFERENCES.get(lesson, []), machine=machine, fast_mode=args.fast)
             report[lesson] = entry
             if not args.json:
@@ -192,9 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(all(e["ok"]) for e in report.values()) else 1
     rows = []
     for lesson in lessons:
-        reference = reference_workload()
-        with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
-            run = execute_lesson(lesson, root=root, out_dir=args.out, fast=args.fast, checkpoints=checkpoints)
+        run, reference = _from_scratch(lesson, root=root, out=args.out, fast=args.fast, seed=None)
         row = asdict(run)
         row.update(references=REFERENCES.get(lesson, []), fast_mode=args.fast, reference_s=reference,
                    wall_ratio=run.seconds / reference)

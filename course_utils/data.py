@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from .device import generator, shifted
+
 __all__ = [
     "Images",
     "Points",
@@ -72,8 +74,6 @@ class _Tensors:
 
     def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> DataLoader:
         """Mini-batches of ``(x, y)``; the shuffling order is fixed by ``seed``."""
-        from .device import generator
-
         return DataLoader(
             TensorDataset(self.x, self.y), batch_size=batch_size, shuffle=shuffle, generator=generator(seed)
         )
@@ -391,11 +391,9 @@ def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:
 
 def _load_mixture(name: str, split: str, n: int, seed: int) -> Points:
     modes, std = _mixture_modes(name)
-    from .device import shifted
-
-    generator = torch.Generator().manual_seed(shifted(seed) * 2 + (split == "test"))
-    y = torch.randint(len(modes), (n,), generator=generator)
-    x = modes[y] + std * torch.randn(n, 2, generator=generator)
+    draw = torch.Generator().manual_seed(shifted(seed) * 2 + (split == "test"))
+    y = torch.randint(len(modes), (n,), generator=draw)
+    x = modes[y] + std * torch.randn(n, 2, generator=draw)
     return Points(x, y, name, split, modes, std)
 
 

@@ -6,8 +6,8 @@ GAN baseline is one definition: lesson 05 prints lesson 04's numbers (and, in a 
 lesson 04's cached runs instead of training them again).
 
 What a lesson writes itself is the algorithm: the ``step(G, D, opt_G, opt_D, real, z)`` that
-updates both players once. This module only moves the data, keeps the learning-rate schedule and
-the average of the generator's weights, takes the snapshots the mode-collapse explorer replays,
+updates both players once. This module only moves the data, keeps the moving average of the
+generator's weights, takes the snapshots the mode-collapse explorer replays,
 and caches the result (keyed by the recipe, the seed, and the source code of the step and the
 networks, so that changed code trains again).
 """
@@ -84,8 +84,7 @@ class Recipe:
     z_dim: Mapping[str, int] = field(default_factory=lambda: {"ring": 16, "grid": 2})  #: noise size per mixture
     batch: int = 256
     lr: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.9)  #: Adam's, as Gulrajani et al. use for WGAN-GP
-    final_lr: float = 1.0  #: the learning rate decays exponentially to this fraction of ``lr`` (1: constant)
+    betas: tuple[float, float] = (0.5, 0.9)  #: Adam's, as Gulrajani et al. use for WGAN-GP; the learning rate stays constant
     ema: float = 0.999  #: the evaluated generator is this moving average of the trained one's weights
     snapshots: int = 30
 
@@ -116,22 +115,18 @@ class Run2D:
                 f"{tag}_seconds": self.seconds}
 
 
-def _lr_factor(final: float, steps: int) -> Callable[[int], float]:
-    return lambda i: final ** (min(i, steps) / max(steps, 1))
-
-
 def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe = RECIPE, *, steps: int | None = None,
              critic_steps: int = 1, optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
-             seed: int = 0, field: str = "probability", label: str = "GAN", progress: bool = True) -> Run2D:
+             seed: int = 0, values: str = "probability", label: str = "GAN", progress: bool = True) -> Run2D:
     """Train ``G`` against ``D`` on the mixture ``name`` with ``step``, or load the cached run.
 
     ``G`` must take noise of ``recipe.z_dim[name]`` dimensions. Each of ``steps`` iterations
     (default ``recipe.steps[name]``) draws ``critic_steps · batch`` real
     points and as many noise vectors (a WGAN step gives each critic step its own batch) and calls
-    ``step(G, D, opt_G, opt_D, real, z)``. Both learning rates decay from ``recipe.lr`` to
-    ``recipe.final_lr · lr``; the evaluated generator is the moving average of ``G``'s weights.
-    ``field`` is how ``D``'s output is drawn behind the samples: ``"probability"`` (a sigmoid, a GAN)
-    or ``"score"`` (a critic's raw value). The snapshots show the trained generator as it moves.
+    ``step(G, D, opt_G, opt_D, real, z)``; both players use Adam with ``recipe.lr`` and
+    ``recipe.betas`` unless ``optimizers`` are given, and the evaluated generator is the moving
+    average of ``G``'s weights. ``values`` is how ``D``'s output is drawn behind the samples:
+    ``"probability"`` (a sigmoid, a GAN) or ``"score"`` (a critic's raw value). The snapshots show the trained generator as it moves.
     """
     steps = recipe.steps[name] if steps is None else steps
     z_dim = recipe.z_dim[name]
@@ -152,7 +147,6 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
         G_average.to(device)
         opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
                                       torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas))
-        schedules = [torch.optim.lr_scheduler.LambdaLR(o, _lr_factor(recipe.final_lr, steps)) for o in (opt_G, opt_D)]
         batches, noise = generator(seed), generator(seed + 1)
         z_fixed = torch.randn(1000, z_dim, generator=generator(99)).to(device)
         points = field_grid(mixture.extent, resolution=60).to(device)
@@ -168,14 +162,12 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
             z = torch.randn(n, z_dim, generator=noise).to(device)
             for key, value in step(G, D, opt_G, opt_D, real, z).items():
                 history.step.setdefault(key, []).append(float(value))
-            for schedule in schedules:
-                schedule.step()
             with torch.no_grad():
                 weight = 1 - min(recipe.ema, (1 + i) / (10 + i))  # a short warm-up, then the average
                 for p_average, p in zip(G_average.parameters(), G.parameters()):
                     p_average.lerp_(p, weight)
             if i % every == 0 or i == steps - 1:
-                shots.append(_snapshot(i, G, D, z_fixed, points, mixture, field))
+                shots.append(_snapshot(i, G, D, z_fixed, points, mixture, values))
             if i % 100 == 0:
                 bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.step.items()})
         bar.close()

@@ -169,7 +169,7 @@ def latent_scatter(
 
 
 def plot_2d(samples: Any, data_points: Any, extent: Sequence[float], *, field: Any = None, ax: Axes | None = None,
-            title: str = "generated points over the data", field_label: str = "D(x)") -> Figure:
+            title: str = "generated points over the data") -> Figure:
     """Generated 2D points (orange) over data points (black), with a discriminator's or critic's field behind.
 
     ``field`` is a ``G x G`` grid of values on :func:`course_utils.widgets.field_grid` (rows = y):

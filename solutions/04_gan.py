@@ -347,7 +347,7 @@ checks.check_modes_captured(modes_captured)
 # the betas of Gulrajani et al. ($0.5$, $0.9$); and a moving average of the generator's weights as
 # the model we evaluate (it smooths the last steps' jitter away, which sharpens the samples). The baseline and the remedy use the same recipe, seed and number of steps
 # (`gan2d.RECIPE`, which lesson 05 uses too). Your `gan_step` is the algorithm; `gan2d.train_2d`
-# only feeds it batches, keeps the schedule and takes snapshots for the explorer.
+# only feeds it batches, keeps the weight average and takes snapshots for the explorer.
 #
 # **The remedy: let the discriminator judge several samples at once.** A collapsed generator's
 # samples look real one by one; what gives it away is that they are too *alike*. PacGAN (Lin et al.

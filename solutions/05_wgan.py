@@ -452,7 +452,7 @@ def run_2d(name: str, variant: str) -> gan2d.Run2D:
     else:
         optimizers, step = None, wgan_step(N_CRITIC, penalty=LAMBDA_2D)
     return gan2d.train_2d(name, step, G, D, RECIPE, critic_steps=N_CRITIC, optimizers=optimizers,
-                          field="score", label=variant)
+                          values="score", label=variant)
 
 
 runs = {(name, variant): run_2d(name, variant) for name in ("ring", "grid") for variant in VARIANTS}
