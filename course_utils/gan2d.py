@@ -8,8 +8,11 @@ lesson 04's cached runs instead of training them again).
 What a lesson writes itself is the algorithm: the ``step(G, D, opt_G, opt_D, real, z)`` that
 updates both players once. This module only moves the data, keeps the moving average of the
 generator's weights, takes the snapshots the mode-collapse explorer replays,
-and caches the result (keyed by the recipe, the seed, and the source code of the step and the
-networks, so that changed code trains again).
+and caches the result. The cache is keyed by the recipe, the seed and the networks' code, and a
+cached run is used only if the step *behaves* as the one that trained it (:func:`behaviour`: two
+updates on a fixed small problem give the same numbers). So a changed algorithm trains again,
+while lesson 04's ``gan_step``, written in the notebook, and :func:`gan_step`, its copy here for
+lesson 05, share one cached run: they compute the same thing.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from . import data, metrics, train
 from .device import generator, get_device, seed_everything
 from .widgets import Snapshot, field_grid
 
-__all__ = ["mlp", "Packed", "Recipe", "RECIPE", "Run2D", "train_2d", "gan_step", "Step"]
+__all__ = ["mlp", "Packed", "Recipe", "RECIPE", "Run2D", "train_2d", "gan_step", "behaviour", "same_behaviour", "Step"]
 
 Step = Callable[..., Mapping[str, float]]
 
@@ -74,6 +77,46 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: to
     loss_G.backward()
     opt_G.step()
     return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+
+
+def behaviour(step: Step, G: nn.Module, D: nn.Module, z_dim: int, critic_steps: int = 1) -> dict[str, list]:
+    """What ``step`` does, in numbers: two calls on copies of ``G`` and ``D`` (on the CPU, plain SGD,
+    fixed data and noise, the random state restored afterwards), and for each call the values it
+    returns and the change of each network's weights projected on a fixed random direction.
+
+    Two steps that compute the same update give the same numbers up to rounding (compare them with
+    :func:`same_behaviour`), whatever their source looks like; a different loss, a missing detach or
+    a different clipping constant changes them.
+    """
+    G_probe, D_probe = copy.deepcopy(G).cpu().train(), copy.deepcopy(D).cpu().train()
+    pack = getattr(D_probe, "m", 1)
+    n = 16 * critic_steps * pack
+    keys: list[str] = []
+    values: list[float] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        draws = torch.Generator().manual_seed(0)
+        opt_G = torch.optim.SGD(G_probe.parameters(), lr=0.01)
+        opt_D = torch.optim.SGD(D_probe.parameters(), lr=0.01)
+        for _ in range(2):
+            before = [[p.detach().clone() for p in net.parameters()] for net in (G_probe, D_probe)]
+            real = torch.randn(n, 2, generator=draws)
+            z = torch.randn(n, z_dim, generator=draws)
+            out = step(G_probe, D_probe, opt_G, opt_D, real, z)
+            keys = sorted(out)
+            values += [float(torch.as_tensor(out[k]).detach()) for k in keys]
+            for net, old in zip((G_probe, D_probe), before):
+                values.append(sum(float(((p.detach() - p0) * torch.randn(p.shape, generator=draws)).sum())
+                                  for p, p0 in zip(net.parameters(), old)))
+    return {"keys": keys, "values": values}
+
+
+def same_behaviour(a: Mapping[str, list], b: Mapping[str, list], rtol: float = 1e-4) -> bool:
+    """Whether two :func:`behaviour` records agree (the same keys, the same numbers up to ``rtol``)."""
+    if list(a.get("keys", [])) != list(b.get("keys", [])) or len(a.get("values", [])) != len(b.get("values", [])):
+        return False
+    return bool(torch.allclose(torch.tensor(a["values"], dtype=torch.float64),
+                               torch.tensor(b["values"], dtype=torch.float64), rtol=rtol, atol=1e-7))
 
 
 @dataclass(frozen=True)
@@ -135,7 +178,7 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
     config = {"mixture": name, "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("steps", "z_dim")},
               "z_dim": z_dim, "steps": steps, "critic_steps": critic_steps, "seed": seed,
               "optimizers": [type(o).__name__ for o in optimizers] if optimizers else "adam",
-              "code": train.code_fingerprint(step, type(G).forward, type(D).forward),
+              "code": train.code_fingerprint(type(G).forward, type(D).forward),
               "architecture": [repr(G), repr(D)]}
     G_average = copy.deepcopy(G)
 
@@ -173,10 +216,13 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
         bar.close()
         seconds = time.perf_counter() - start
         return {"G": {k: v.cpu() for k, v in G_average.state_dict().items()}, "history": history.to_dict(),
-                "seconds": seconds, "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots]}
+                "seconds": seconds, "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots],
+                "behaviour": does}
 
+    does = behaviour(step, G, D, z_dim, critic_steps)
     computed = []
-    saved = train.cached(f"2d-{name}-{label}", config, lambda: computed.append(1) or run())
+    saved = train.cached(f"2d-{name}-{label}", config, lambda: computed.append(1) or run(),
+                         valid=lambda value: same_behaviour(value.get("behaviour", {}), does))
     G_average.load_state_dict(saved["G"])
     G_average.to(device).eval()
     G.eval()

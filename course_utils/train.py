@@ -298,19 +298,23 @@ def load_or_train(
 
 
 def cached(name: str, config: Mapping[str, Any], compute: Callable[[], Any], *,
-           folder: str | os.PathLike | None = None) -> Any:
+           folder: str | os.PathLike | None = None, valid: Callable[[Any], bool] | None = None) -> Any:
     """The result of ``compute()`` for this ``(name, config)``: loaded if saved, else computed and saved.
 
     For trained results that are not one model: a 1D discriminator's curve, a 2D GAN's snapshots.
     The result must be built of tensors, numbers, strings, lists, tuples and dicts (what
-    ``torch.load(weights_only=True)`` reads back). An unreadable file is reported and recomputed.
+    ``torch.load(weights_only=True)`` reads back). An unreadable file is reported and recomputed;
+    so is a saved result that ``valid`` (when given) rejects, which is then replaced.
     """
     path = checkpoint_path(name, config, folder)
     if path.exists():
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)["value"]
+            value = torch.load(path, map_location="cpu", weights_only=True)["value"]
         except Exception as err:  # noqa: BLE001 - any unreadable cache is recomputed
             warnings.warn(f"cache {path} could not be loaded ({err}); computing again.", stacklevel=2)
+        else:
+            if valid is None or valid(value):
+                return value
     value = compute()
     save_atomically({"value": value, "config": json.dumps(config, sort_keys=True, default=str)}, path)
     return value

@@ -396,7 +396,8 @@ print(f"mean push near the ring:           GAN non-saturating loss {push_ns[at_r
 # Lesson 04's experiment: the same networks (three hidden layers of 128 units, for generator and
 # critic alike), noise, batch, generator steps, averaged generator and seeds (`gan2d.RECIPE`). The
 # GAN row *is* lesson 04's baseline, trained by the library's copy of the non-saturating step
-# (`gan2d.gan_step`), so it prints lesson 04's numbers. The WGANs take $n_\text{critic}$ critic
+# (`gan2d.gan_step`), so it prints lesson 04's numbers; when lesson 04 has run, its cached runs are
+# loaded, because the library checks that the two steps compute the same update. The WGANs take $n_\text{critic}$ critic
 # steps per generator step, each on a fresh batch, so they cost more time: the wall time is printed
 # beside each result. The explorer shows the critic's values behind the samples.
 #

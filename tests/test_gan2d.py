@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from course_utils import data, gan2d
 from course_utils.checks import gan as gan_checks
@@ -34,7 +35,7 @@ def test_mixtures_carry_their_plotting_extent():
     assert float(ring.modes.norm(dim=1).max()) == pytest.approx(2.0) and ring.std == 0.02
 
 
-def test_a_changed_step_trains_again(tmp_path, monkeypatch):
+def test_a_changed_algorithm_trains_again_and_the_same_one_written_differently_does_not(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     recipe = gan2d.Recipe(steps={"grid": 20}, z_dim={"grid": 2}, batch=32, snapshots=2)
 
@@ -43,13 +44,35 @@ def test_a_changed_step_trains_again(tmp_path, monkeypatch):
         return gan2d.train_2d("grid", step, gan2d.mlp(2, 2, hidden=8), gan2d.mlp(2, 1, hidden=8), recipe,
                               label="test", progress=False)
 
-    def other_step(G, D, opt_G, opt_D, real, z):  # the same algorithm, written differently
-        return gan2d.gan_step(G, D, opt_G, opt_D, real, z)
+    def same_step(G, D, opt_G, opt_D, real, z):  # lesson 04's algorithm in other words, as a student writes it
+        ones, zeros = torch.ones(len(real), 1), torch.zeros(len(z), 1)
+        loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
+                  + F.binary_cross_entropy_with_logits(D(G(z).detach()), zeros))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        loss_G = F.binary_cross_entropy_with_logits(D(G(z)), ones)
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        return {"loss_G": loss_G, "loss_D": loss_D}
 
-    assert not run(gan2d.gan_step).cached and run(gan2d.gan_step).cached
-    assert not run(other_step).cached
+    def saturating_step(G, D, opt_G, opt_D, real, z):  # a different generator loss
+        out = gan2d.gan_step(G, D, opt_G, opt_D, real, z)
+        loss_G = -F.softplus(D(G(z))).mean()
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        return out
+
+    first = run(gan2d.gan_step)
+    assert not first.cached and run(gan2d.gan_step).cached
+    again = run(same_step)
+    assert again.cached and torch.equal(again.samples, first.samples)
+    assert not run(saturating_step).cached  # and it replaced the cache: the library's step trains again
+    assert not run(gan2d.gan_step).cached
     caches = sorted(tmp_path.glob("2d-grid-test-*.pt"))
-    assert len(caches) == 2
+    assert len(caches) == 1
     for cache in caches:
         cache.write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="could not be loaded"):

@@ -72,6 +72,17 @@ def _ring_run(solution, seed: int, remedy: bool = False):
     return gan2d.train_2d("ring", solution["gan_step"], G, D, recipe, seed=seed, label="test", progress=False)
 
 
+def test_lesson_05_baseline_is_lesson_04s_algorithm(solution):
+    """Lesson 05 trains its GAN rows with gan2d.gan_step: the cache is shared only if it does what the lesson's step does."""
+    torch.manual_seed(0)
+    for z_dim, D in ((16, gan2d.mlp(2, 1, hidden=16)), (2, gan2d.Packed(m=solution["PACK"], hidden=16))):
+        G = gan2d.mlp(z_dim, 2, hidden=16)
+        lesson, library = (gan2d.behaviour(step, G, D, z_dim) for step in (solution["gan_step"], gan2d.gan_step))
+        assert gan2d.same_behaviour(lesson, library)
+    swapped = gan2d.behaviour(lambda G, D, oG, oD, real, z: solution["gan_step"](G, D, oG, oD, z[:, :2], z), G, D, 2)
+    assert not gan2d.same_behaviour(swapped, library)
+
+
 def test_the_same_seed_gives_the_same_run_and_a_second_run_loads_it(solution, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
     first = _ring_run(solution, 1)
