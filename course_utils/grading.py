@@ -8,8 +8,10 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
 1. The notebook is copied alone into a fresh temporary folder and executed in fast mode by a
    worker process in its own kernel: per-cell time limit (the kernel is interrupted and the next
    cell runs), total time limit (the worker's process group is killed), address-space and
-   file-size limits, outputs capped, a scrubbed environment, and no network where ``unshare`` can
-   make a network namespace.
+   file-size limits, outputs capped in the kernel, a scrubbed environment, and, where ``unshare``
+   can make the namespaces (:class:`Sandbox`), a sealed view of the files (no reference solutions,
+   no grader's files, no other submissions), a PID namespace that ends every process it started,
+   and no network. If the kernel dies in a cell, a fresh kernel replays the notebook without it.
 2. The student's kernel only computes. For each graded exercise the grader draws inputs (from a
    seed, once per batch: every score is reproducible), the kernel evaluates the exercise's *probes* on them and
    saves plain tensors, and the grader loads them with ``torch.load(weights_only=True)``. Nothing is
@@ -51,9 +53,45 @@ import torch
 from .build import exercises, repo_root
 from .checks import Probe
 
-__all__ = ["Probe", "Prepared", "Submission", "prepare_probes", "grade_submission", "grade_batch", "main"]
+__all__ = ["Probe", "Prepared", "Submission", "Sandbox", "find_sandbox", "kill_marked", "split_points", "prepare_probes",
+           "grade_submission", "grade_batch", "main"]
 
-OUTPUT_CAP = 20_000  # characters of output kept per cell (the rest is dropped in the worker)
+OUTPUT_CAP = 20_000  # characters of output kept per cell (the rest is dropped in the kernel and in the worker)
+MAX_RESTARTS = 3  # times a fresh kernel replays a submission after its kernel died, skipping the fatal cells
+
+#: Run first in the student's kernel: each cell's printed output beyond OUTPUT_CAP characters is
+#: dropped as it is written, so a cell printing 300 MB leaves no 300 MB buffer behind it.
+CAP_OUTPUT = f"""
+def __grader_cap_output(cap={OUTPUT_CAP}):
+    import sys
+    from IPython import get_ipython
+
+    class Capped:
+        def __init__(self, stream):
+            self._stream, self.used = stream, 0
+
+        def write(self, text):
+            room = cap - self.used
+            self.used += len(text)
+            if room > 0:
+                self._stream.write(text[:room])
+            return len(text)
+
+        def __getattr__(self, name):
+            return getattr(self._stream, name)
+
+    streams = [Capped(sys.stdout), Capped(sys.stderr)]
+    sys.stdout, sys.stderr = streams
+
+    def reset(*_):
+        for stream in streams:
+            stream.used = 0
+    get_ipython().events.register("pre_run_cell", reset)
+
+
+__grader_cap_output()
+del __grader_cap_output
+"""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -108,6 +146,16 @@ def _compare(got: Any, expected: Any, probe: Probe) -> str:
             worst = float((g - e).abs().max())
             return f"values differ from the reference (largest difference {worst:.3g})"
     return ""
+
+
+def split_points(points: float, n: int) -> list[float]:
+    """``points`` shared over ``n`` tests, each rounded to 6 decimals so that they add up to ``points``.
+
+    Each share is the difference of two rounded cumulative totals (2 points over 3 tests:
+    0.666667, 0.666666, 0.666667), not a rounded third three times (which sums to 2.000001).
+    """
+    edges = [round(points * k / n, 6) for k in range(n + 1)]
+    return [round(edges[k + 1] - edges[k], 6) for k in range(n)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -168,12 +216,100 @@ def _limits(memory_mb: int, file_mb: int = 256) -> Callable[[], None]:
     return apply
 
 
-def _network_isolation() -> list[str]:
-    """``unshare -rn`` when it works here (a private network namespace with no interfaces), else nothing."""
+#: Run inside ``unshare``'s new namespaces, as root of a user namespace of its own: hide every path
+#: given before ``--`` (an empty tmpfs over a folder, /dev/null over a file), bind the submission's
+#: own folder back (through a descriptor opened before anything was hidden, so it survives when a
+#: parent of it is hidden; ``--no-canonicalize`` keeps mount from resolving the descriptor to its
+#: path name, which by then names the empty folder), then become the command after ``--``.
+SANDBOX_SCRIPT = r"""
+set -e
+own=$1; shift
+exec 3<"$own"
+while [ "$1" != "--" ]; do
+  if [ -d "$1" ]; then mount -t tmpfs -o size=16m,mode=0755 sealed "$1"
+  elif [ -e "$1" ]; then mount --bind /dev/null "$1"; fi
+  shift
+done
+shift
+mkdir -p "$own"
+mount --no-canonicalize --bind /proc/self/fd/3 "$own"
+exec 3<&-
+cd "$own"
+exec "$@"
+"""
+
+
+SANDBOX_LEVELS = {
+    "sealed": "sealed (private files, processes and network per submission)",
+    "network": "network only (unshare cannot make mount and PID namespaces here: submissions can read the "
+               "grader's files; their processes are ended by environment token)",
+    "none": "none (no unshare here: submissions can read the grader's files and reach the network; their "
+            "processes are ended by environment token)",
+}
+
+
+@dataclass
+class Sandbox:
+    """How this machine confines a submission, found once per batch by :func:`find_sandbox`.
+
+    ``"sealed"``: ``unshare`` gives each submission private mount, PID and network namespaces. The
+    paths in ``hide`` (the reference solutions, the tests, the grader's files, the submissions, the
+    reports, the other submissions' work folders) do not exist for it, every process it starts dies
+    with its grading (the kernel ends a PID namespace's processes when its first one ends), and it
+    has no network. ``"network"``: only the network namespace. ``"none"``: neither. In every case the
+    processes that carry the submission's token in their environment are killed when it ends.
+    """
+
+    level: str
+    hide: list[Path] = field(default_factory=list)
+
+    def command(self, folder: Path, command: list[str]) -> list[str]:
+        unshare = shutil.which("unshare") or "unshare"
+        if self.level == "sealed":
+            return [unshare, "-rmn", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", SANDBOX_SCRIPT,
+                    "sandbox", str(folder), *[str(p) for p in self.hide], "--", *command]
+        if self.level == "network":
+            return [unshare, "-rn", *command]
+        return command
+
+
+def find_sandbox(hide: list[Path]) -> Sandbox:
+    """The strongest confinement that works here (see :class:`Sandbox`)."""
     unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-rn"]
-    return []
+    if unshare is None:
+        return Sandbox("none")
+    with tempfile.TemporaryDirectory(prefix="sandbox-test-") as tmp:
+        secret, own = Path(tmp) / "secret", Path(tmp) / "own"
+        secret.mkdir()
+        (secret / "reference.py").write_text("x = 1\n")
+        own.mkdir()
+        (own / "job.json").write_text("{}")
+        trial = Sandbox("sealed", [Path(tmp)]).command(
+            own, ["sh", "-c", f"test ! -e {secret / 'reference.py'} && test -e {own / 'job.json'} && pwd"])
+        done = subprocess.run(trial, capture_output=True, text=True, timeout=30)
+        if done.returncode == 0 and done.stdout.strip() == str(own):
+            return Sandbox("sealed", [p for p in hide if p.exists()])
+    if subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
+        return Sandbox("network")
+    return Sandbox("none")
+
+
+def kill_marked(token: str) -> int:
+    """SIGKILL every process whose environment holds ``COURSE_GRADE_TOKEN=<token>``; return how many.
+
+    The fallback that ends a submission's processes where no PID namespace is available: it finds
+    the detached ones too, unless a process cleared its own environment.
+    """
+    marker = f"COURSE_GRADE_TOKEN={token}".encode()
+    killed = 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):  # gone already, or not ours to read
+            continue
+    return killed
 
 
 def worker(job_path: Path) -> int:
@@ -210,46 +346,74 @@ def worker(job_path: Path) -> int:
     config = Config()
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(folder / "kernel")
-    client = CappedClient(nb, kernel_name="python3", timeout=job["timeout_cell"], allow_errors=True,
-                          interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
-                          resources={"metadata": {"path": str(folder)}}, config=config)
-    try:
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                try:
-                    client.execute_cell(cell, index)
-                except CellTimeoutError:
-                    status["timeouts"].append(index)
-                status["cells"] += 1
-                for out in cell.get("outputs", []):
-                    if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt":
+    cells = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    probes = [(k, probe, nbformat.v4.new_code_cell(
+        f"import torch as __t\n__grader_in = __t.load({probe['inputs']!r}, weights_only=True)\n"
+        f"__t.save(__grader_plain((lambda inp: ({probe['expr']}))(__grader_in)), {probe['output']!r})"))
+        for k, probe in enumerate(job["probes"])]
+    prelude, helper = nbformat.v4.new_code_cell(CAP_OUTPUT), nbformat.v4.new_code_cell(PLAIN_HELPER)
+    nb.cells += [prelude, helper] + [cell for _, _, cell in probes]  # nbclient addresses cells by index
+    fatal: set[int] = set()  # submission cells in which the kernel died: skipped when it is started again
+    dead_probes: set[int] = set()
+    status["skipped"] = []
+    for attempt in range(MAX_RESTARTS + 1):
+        # a pass: a fresh kernel runs every cell but the fatal ones, then the probes
+        status.update(cells=0, errors=[], timeouts=[], died="")
+        running: tuple[str, int] = ("start", -1)
+        client = CappedClient(nb, kernel_name="python3", timeout=job["timeout_cell"], allow_errors=True,
+                              interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
+                              resources={"metadata": {"path": str(folder)}}, config=config)
+        try:
+            with client.setup_kernel():
+                client.execute_cell(prelude, nb.cells.index(prelude))
+                for index, cell in cells:
+                    if index in fatal:
+                        continue
+                    running = ("cell", index)
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellTimeoutError:
                         status["timeouts"].append(index)
-                    elif out.get("output_type") == "error":
-                        status["errors"].append(f"cell {index + 1}: {out.get('ename')}: {str(out.get('evalue'))[:160]}")
-                cell.outputs = []
+                    status["cells"] += 1
+                    for out in cell.get("outputs", []):
+                        if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt":
+                            status["timeouts"].append(index)
+                        elif out.get("output_type") == "error":
+                            status["errors"].append(f"cell {index + 1}: {out.get('ename')}: {str(out.get('evalue'))[:160]}")
+                    cell.outputs = []
+                    save()
+                running = ("helper", -1)
+                client.execute_cell(helper, nb.cells.index(helper))
+                for k, probe, cell in probes:
+                    if k in dead_probes:
+                        continue
+                    running = ("probe", k)
+                    try:
+                        client.execute_cell(cell, nb.cells.index(cell))
+                        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+                        status["probes"][probe["key"]] = (f"{errors[0]['ename']}: {str(errors[0]['evalue'])[:160]}"
+                                                          if errors else "")
+                    except CellTimeoutError:
+                        status["probes"][probe["key"]] = f"timed out after {job['timeout_cell']} s"
+                    cell.outputs = []
                 save()
-            setup = nbformat.v4.new_code_cell(PLAIN_HELPER)
-            nb.cells.append(setup)
-            client.execute_cell(setup, len(nb.cells) - 1)
-            for k, probe in enumerate(job["probes"]):
-                code = (f"import torch as __t\n__grader_in = __t.load({probe['inputs']!r}, weights_only=True)\n"
-                        f"__t.save(__grader_plain((lambda inp: ({probe['expr']}))(__grader_in)), {probe['output']!r})")
-                cell = nbformat.v4.new_code_cell(code)
-                nb.cells.append(cell)
-                try:
-                    client.execute_cell(cell, len(nb.cells) - 1)
-                    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-                    status["probes"][probe["key"]] = (f"{errors[0]['ename']}: {str(errors[0]['evalue'])[:160]}"
-                                                      if errors else "")
-                except CellTimeoutError:
-                    status["probes"][probe["key"]] = f"timed out after {job['timeout_cell']} s"
+            break
+        except DeadKernelError:
+            kind, index = running
+            if kind == "cell":
+                fatal.add(index)
+                status["skipped"].append(index)
+            elif kind == "probe":
+                dead_probes.add(index)
+                status["probes"][probes[index][1]["key"]] = "the kernel died while evaluating it"
+            if kind not in ("cell", "probe") or attempt == MAX_RESTARTS:
+                status["died"] = (f"the kernel died after {status['cells']} code cells (a crash, os._exit, or the "
+                                  "memory limit)")
+                break
             save()
-    except DeadKernelError:
-        status["died"] = f"the kernel died after {status['cells']} code cells (a crash, os._exit, or the memory limit)"
-    except Exception as err:  # noqa: BLE001 - anything else is reported, never raised
-        status["died"] = f"execution stopped: {type(err).__name__}: {str(err)[:200]}"
+        except Exception as err:  # noqa: BLE001 - anything else is reported, never raised
+            status["died"] = f"execution stopped: {type(err).__name__}: {str(err)[:200]}"
+            break
     save()
     return 0
 
@@ -267,6 +431,7 @@ class Submission:
     tests: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sandbox: str = ""  #: how it was confined (:class:`Sandbox`'s level)
 
     @property
     def total(self) -> float:
@@ -308,13 +473,17 @@ def prepare_probes(lesson: str, probes: dict[str, list[Probe]], reference: dict,
 
 
 def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prepared], timeout_cell: float = 60,
-                     timeout_total: float = 600, memory_mb: int = 3072,
-                     isolate_network: list[str] | None = None) -> Submission:
-    """Grade one notebook against prepared probes; never raises for anything the submission does."""
+                     timeout_total: float = 600, memory_mb: int = 3072, sandbox: Sandbox | None = None,
+                     work: Path | None = None) -> Submission:
+    """Grade one notebook against prepared probes; never raises for anything the submission does.
+
+    ``work`` is the folder under which its temporary folder is made (``sandbox`` hides the rest of it).
+    """
     start = time.perf_counter()
     result = Submission(path.stem)
     graded = exercises(lesson, root)
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+    sandbox = sandbox or Sandbox("none")
+    with tempfile.TemporaryDirectory(prefix="grade-", dir=work) as tmp:
         folder = Path(tmp) / "work"
         folder.mkdir()
         shutil.copyfile(path, folder / "submission.ipynb")
@@ -324,10 +493,12 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
             jobs.append({"key": item.key, "expr": f"(__t.manual_seed({item.torch_seed}), {item.probe.expr})[1]",
                          "inputs": str(folder / f"in-{n}.pt"), "output": str(folder / f"out-{n}.pt")})
         (folder / "job.json").write_text(json.dumps({"timeout_cell": timeout_cell, "probes": jobs}))
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), "COURSE_FAST": "1", "MPLBACKEND": "Agg",
-               "COURSE_CHECKPOINT_DIR": str(folder / "checkpoints"), "COURSE_DATA_DIR": str(folder / "data"),
-               "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "JUPYTER_PLATFORM_DIRS": "1"}
-        command = [*(isolate_network or []), sys.executable, "-m", "course_utils.grading", "worker", str(folder / "job.json")]
+        token = os.urandom(12).hex()
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), "TMPDIR": str(folder), "COURSE_FAST": "1",
+               "MPLBACKEND": "Agg", "COURSE_CHECKPOINT_DIR": str(folder / "checkpoints"),
+               "COURSE_DATA_DIR": str(folder / "data"), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+               "JUPYTER_PLATFORM_DIRS": "1", "COURSE_GRADE_TOKEN": token}
+        command = sandbox.command(folder, [sys.executable, "-m", "course_utils.grading", "worker", str(folder / "job.json")])
         process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    preexec_fn=_limits(memory_mb))
         try:
@@ -336,10 +507,15 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             result.notes.append(f"stopped after the total time limit of {timeout_total:g} s")
+        finally:  # nothing the submission started outlives its grading, detached or not
+            kill_marked(token)
         try:
             status = json.loads((folder / "status.json").read_text())
         except Exception:  # noqa: BLE001
             status = {"cells": 0, "errors": [], "timeouts": [], "died": "the submission produced no status", "probes": {}}
+        for index in status.get("skipped", []):
+            result.notes.append(f"cell {index + 1} was skipped: the kernel died in it (a crash, os._exit, or the memory "
+                                "limit), so a fresh kernel ran the notebook again without it")
         if status.get("died"):
             result.notes.append(str(status["died"]))
         for index in status.get("timeouts", []):
@@ -372,14 +548,12 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
                                      "output": "" if not reason else (reason if not probe.hidden else "failed"),
                                      "visibility": "after_published" if probe.hidden else "visible",
                                      "exercise": exercise.grade_id})
-            share = passed / len(exercise_probes) if exercise_probes else 0.0
-            result.scores[exercise.grade_id] = round(exercise.points * share, 6)
+            tests = [t for t in result.tests if t["exercise"] == exercise.grade_id]
+            for test, share in zip(tests, split_points(exercise.points, len(tests))):
+                test["max_score"] = share
+                test["score"] = share if test["status"] == "passed" else 0.0
+            result.scores[exercise.grade_id] = round(sum(t["score"] for t in tests), 6)
             result.max_scores[exercise.grade_id] = exercise.points
-            per_probe = exercise.points / len(exercise_probes) if exercise_probes else 0.0
-            for test in result.tests:
-                if test["exercise"] == exercise.grade_id:
-                    test["max_score"] = round(per_probe, 6)
-                    test["score"] = round(per_probe if test["status"] == "passed" else 0.0, 6)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -397,7 +571,7 @@ def _write_reports(results: list[Submission], out: Path, lesson: str, grade_ids:
         folder.mkdir(parents=True, exist_ok=True)
         tests = [{k: v for k, v in t.items() if k != "exercise"} for t in r.tests]
         (folder / "results.json").write_text(json.dumps({
-            "score": r.total, "max_score": r.max_total, "visibility": "visible", "stdout_visibility": "hidden",
+            "score": round(sum(t["score"] for t in tests), 6) if tests else r.total, "max_score": r.max_total, "visibility": "visible", "stdout_visibility": "hidden",
             "output": f"{lesson}: {r.total:g} / {r.max_total:g}" + ("\n" + "\n".join(r.notes) if r.notes else ""),
             "tests": tests}, indent=1))
         lines = [f"{lesson}, {r.student}: {r.total:g} of {r.max_total:g} points", ""]
@@ -412,6 +586,15 @@ def _write_reports(results: list[Submission], out: Path, lesson: str, grade_ids:
         (folder / "feedback.txt").write_text("\n".join(lines) + "\n")
 
 
+def sealed_paths(root: Path, submissions: Path, out: Path, hidden_tests: Path | None, work: Path) -> list[Path]:
+    """What a submission must not see: the reference solutions and everything of the grader's."""
+    paths = [root / name for name in ("solutions", "tests", "grading", "build", ".git")]
+    paths += [submissions.resolve(), out.resolve(), work.resolve()]
+    paths += [hidden_tests.resolve()] if hidden_tests is not None else []
+    needed = [Path(sys.prefix).resolve(), Path(__file__).resolve().parent]  # the interpreter and this package
+    return [p for p in paths if not any(n == p or p in n.parents for n in needed)]
+
+
 def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, seed: int = 0, timeout_cell: float = 60,
                 timeout_total: float = 600, memory_mb: int = 3072, hidden_tests: Path | None = None,
                 root: Path | None = None) -> list[Submission]:
@@ -419,18 +602,22 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
     root = root or repo_root()
     # inputs and reference values are the same for every student: computed once, before any thread starts
     prepared = prepare_probes(lesson, lesson_probes(lesson, hidden_tests), reference_namespace(lesson, root), seed, root)
-    isolation = _network_isolation()
     paths = sorted(submissions.glob("*.ipynb"))
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as work:
+        sandbox = find_sandbox(sealed_paths(root, submissions, out, hidden_tests, Path(work)))
 
-    def one(path: Path) -> Submission:
-        try:
-            return grade_submission(path, lesson, root=root, prepared=prepared, timeout_cell=timeout_cell,
-                                    timeout_total=timeout_total, memory_mb=memory_mb, isolate_network=isolation)
-        except Exception as err:  # noqa: BLE001 - the batch never stops for one submission
-            return Submission(path.stem, notes=[f"grader error: {type(err).__name__}: {err}"])
+        def one(path: Path) -> Submission:
+            try:
+                return grade_submission(path, lesson, root=root, prepared=prepared, timeout_cell=timeout_cell,
+                                        timeout_total=timeout_total, memory_mb=memory_mb, sandbox=sandbox, work=Path(work))
+            except Exception as err:  # noqa: BLE001 - the batch never stops for one submission
+                return Submission(path.stem, notes=[f"grader error: {type(err).__name__}: {err}"])
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(one, paths))
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            results = list(pool.map(one, paths))
+    for r in results:
+        r.sandbox = sandbox.level
     points = {e.grade_id: e.points for e in exercises(lesson, root)}
     for r in results:  # a submission the grader itself failed on still shows what it could have scored
         for grade_id, value in points.items():
@@ -458,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     results = grade_batch(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
                           timeout_cell=args.timeout_cell, timeout_total=args.timeout_total, memory_mb=args.memory_mb,
                           hidden_tests=args.hidden_tests)
+    if results:
+        print(f"confinement: {SANDBOX_LEVELS.get(results[0].sandbox, results[0].sandbox)}")
     for r in sorted(results, key=lambda r: r.student):
         print(f"{r.student:30s} {r.total:6g} / {r.max_total:g}   {r.seconds:5.1f} s" + (f"   {r.notes[0][:70]}" if r.notes else ""))
     elapsed = time.perf_counter() - start

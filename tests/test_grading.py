@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 from pathlib import Path
 
 import jupytext
@@ -33,6 +35,83 @@ print("found", stolen)
 '''
 
 
+# Every route to the reference a submission might try; it solves nothing itself. Sealed, it scores 0.
+BORROW = """
+import glob, os, pathlib, sys
+import jupytext
+import course_utils
+
+borrowed = {}
+package = pathlib.Path(course_utils.__file__).resolve().parent
+
+
+def borrow(label, read):
+    try:
+        text = read()
+    except Exception:
+        return
+    if not text:
+        return
+    namespace = {}
+    for cell in jupytext.reads(text, fmt="py:percent").cells:
+        if cell.cell_type == "code" and (cell.metadata.get("id", "").startswith("ex-") or "import" in cell.source[:300]):
+            try:
+                exec(cell.source, namespace)
+            except Exception:
+                pass
+    borrowed[label] = namespace
+
+
+def walk_up():
+    for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]:
+        for candidate in (folder / "solutions" / "01_autoencoder.py", *folder.glob("*/solutions/01_autoencoder.py")):
+            if candidate.exists():
+                return candidate.read_text()
+
+
+borrow("absolute path", lambda: open(ROOT_ABS + "/solutions/01_autoencoder.py").read())
+borrow("beside the package", lambda: (package.parent / "solutions" / "01_autoencoder.py").read_text())
+borrow("relative path", lambda: open("../../../../solutions/01_autoencoder.py").read())
+borrow("walking up", walk_up)
+borrow("git history", lambda: __import__("subprocess").run(["git", "-C", ROOT_ABS, "show", "HEAD:solutions/01_autoencoder.py"],
+                                                          capture_output=True, text=True).stdout)
+
+
+def via_grader():
+    from course_utils import grading
+    namespace = grading.reference_namespace("01_autoencoder", package.parent)
+    borrowed["the grading package"] = namespace
+
+
+try:
+    via_grader()
+except Exception:
+    pass
+for namespace in borrowed.values():
+    globals().update({k: v for k, v in namespace.items() if callable(v) and not k.startswith("_")})
+print("borrowed from", sorted(borrowed))
+""".replace("ROOT_ABS", repr(str(Path(__file__).resolve().parents[1])))
+
+MARKER = f"left-behind-{os.getpid()}"
+DETACH = f"""
+import os, subprocess, sys
+for tag, env in (("a", None), ("b", {{}})):  # b clears its environment as well
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "{MARKER}-" + tag], env=env,
+                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""
+
+
+def _alive(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def _solution_sources() -> dict[str, str]:
     nb = jupytext.read(ROOT / "solutions" / "01_autoencoder.py")
     return {c.metadata["id"]: c.source for c in nb.cells if c.metadata.get("id")}
@@ -51,6 +130,11 @@ def _notebook(base: str, replace: dict[str, str] | None = None, drop: tuple[str,
     return nb
 
 
+def _appended(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
 SOLUTION = _solution_sources()
 CRAFTED = {
     # name: (notebook, expected score, a phrase expected in the notes or feedback)
@@ -66,7 +150,10 @@ CRAFTED = {
     "infinite_loop": (lambda: _notebook("solutions", insert_after_setup="while True:\n    pass"), 11, "was interrupted"),
     "memory_bomb": (lambda: _notebook("solutions", insert_after_setup="hog = bytearray(10**11)\nbig = torch.empty(10**11)"), 11,
                     "MemoryError"),
-    "dying_kernel": (lambda: _notebook("solutions", insert_after_setup="import os\nos._exit(1)"), 0, "kernel died"),
+    "dying_kernel": (lambda: _notebook("solutions", insert_after_setup="import os\nos._exit(1)"), 11, "was skipped"),
+    "dying_at_the_end": (lambda: _appended(_notebook("solutions"), "import os\nos._exit(1)"), 11, "was skipped"),
+    "detached_processes": (lambda: _notebook("solutions", insert_after_setup=DETACH), 11, ""),
+    "borrower": (lambda: _appended(_notebook("notebooks"), BORROW), 0, "not done yet"),
     "output_flood": (lambda: _notebook("solutions", insert_after_setup="for _ in range(2):\n    print('x' * 100_000_000)"), 11, ""),
     "tampering_correct": (lambda: _notebook("solutions", insert_after_setup=TAMPER), 11, ""),
     "tampering_stubs": (lambda: _notebook("notebooks", insert_after_setup=TAMPER), 0, "not done yet"),
@@ -88,6 +175,8 @@ def graded(tmp_path_factory):
 def test_each_crafted_submission_gets_its_score_and_reason(graded, name):
     results, out, _ = graded
     result = results[name]
+    if name == "borrower" and result.sandbox != "sealed":
+        pytest.skip(f"unshare cannot seal the reference on this machine (confinement: {result.sandbox})")
     expected, phrase = CRAFTED[name][1], CRAFTED[name][2]
     assert result.total == expected, (name, result.scores, result.notes)
     feedback = (out / name / "feedback.txt").read_text()
@@ -148,3 +237,49 @@ def test_every_lesson_grades_its_solution_full_and_its_stubs_zero(lesson, tmp_pa
     assert solution.max_total > 0 and all(grading.lesson_probes(lesson).get(g) for g in solution.max_scores)
     assert solution.total == solution.max_total, (lesson, [t for t in solution.tests if t["status"] != "passed"], solution.notes)
     assert untouched.total == 0, (lesson, untouched.scores)
+
+
+def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path):
+    """The borrowing routes are real: without the sandbox the same submission takes full marks."""
+    path = tmp_path / "borrower.ipynb"
+    nbformat.write(CRAFTED["borrower"][0](), path)
+    root = ROOT
+    prepared = grading.prepare_probes("01_autoencoder", grading.lesson_probes("01_autoencoder"),
+                                      grading.reference_namespace("01_autoencoder", root), 0, root)
+    result = grading.grade_submission(path, "01_autoencoder", root=root, prepared=prepared, timeout_cell=20,
+                                      timeout_total=240, sandbox=grading.Sandbox("none"))
+    assert result.total == 11, result.notes
+
+
+def test_nothing_a_submission_starts_outlives_its_grading(graded):
+    results, _, _ = graded
+    survivors = {tag: _alive(f"{MARKER}-{tag}") for tag in "ab"}
+    for pid in survivors["b"]:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors["a"], "a detached process that kept its environment outlived grading"
+    if results["detached_processes"].sandbox == "sealed":
+        assert not survivors["b"], "a detached process in a new session, with no environment, outlived grading"
+
+
+def test_a_score_is_the_same_alone_and_in_a_batch(graded, tmp_path):
+    results, _, submissions = graded
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("output_flood", "dying_at_the_end"):
+        (alone / f"{name}.ipynb").write_bytes((submissions / f"{name}.ipynb").read_bytes())
+    for result in grading.grade_batch("01_autoencoder", alone, tmp_path / "out", workers=1, timeout_cell=20,
+                                      timeout_total=240, memory_mb=3072, root=ROOT):
+        assert result.total == results[result.student].total == 11, (result.student, result.notes)
+
+
+def test_per_test_scores_add_up_exactly(graded):
+    results, out, _ = graded
+    assert grading.split_points(2, 3) == [0.666667, 0.666666, 0.666667]
+    for points in (1, 2, 3, 5, 7, 11):
+        for n in range(1, 10):
+            shares = grading.split_points(points, n)
+            assert len(shares) == n and round(sum(shares), 6) == points and max(shares) - min(shares) <= 2e-6
+    for name in ("solution", "partly_right"):
+        report = json.loads((out / name / "results.json").read_text())
+        assert report["score"] == round(sum(t["score"] for t in report["tests"]), 6) == results[name].total
+        assert round(sum(t["max_score"] for t in report["tests"]), 6) == report["max_score"] == 11
