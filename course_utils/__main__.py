@@ -1,4 +1,4 @@
-"""The ``course`` command: ``course build | run | bench | grade | demo`` (also ``python -m course_utils``)."""
+"""The ``course`` command: ``course build | run | bench | grade | gradescope | demo`` (also ``python -m course_utils``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ commands:
   run      execute every solution notebook headless and print one row per lesson
   bench    wall time and quality of each lesson beside published reference numbers
   grade    grade a folder of submissions (course grade --help)
+  gradescope  write a lesson's Gradescope autograder zip (course gradescope --help)
   demo     serve the lecture dashboard (three widgets on trained models) with Voila
 """
 
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as run
     elif command == "grade":
         from .grading import main as run
+    elif command == "gradescope":
+        from .gradescope import main as run
     elif command == "demo":
         from .demo import main as run
     else:
