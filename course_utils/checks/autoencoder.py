@@ -66,6 +66,11 @@ def check_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch
 
 
 # ------------------------------------------------------------------------------------------------
+def _code_inputs(g: torch.Generator) -> torch.Tensor:
+    """64 varied images (uniform noise, then sparse binary strokes): a linear code layer gives codes of both signs."""
+    return torch.cat([torch.rand(32, 1, 8, 8, generator=g), (torch.rand(32, 1, 8, 8, generator=g) < 0.3).float()])
+
+
 def check_autoencoder(Autoencoder: type) -> Report:
     """The MLP autoencoder: ``Autoencoder(d_latent, image_shape, d_hidden)`` with encode/decode."""
     __tracebackhide__ = True
@@ -113,6 +118,16 @@ def check_autoencoder(Autoencoder: type) -> Report:
         expect(gap > 1e-4, "the decoder should be nonlinear (decode of the mean ≠ mean of the decodes)",
                "a gap > 1e-4", f"{gap:.2g}", "put an activation such as nn.ReLU() between the linear layers")
 
+    def signed_codes() -> None:
+        torch.manual_seed(1)
+        wide = Autoencoder(d_latent=16, image_shape=(1, 8, 8), d_hidden=32)
+        with torch.no_grad():
+            codes = expect_tensor(wide.encode(_code_inputs(g)), "the codes")
+        lo = float(codes.min())
+        expect(lo < 0, "smallest code of a fresh model (d_latent=16) on 64 images", "< 0", lo,
+               "the codes are never negative: leave the code layer linear, with no activation such as ReLU or "
+               "sigmoid after it, so that a code can take any real value")
+
     def gradients() -> None:
         model = state["model"]
         model.zero_grad()
@@ -128,6 +143,7 @@ def check_autoencoder(Autoencoder: type) -> Report:
         Case("forward returns images in [0, 1]", output_range),
         Case("forward(x) = decode(encode(x))", bottleneck),
         Case("the decoder is nonlinear", nonlinear),
+        Case("codes take both signs", signed_codes),
         Case("gradients reach every parameter", gradients),
     ])
 
@@ -204,6 +220,22 @@ def check_label_subset(label_subset: Callable[[torch.Tensor, int, int], torch.Te
 
 
 # ------------------------------------------------------------------------------------------------
+def _one_class(g: torch.Generator, d: int = 5) -> dict[str, torch.Tensor]:
+    """Two training clusters (12 of class 0, 10 of class 1), and test examples of class 1 only: 10 near
+    its cluster and 10 far beyond it, on the side away from class 0. Standardised with the training
+    statistics, every test example is clearly class 1; standardised with statistics of the test
+    features, they are not (the near ones move to the middle, or the training clusters shrink together)."""
+    direction = torch.randn(d, generator=g)
+    direction = 3 * direction / direction.norm()
+    c0 = 2 * torch.randn(d, generator=g)
+    c1 = c0 + direction
+    y_train = torch.tensor([0] * 12 + [1] * 10)
+    f_train = torch.where(y_train[:, None] == 0, c0, c1) + 0.3 * torch.randn(22, d, generator=g)
+    near = c1 + 0.3 * torch.randn(10, d, generator=g)
+    far = c1 + 100 * (1 + torch.rand(10, 1, generator=g)) * direction + 0.3 * torch.randn(10, d, generator=g)
+    return {"f_train": f_train, "y_train": y_train, "near": near, "far": far, "ones": torch.ones(10, dtype=torch.long)}
+
+
 def check_probe_accuracy(probe_accuracy: Callable[..., float]) -> Report:
     """``probe_accuracy(f_train, y_train, f_test, y_test)``: test accuracy of a linear classifier."""
     __tracebackhide__ = True
@@ -227,16 +259,36 @@ def check_probe_accuracy(probe_accuracy: Callable[..., float]) -> Report:
                      hint="fit on (f_train, y_train), predict f_test, compare with y_test")
 
     def noise() -> None:
-        h = torch.Generator().manual_seed(1)
-        acc = probe_accuracy(torch.randn(100, 6, generator=h), torch.arange(10).repeat(10),
-                             torch.randn(500, 6, generator=h), torch.arange(10).repeat(50))
+        h = torch.Generator().manual_seed(1)  # 30 examples in 20 dimensions: the training set is easy to fit
+        acc = probe_accuracy(torch.randn(30, 20, generator=h), torch.arange(10).repeat(3),
+                             torch.randn(500, 20, generator=h), torch.arange(10).repeat(50))
         expect(acc < 0.3, "on pure-noise features accuracy should be near chance (0.1)", "< 0.3", acc,
-               "score on the test set, never on the training set")
+               "the classifier fits these 30 training examples almost perfectly: score it on the test set, never "
+               "on the training set" if acc > 0.8 else "")
+
+    def training_statistics() -> None:
+        data = _one_class(torch.Generator().manual_seed(3))
+        f_tr, y_tr, near, far, ones = data["f_train"], data["y_train"], data["near"], data["far"], data["ones"]
+        acc = probe_accuracy(f_tr, y_tr, torch.cat([near, far]), torch.cat([ones, ones]))
+        if abs(acc - 1.0) < 1e-6:
+            return
+        near_acc, far_acc = probe_accuracy(f_tr, y_tr, near, ones), probe_accuracy(f_tr, y_tr, far, ones)
+        if abs(acc - (near_acc + far_acc) / 2) > 1e-6:
+            hint = (f"the test predictions change with the other test examples ({near_acc:.2f} on the near half "
+                    f"alone, {far_acc:.2f} on the far half alone, {acc:.2f} on both): the standardisation used "
+                    "statistics of the test features. Fit it on the training features only, and apply that same "
+                    "shift and scale to the test features")
+        else:
+            hint = ("every test example lies on class 1's side of the training clusters: a logistic regression "
+                    "fitted on the standardised training features (default regularisation) labels them all 1")
+        expect_close(acc, 1.0, "accuracy on a test set of one class, half of it far beyond its training cluster",
+                     hint=hint)
 
     return run_cases("probe_accuracy", [
         Case("returns a float in [0, 1]", number, required=True),
         Case("perfect on separable features", separable),
         Case("near chance on noise", noise),
+        Case("test features scaled with the training statistics", training_statistics),
     ])
 
 
@@ -266,8 +318,8 @@ def _blobs(g: torch.Generator) -> dict[str, torch.Tensor]:
     y_train, y_test = torch.arange(10).repeat(3), torch.arange(10).repeat(10)
     return {"f_train": centres[y_train] + 0.1 * torch.randn(30, 5, generator=g), "y_train": y_train,
             "f_test": centres[y_test] + 0.1 * torch.randn(100, 5, generator=g), "y_test": y_test,
-            "noise_train": torch.randn(100, 5, generator=g), "noise_test": torch.randn(400, 5, generator=g),
-            "noise_y_train": torch.arange(10).repeat(10), "noise_y_test": torch.arange(10).repeat(40)}
+            "noise_train": torch.randn(30, 20, generator=g), "noise_test": torch.randn(400, 20, generator=g),
+            "noise_y_train": torch.arange(10).repeat(3), "noise_y_test": torch.arange(10).repeat(40)}
 
 
 def _autoencoder_properties(raw: list) -> list:
@@ -302,6 +354,9 @@ PROBES: dict[str, list[Probe]] = {
               lambda g: {"x": _images(g, 5), "z": torch.randn(5, 4, generator=g), "a": 3 * torch.randn(1, 4, generator=g),
                          "b": 3 * torch.randn(1, 4, generator=g)},
               check=_autoencoder_properties),
+        Probe("codes of a fresh model take both signs (no activation after the code layer)",
+              "Autoencoder(16, (1, 8, 8), 24).encode(inp['x'])", lambda g: {"x": _code_inputs(g)},
+              check=lambda codes: float(bool((codes < 0).any()))),
     ],
     "check-output-sizes": [
         Probe("conv_output_size on random layers", "[conv_output_size(*[int(v) for v in c]) for c in inp['cfg']]", _sizes),
@@ -318,5 +373,8 @@ PROBES: dict[str, list[Probe]] = {
         Probe("near chance on noise",
               "probe_accuracy(inp['noise_train'], inp['noise_y_train'], inp['noise_test'], inp['noise_y_test'])",
               _blobs, check=lambda accuracy: float(float(accuracy) < 0.3)),
+        Probe("a one-class test set, far beyond its training cluster: standardised with training statistics",
+              "[probe_accuracy(inp['f_train'], inp['y_train'], t, torch.ones(len(t), dtype=torch.long)) "
+              "for t in (torch.cat([inp['near'], inp['far']]), inp['near'], inp['far'])]", _one_class),
     ],
 }

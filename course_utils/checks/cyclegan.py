@@ -43,9 +43,23 @@ def check_cycle_loss(cycle_loss: Callable[..., torch.Tensor]) -> Report:
         loss.backward()
         expect(G.weight.grad is not None and float(G.weight.grad.abs()) > 0, "G should receive a gradient", True, False)
 
+    def order() -> None:
+        # two domains, X = [0, 1] and Y = [2, 2.5]: G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0) undo each other
+        # on them (F∘G is the identity on X, G∘F on Y), but G∘F is not the identity on X: the order matters
+        G, F = (lambda t: t.clamp(min=0) + 2), (lambda t: (t - 2).clamp(min=0))
+        y_far = y + 2
+        got = cycle_loss(G, F, x, y_far)
+        reversed_ = (G(F(x)) - x).abs().mean() + (F(G(y_far)) - y_far).abs().mean()
+        hint = ("mind the order of the two translations: an image of X goes through G first and comes back through F, "
+                "an image of Y goes through F first and comes back through G"
+                if abs(float(got) - float(reversed_)) < 1e-5 else "")
+        expect_close(got, 0.0, "cycle loss of G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0), which undo each other "
+                     "on X = [0, 1] and Y = [2, 2.5]", hint=hint)
+
     return run_cases("cycle_loss", [
         Case("zero for inverse maps", inverse, required=True),
         Case("value for maps that are not inverse", value),
+        Case("round trips in the right order", order),
         Case("differentiable", gradient),
     ])
 
@@ -128,9 +142,28 @@ def check_image_buffer(ImageBuffer: type) -> Report:
         if stored is not None:
             expect(len(stored) <= 6, "the buffer should never hold more than its size", 6, len(stored))
 
+    def keeps_storing() -> None:
+        random.seed(2)
+        torch.manual_seed(2)
+        buffer = ImageBuffer(10)  # full after 10 images: batches 0, 1 and half of 2
+        late_old = []  # the stored images it returns in batches 40 to 59
+        for k in range(60):
+            out = buffer(torch.full((4, 1, 8, 8), float(k)))
+            if k >= 40:
+                late_old += [float(v) for v in out[:, 0, 0, 0] if float(v) != k]
+        expect(len(late_old) > 0, "once full, it should return stored images", "some", 0,
+               "for each image: with probability ½ swap it with a random stored one")
+        recent = sum(v >= 3 for v in late_old) / len(late_old)
+        hint = ("once full, the buffer must keep storing: the new image takes the place of the stored one it returns, "
+                "so the pool follows the generator instead of keeping its first images forever" if recent == 0 else
+                "a stored image should be replaced by a new one each time it is returned")
+        expect(recent > 0.9, "after 40 batches, the stored images it returns should be ones pushed after it filled up "
+               "(not the first 10)", "> 0.9 of them", round(recent, 3), hint)
+
     return run_cases("ImageBuffer", [
         Case("returns new images while filling up", filling, required=True),
         Case("then mixes old and new, half and half", mixing),
+        Case("keeps storing new images once full", keeps_storing),
         Case("detaches what it returns", detached),
         Case("never grows past its size", bounded),
     ])
@@ -195,6 +228,7 @@ _PAIR = "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=
 
 
 def _buffer_properties(raw: list) -> list:
+    """Properties of 60 batches of 4 equal images (value k in batch k) through ImageBuffer(10)."""
     first, batches, outputs = raw
     filling_ok = float(torch.equal(first, batches[0][: len(first)]))
     values = [float(b[0, 0, 0, 0]) for b in batches]
@@ -202,23 +236,61 @@ def _buffer_properties(raw: list) -> list:
     new_values = [v for k, b in enumerate(batches[1:], 1) for v in [float(b[0, 0, 0, 0])] * len(b)]
     old = sum(r != n for r, n in zip(returned, new_values))
     all_known = float(all(r in values for r in returned))
-    return [filling_ok, all_known, float(0.3 < old / max(len(returned), 1) < 0.7)]
+    # the stored images returned in the last 20 batches were pushed after the pool filled (batch 3 on), not the first 10
+    late_old = [float(v) for k, out in enumerate(outputs[40:], 40) for v in out[:, 0, 0, 0] if float(v) != k]
+    recent = float(bool(late_old) and sum(v >= 3 for v in late_old) / len(late_old) > 0.9)
+    return [filling_ok, all_known, float(0.3 < old / max(len(returned), 1) < 0.7), recent]
+
+
+def _buffer_ages(raw: list) -> list:
+    """Properties of 50 batches of 3 distinct images (values 3k, 3k + 1, 3k + 2 in batch k) through ImageBuffer(6)."""
+    returned = [(k, float(v)) for k, out in enumerate(raw) for v in out[:, 0, 0, 0]]
+    pushed = float(all(v == round(v) and 0 <= v <= 3 * k + 2 for k, v in returned))  # new ones or earlier ones
+    old = [(k, v) for k, v in returned[18:] if v < 3 * k]  # from batch 6 on (it is full from batch 2): from the pool
+    mixes = float(0.3 < len(old) / max(len(returned[18:]), 1) < 0.7)
+    # a stored image survives a batch with probability (11/12)³ ≈ 0.77: in the last 20 batches, the images it
+    # returns are a few batches old (a pool that stopped storing returns images 29 batches old or more)
+    ages = [k - int(v) // 3 for k, v in old if k >= 30]
+    young = float(bool(ages) and sum(ages) / len(ages) < 15)
+    return [pushed, mixes, young]
+
+
+#: Python's ``random`` (which an ImageBuffer may use) seeded from the probe's torch seed: a reproducible probe
+_SEED_RANDOM = "__import__('random').seed(torch.initial_seed())"
+
+#: two random networks, each of which lands in its own domain: G in Y = (2, 3), F in X = (0, 1). The inputs are
+#: x in X and y in Y, so a round trip in the wrong order (G∘F on x, F∘G on y) ends in the wrong domain
+_INTO_DOMAINS = ("(lambda g, f: cycle_loss(lambda t: 2 + g(t), f, inp['x'], inp['y']))"
+                 "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
+                 "torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv2d(2, 1, 1), "
+                 "torch.nn.Sigmoid()))")
 
 
 PROBES: dict[str, list[Probe]] = {
     "check-cycle-loss": [
-        Probe("cycle loss of two random convolutions", f"(lambda G, F: cycle_loss(G, F, inp['x'], inp['y'])){_PAIR}",
-              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)}),
+        Probe("cycle loss of two random networks between X = [0, 1] and Y = [2, 3]", _INTO_DOMAINS,
+              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)}),
+        # G(t) = a·max(t, 0) + 2 and F(t) = max(t − 2, 0) / c between X = [0, 1] and Y = [2, 3]: G∘F sends X to 2
+        Probe("cycle loss of translations between two domains, where the order of the round trip matters",
+              "cycle_loss(lambda t: inp['a'] * t.clamp(min=0) + 2, lambda t: (t - 2).clamp(min=0) / inp['c'], "
+              "inp['x'], inp['y'])",
+              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g),
+                         "a": 0.5 + torch.rand((), generator=g), "c": 0.5 + torch.rand((), generator=g)}),
     ],
     "check-identity-loss": [
         Probe("identity loss of two random convolutions", f"(lambda G, F: identity_loss(G, F, inp['x'], inp['y'])){_PAIR}",
               lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 0.3 * torch.rand(4, 1, 8, 8, generator=g)}),
     ],
     "check-image-buffer": [
-        Probe("fills, then mixes old and new half and half",
+        Probe("fills, then mixes old and new half and half, and keeps storing",
+              f"({_SEED_RANDOM}, "
               "(lambda buf, batches: [buf(batches[0]), batches, [batches[0]] + [buf(b) for b in batches[1:]]])"
-              "(ImageBuffer(10), [torch.full((4, 1, 8, 8), float(k)) for k in range(60)])",
+              "(ImageBuffer(10), [torch.full((4, 1, 8, 8), float(k)) for k in range(60)]))[1]",
               check=_buffer_properties),
+        Probe("once full, the images it returns are recent ones",
+              f"({_SEED_RANDOM}, (lambda buf: [buf(torch.arange(3 * k, 3 * k + 3, dtype=torch.float32).view(3, 1, 1, 1)"
+              ".expand(3, 1, 8, 8).clone()) for k in range(50)])(ImageBuffer(6)))[1]",
+              check=_buffer_ages),
     ],
     "check-generator-objective": [
         Probe("loss and terms for random networks",
@@ -227,5 +299,13 @@ PROBES: dict[str, list[Probe]] = {
               "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1), "
               "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
               lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)}),
+        # G lands in Y = (2, 3) and F in X = (0, 1), as in _INTO_DOMAINS: a cycle term in the wrong order is far off
+        Probe("loss and terms for random networks between X = [0, 1] and Y = [2, 3]",
+              "(lambda g, f, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
+              "(generator_objective(lambda t: 2 + g(t), f, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, lambda_identity=2.0)))"
+              "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
+              "torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
+              "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
+              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)}),
     ],
 }

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Report, seeded, expect, expect_close, expect_tensor, run_cases
+from . import Case, Mismatch, Report, seeded, expect, expect_close, expect_tensor, run_cases
 from ..gan2d import gan_step
-from ..metrics import mode_coverage
+from .. import metrics as _metrics
 
 __all__ = ["check_discriminator_loss", "check_generator_loss", "check_gan_step", "check_modes_captured"]
 
@@ -78,10 +78,39 @@ def check_generator_loss(generator_loss: Callable[..., torch.Tensor]) -> Report:
         expect(g_ns < -0.99, "non-saturating loss: a strong gradient (≈ −1 in the logit) when D(G(z)) ≈ 0", "≈ −1",
                f"{g_ns:.3g}", "the generator must push the logit up: the loss decreases as the logit increases")
 
+    def confident() -> None:
+        # where D is confident (a logit of 40 or 60), σ(l) rounds to 1 in float32: log(1 − σ(l)) is −inf there
+        big = torch.tensor([[40.0], [-3.0], [60.0]], requires_grad=True)
+        loss = generator_loss(big, saturating=True)
+        (grad,) = torch.autograd.grad(loss, big)
+        want = -F.softplus(big.detach()).mean()
+        want_grad = -torch.sigmoid(big.detach()) / len(big)
+        broken = not (bool(torch.isfinite(loss)) and bool(torch.isfinite(grad).all())) or float(grad[0].abs()) < 1e-6
+        hint = (_LARGE_LOGIT_HINT.format(what="log(1 − D)", rounds="1") if broken else
+                "log(1 − σ(l)) = −softplus(l): its slope in the logit is −σ(l), about −1 per sample where D is sure")
+        expect_close(loss, want, "saturating loss where D is confident (logits 40, −3, 60)", hint=hint)
+        expect_close(grad, want_grad, "its gradient there (≈ −⅓ per confident sample: it does not vanish)",
+                     atol=1e-6, hint=hint)
+        # and where D is sure the sample is fake (a logit of −120), σ(l) underflows to 0: −log σ(l) is +inf there
+        low = torch.tensor([[-120.0], [3.0]], requires_grad=True)
+        loss = generator_loss(low, saturating=False)
+        (grad,) = torch.autograd.grad(loss, low)
+        broken = not (bool(torch.isfinite(loss)) and bool(torch.isfinite(grad).all())) or float(grad[0].abs()) < 1e-6
+        hint = _LARGE_LOGIT_HINT.format(what="−log D", rounds="0") if broken else ""
+        expect_close(loss, F.softplus(-low.detach()).mean(), "non-saturating loss where D is sure of a fake (logits −120, 3)",
+                     hint=hint)
+        expect_close(grad, -torch.sigmoid(-low.detach()) / len(low), "its gradient there", atol=1e-6, hint=hint)
+
     return run_cases("generator_loss", [
         Case("values of both losses", values, required=True),
         Case("where each one's gradient vanishes", gradients),
+        Case("finite, with the right gradient, at large logits", confident),
     ])
+
+
+_LARGE_LOGIT_HINT = ("{what} breaks down at a large logit: D = σ(l) rounds to {rounds} in float32, so the log gives ±inf "
+                     "(or a clamp kills the gradient). Write the loss as a function of the logit with the softplus "
+                     "identities, which stay finite however confident D is")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,6 +178,28 @@ def check_gan_step(gan_step: Callable[..., dict]) -> Report:
 
 
 # ------------------------------------------------------------------------------------------------
+_LIBRARY_CALLED = "modes_captured calls the library's metrics.mode_coverage: count the modes yourself"
+
+
+def _refuse(*args, **kwargs):  # its code stands in for mode_coverage's (so it may only use builtins and constants)
+    raise RuntimeError("modes_captured calls the library's metrics.mode_coverage: count the modes yourself")
+
+
+def without_mode_coverage(call: Callable[[], object]) -> object:
+    """``call()`` while ``metrics.mode_coverage`` refuses to run, then put it back.
+
+    The function's code is swapped (not the module's attribute), so an alias imported under another
+    name refuses too. Used by the check and by the grader's probe (it runs in the student's kernel).
+    """
+    target = _metrics.mode_coverage
+    saved = target.__code__
+    target.__code__ = _refuse.__code__
+    try:
+        return call()
+    finally:
+        target.__code__ = saved
+
+
 def check_modes_captured(modes_captured: Callable[..., int]) -> Report:
     """``modes_captured(samples, modes, std)``: modes with ≥ 20 samples within 3 std of them (PacGAN)."""
     __tracebackhide__ = True
@@ -176,16 +227,29 @@ def check_modes_captured(modes_captured: Callable[..., int]) -> Report:
     def threshold() -> None:
         samples = torch.cat([modes[0].repeat(19, 1), modes[1].repeat(20, 1), modes[3] + torch.tensor([[0.25, 0.0]]).repeat(50, 1),
                              modes[2] + torch.tensor([[0.35, 0.0]]).repeat(50, 1)])
-        expected = mode_coverage(samples, modes, std).modes_captured
+        expected = 2  # the mode with 20 samples and the one with 50 at 2.5 std (19 are too few, 3.5 std is too far)
         got = modes_captured(samples, modes, std)
         expect(got == expected, "19 samples on one mode (too few), 20 on another, 50 at 2.5 std, 50 at 3.5 std",
                expected, got, "a mode needs at least 20 high-quality samples; high quality means distance ≤ 3·std")
+
+    def own_count() -> None:
+        samples = torch.cat([modes[1].repeat(25, 1), modes[3] + std * torch.randn(40, 2, generator=seeded(4))])
+        try:
+            got = without_mode_coverage(lambda: modes_captured(samples, modes, std))
+        except RuntimeError as err:
+            if str(err) != _LIBRARY_CALLED:
+                raise
+            raise Mismatch("modes_captured should compute the count itself, not call metrics.mode_coverage",
+                           hint="the library's answer is what you are asked to compute: count the modes yourself "
+                                "(nearest mode, distance, samples per mode)") from None
+        expect(got == 2, "25 samples on one mode and 40 around another", 2, got)
 
     return run_cases("modes_captured", [
         Case("all modes of a perfect sample", perfect, required=True),
         Case("one mode of a collapsed sample", collapsed),
         Case("no mode for samples between modes", far),
         Case("the 20-sample and 3-std thresholds", threshold),
+        Case("counts the modes itself", own_count),
     ])
 
 
@@ -198,6 +262,20 @@ _STEP = ("(lambda G, D: (gan_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1),
          "inp['real'], inp['z']), [p.detach().clone() for p in [*G.parameters(), *D.parameters()]])[1])"
          "(torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)), "
          "torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)))")
+
+
+#: the same step from a discriminator sure that every sample is fake (its last bias at −3, so D ≈ 0.05): where the
+#: saturating and the non-saturating generator losses differ most (near D = ½ their gradients nearly agree)
+_STEP_SURE_FAKE = _STEP.replace("torch.nn.Linear(8, 1))", "(lambda last: (torch.nn.init.constant_(last.bias, -3.0), last)[1])"
+                                "(torch.nn.Linear(8, 1)))")
+
+
+def _near_threshold(g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Six well-separated modes with 19, 20 or 21 samples each (within 1.5 std), every count present."""
+    modes = torch.stack([torch.arange(6.0) * 3, torch.zeros(6)], 1) + 0.5 * torch.rand(6, 2, generator=g)
+    counts = torch.tensor([19, 20, 21, 19, 20, 21])[torch.randperm(6, generator=g)]
+    samples = torch.cat([modes[k] + 0.1 * (torch.rand(int(c), 2, generator=g) - 0.5) for k, c in enumerate(counts)])
+    return {"samples": samples[torch.randperm(len(samples), generator=g)], "modes": modes}
 
 
 def _hand_made(g: torch.Generator) -> dict[str, torch.Tensor]:
@@ -217,12 +295,26 @@ PROBES: dict[str, list[Probe]] = {
         Probe("both losses on random logits",
               "[generator_loss(inp['l'], saturating=True), generator_loss(inp['l'], saturating=False)]",
               lambda g: {"l": 5 * torch.randn(8, 1, generator=g)}),
+        Probe("both losses and their gradients at confident logits (|l| from 30 to 160)",
+              "(lambda l: [loss_and_grad for saturating in (True, False) for loss_and_grad in "
+              "(lambda loss: [loss, torch.autograd.grad(loss, l)[0]])(generator_loss(l, saturating=saturating))])"
+              "(inp['l'].requires_grad_())",
+              lambda g: {"l": torch.cat([30 + 70 * torch.rand(3, 1, generator=g), -(110 + 50 * torch.rand(3, 1, generator=g)),
+                                         5 * torch.randn(2, 1, generator=g)])}, atol=1e-5),
     ],
     "check-gan-step": [
         Probe("parameters after one step", _STEP,
               lambda g: {"real": torch.randn(16, 2, generator=g) + 2, "z": torch.randn(16, 2, generator=g)}),
+        Probe("parameters after one step against a discriminator sure the samples are fake", _STEP_SURE_FAKE,
+              lambda g: {"real": torch.randn(16, 2, generator=g) + 2, "z": torch.randn(16, 2, generator=g)}),
     ],
     "check-modes-captured": [
-        Probe("modes captured on hand-made samples", "modes_captured(inp['samples'], inp['modes'], 0.1)", _hand_made),
+        # metrics.mode_coverage refuses to run meanwhile: the count must be the student's own
+        Probe("modes captured on hand-made samples",
+              "__import__('course_utils.checks.gan', fromlist=['without_mode_coverage']).without_mode_coverage("
+              "lambda: modes_captured(inp['samples'], inp['modes'], 0.1))", _hand_made),
+        Probe("modes with 19, 20 or 21 samples (the 20-sample threshold)",
+              "__import__('course_utils.checks.gan', fromlist=['without_mode_coverage']).without_mode_coverage("
+              "lambda: modes_captured(inp['samples'], inp['modes'], 0.1))", _near_threshold),
     ],
 }

@@ -95,6 +95,20 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
         expect(bool(grad[2, 3] > 0) and bool(grad[3, 2] > 0), "the centre output should depend on the pixel above "
                "and the pixel to the left", True, False, "the mask must keep the allowed weights")
 
+    def output() -> None:
+        layer = state["B"]
+        x = torch.randn(2, 2, 6, 6, generator=torch.Generator().manual_seed(1))
+        mask = layer.mask if isinstance(getattr(layer, "mask", None), torch.Tensor) else _mask(5, "B")
+        with torch.no_grad():
+            got = layer(x)
+            weight = layer.weight * mask
+            expected = F.conv2d(x, weight, layer.bias, padding=2)
+            no_bias = F.conv2d(x, weight, None, padding=2)
+        hint = ("the output misses the layer's bias: pass it to the convolution" if layer.bias is not None
+                and got.shape == no_bias.shape and torch.allclose(got, no_bias, atol=1e-5) else
+                "convolve with the masked weight, the layer's bias and padding k // 2")
+        expect_close(got, expected, "type B output against a convolution with the masked kernel", hint=hint)
+
     def stays_masked() -> None:
         layer = state["A"]
         with torch.no_grad():
@@ -109,6 +123,7 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
         Case("keeps the image size", shape),
         Case("no dependence on the present or future (types A and B)", causal),
         Case("depends on the past", uses_past),
+        Case("the output of the masked convolution, bias included", output),
         Case("the mask survives a weight update", stays_masked),
     ])
 
@@ -208,11 +223,39 @@ def check_sample(sample: Callable[..., torch.Tensor]) -> Report:
                "probabilities", [round(p, 3) for p in probs.tolist()], [round(f, 3) for f in freq.tolist()],
                "sample from softmax(logits), do not take the argmax")
 
+    def completion() -> None:
+        model, start = _Counter(), 5
+        given = torch.randint(17, (2, 1, 3, 4), generator=torch.Generator().manual_seed(0))
+        out = expect_tensor(sample(model, 2, shape=(1, 3, 4), levels=17, x=given.clone(), start=start), "the samples")
+        expected = _counted(given, start, 17)
+        if not torch.equal(out, expected):
+            fresh = ((3 + torch.arange(12)) % 17).view(1, 1, 3, 4).expand(2, 1, 3, 4)
+            if torch.equal(out, fresh):
+                hint = ("the pixels before start were drawn again: they are given in x and must be kept; "
+                        "draw only the pixels from raster index start on")
+            elif out.shape == given.shape and not out.flatten(1)[:, :start].any():
+                hint = "the pixels before start should come from x: begin from a copy of the given x, not an empty image"
+            else:
+                hint = "keep x's pixels before raster index start, then draw start, start + 1, ... in raster order"
+            expect(False, "completing 2 images given their first 5 pixels (start=5), with a model that counts up",
+                   expected.flatten(1).tolist(), out.flatten(1).tolist(), hint)
+        expect(model.calls == 12 - start, "one model call per pixel drawn (7 from start=5)", 12 - start, model.calls,
+               "do not run the model for the pixels before start")
+
     return run_cases("sample", [
         Case("returns integer images of the right shape", shape, required=True),
         Case("raster order, one conditional at a time", raster),
         Case("the first pixel follows the model's marginal", marginal),
+        Case("completes the given pixels of x from start on", completion),
     ])
+
+
+def _counted(given: torch.Tensor, start: int, levels: int) -> torch.Tensor:
+    """What a sampler gives with :class:`_Counter` (start level 3) from ``given``: its first ``start`` pixels, then +1 each."""
+    flat = given.clone().long().flatten(1)
+    for i in range(start, flat.shape[1]):
+        flat[:, i] = 3 % levels if i == 0 else (flat[:, i - 1] + 1) % levels
+    return flat.view(given.shape)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -239,6 +282,9 @@ PROBES: dict[str, list[Probe]] = {
               lambda g: {"x": torch.randn(2, 3, 8, 8, generator=g)}),
         Probe("type B on random input", "MaskedConv2d(2, 3, 3, 'B')(inp['x'])",
               lambda g: {"x": torch.randn(2, 2, 6, 6, generator=g)}),
+        Probe("type A after a weight update (the mask holds at every call)",
+              "(lambda m: (m.weight.data.add_(inp['dw']), m(inp['x']))[1])(MaskedConv2d(2, 3, 5, 'A'))",
+              lambda g: {"x": torch.randn(2, 2, 7, 7, generator=g), "dw": torch.randn(3, 2, 5, 5, generator=g)}),
     ],
     "check-pixel-nll": [
         Probe("nll per image and bits per dimension",
@@ -249,6 +295,11 @@ PROBES: dict[str, list[Probe]] = {
         Probe("raster order with a counting model",
               f"sample({_FAKES}._Counter(17, int(inp['start'])), 2, shape=(1, 3, 5), levels=17)",
               lambda g: {"start": torch.randint(17, (), generator=g)}),
+        Probe("completing given pixels from start on, with a counting model",
+              f"sample({_FAKES}._Counter(17, int(inp['first'])), 2, shape=(1, 3, 5), levels=17, x=inp['x'], "
+              "start=int(inp['start']))",
+              lambda g: {"first": torch.randint(17, (), generator=g), "x": torch.randint(17, (2, 1, 3, 5), generator=g),
+                         "start": torch.randint(1, 15, (), generator=g)}),
         Probe("the first pixel follows the model's marginal",
               f"[sample({_FAKES}._Marginal(inp['probs']), 4000, shape=(1, 1, 2), levels=5), inp['probs']]",
               lambda g: {"probs": torch.softmax(torch.randn(5, generator=g), 0)},

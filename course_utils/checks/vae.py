@@ -14,6 +14,12 @@ __all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "
 
 
 
+_SHARED_BY_DIMS = ("the latent dimensions of z move together: one noise value is shared by all the dimensions of "
+                   "an example, but every dimension needs its own independent draw (noise shaped like mu)")
+_SHARED_BY_BATCH = ("every example needs its own noise: one draw shared by the whole batch makes all the codes "
+                    "move together (noise shaped like mu)")
+
+
 # ------------------------------------------------------------------------------------------------
 def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """z = mu + sigma ⊙ eps with sigma = exp(log_var / 2) and eps ~ N(0, I)."""
@@ -28,8 +34,10 @@ def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], 
         mu = torch.full((200_000, 1), 2.0)
         log_var = torch.full((200_000, 1), math.log(9.0))  # sigma = 3
         z = reparameterize(mu, log_var).detach()
-        expect_close(z.mean(), 2.0, "mean of z for mu = 2", atol=0.05)
         std = float(z.std())
+        expect(std > 1e-3, "the codes of 200,000 examples with the same mu and log_var should differ", "a spread",
+               "all equal", _SHARED_BY_BATCH)
+        expect_close(z.mean(), 2.0, "mean of z for mu = 2", atol=0.05)
         hint = "sigma = exp(log_var / 2), not exp(log_var)" if abs(std - 9.0) < 0.3 else (
             "sigma multiplies eps; do not add log_var" if abs(std - 1.0) < 0.1 else "")
         expect_close(std, 3.0, "standard deviation of z for log_var = log 9", atol=0.05, hint=hint)
@@ -39,6 +47,17 @@ def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], 
         a, b = reparameterize(mu, log_var), reparameterize(mu, log_var)
         expect(not torch.equal(a, b), "two calls should draw different eps", "different", "identical",
                "draw fresh noise at every call (torch.randn_like), do not fix eps")
+
+    def independent() -> None:
+        mu, log_var = torch.zeros(20_000, 3), torch.zeros(20_000, 3)
+        z = reparameterize(mu, log_var).detach().double()
+        expect(not bool((z[1:] == z[:1]).all()), "different examples should get different noise", "different rows",
+               "identical rows", _SHARED_BY_BATCH)
+        corr = torch.corrcoef(z.T)
+        off = float((corr - torch.eye(3, dtype=corr.dtype)).abs().max())
+        expect(math.isfinite(off) and off < 0.05,
+               "the latent dimensions of z should be uncorrelated (largest correlation between two of them)",
+               "below 0.05", round(off, 3), _SHARED_BY_DIMS if off > 0.9 else "")
 
     def gradients() -> None:
         mu = torch.randn(3, 2, generator=seeded(0)).requires_grad_()
@@ -57,6 +76,7 @@ def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], 
         Case("returns z with the shape of mu", shape, required=True),
         Case("z has mean mu and standard deviation sigma", moments),
         Case("fresh noise at every call", random),
+        Case("independent noise for every example and every latent dimension", independent),
         Case("gradients flow to mu and log_var", gradients),
     ])
 
@@ -64,6 +84,33 @@ def check_reparameterize(reparameterize: Callable[[torch.Tensor, torch.Tensor], 
 # ------------------------------------------------------------------------------------------------
 def _kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(-1)
+
+
+_KL_DIMS = "add the terms of the latent dimensions up: the KL of a diagonal Gaussian is a sum over them, not an average"
+_KL_SIGMA = ("sigma² = exp(log_var) is the variance, and log sigma² = log_var enters the formula as it is: "
+             "check which of sigma, sigma² and log sigma² each term uses")
+
+
+def _kl_hint(got: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> str:
+    """The hint for the mistake whose value ``got`` matches (one KL per row), or none."""
+    kl = _kl(mu, log_var)
+    sq, var = mu**2, log_var.exp()
+    mistakes = [
+        (2 * kl, "do not forget the factor ½"),
+        (kl / mu.shape[-1], _KL_DIMS),
+        (-kl, "a KL divergence is never negative: check the sign of the closed form"),
+        (0.5 * (sq + (0.5 * log_var).exp() - 1 - log_var).sum(-1), _KL_SIGMA),  # sigma where sigma² belongs
+        (0.5 * (sq + var - 1 - 0.5 * log_var).sum(-1), _KL_SIGMA),  # log sigma where log sigma² belongs
+        (0.5 * (sq + var**2 - 1 - log_var).sum(-1), _KL_SIGMA),  # exp(log_var) squared
+    ]
+    try:
+        got = got.detach().double().reshape(kl.shape)
+    except (AttributeError, RuntimeError):
+        return ""
+    for value, hint in mistakes:
+        if torch.allclose(got, value.double(), atol=1e-4, rtol=1e-4):
+            return hint
+    return ""
 
 
 def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
@@ -78,23 +125,24 @@ def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.
         expect_close(gaussian_kl(torch.zeros(2, 4), torch.zeros(2, 4)), torch.zeros(2), "KL of N(0, I) from itself")
 
     def value() -> None:
-        mu, log_var = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(2.0)]])
+        mu, log_var = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, math.log(2.0), 0.0]])
         got = float(gaussian_kl(mu, log_var)[0])
         expected = 0.5 * (1.0 + (2.0 - 1.0 - math.log(2.0)))
-        hint = "do not forget the factor ½" if abs(got - 2 * expected) < 1e-4 else ""
-        expect_close(got, expected, "KL for mu = (1, 0), sigma² = (1, 2)", hint=hint)
+        expect_close(got, expected, "KL for mu = (1, 0, 0), sigma² = (1, 2, 1)",
+                     hint=_kl_hint(torch.tensor([got]), mu, log_var))
 
     def random() -> None:
         mu, log_var = torch.randn(6, 4, generator=seeded(2)), torch.randn(6, 4, generator=seeded(3))
-        expect_close(gaussian_kl(mu, log_var), _kl(mu, log_var), "KL on random mu and log_var",
-                     hint="sigma² = exp(log_var); the formula uses log sigma² = log_var directly")
+        got = gaussian_kl(mu, log_var)
+        expect_close(got, _kl(mu, log_var), "KL on random mu and log_var", hint=_kl_hint(got, mu, log_var))
 
     def differentiable() -> None:
         mu = torch.randn(2, 3, generator=seeded(4)).requires_grad_()
         kl = gaussian_kl(mu, torch.zeros(2, 3))
         expect(kl.requires_grad, "the KL should carry a gradient", True, False, "use torch operations only")
         kl.sum().backward()
-        expect_close(mu.grad, mu.detach(), "dKL/dmu (should be mu)")
+        hint = _KL_DIMS if mu.grad is not None and torch.allclose(mu.grad, mu.detach() / 3, atol=1e-5) else ""
+        expect_close(mu.grad, mu.detach(), "dKL/dmu (should be mu)", hint=hint)
 
     return run_cases("gaussian_kl", [
         Case("one KL per example", shape, required=True),
@@ -106,16 +154,24 @@ def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.
 
 
 # ------------------------------------------------------------------------------------------------
+_BATCH_SUM = ("average over the images of the batch, do not add them up: the loss and its terms are batch means, "
+              "so that their scale does not depend on the batch size")
+
+
 def check_negative_elbo(negative_elbo: Callable[..., Mapping[str, torch.Tensor]]) -> Report:
     """−ELBO = E_q[−log p(x|z)] + beta·KL(q(z|x) || p(z)), averaged over the batch, with its two terms."""
     __tracebackhide__ = True
     g = seeded(5)
-    x = (torch.rand(4, 1, 2, 2, generator=g) > 0.5).float()
-    logits = torch.randn(4, 1, 2, 2, generator=g)
+    x = (torch.rand(4, 1, 2, 3, generator=g) > 0.5).float()  # 4 images of 6 pixels: a mix-up of the two shows
+    logits = torch.randn(4, 1, 2, 3, generator=g)
     mu, log_var = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    n, pixels = len(x), x[0].numel()
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
     kl = _kl(mu, log_var).mean()
     state: dict = {}
+
+    def near(got: torch.Tensor, value: torch.Tensor | float) -> bool:
+        return math.isclose(float(got), float(value), rel_tol=1e-4, abs_tol=1e-5)
 
     def keys() -> None:
         out = negative_elbo(x, logits, mu, log_var)
@@ -129,22 +185,50 @@ def check_negative_elbo(negative_elbo: Callable[..., Mapping[str, torch.Tensor]]
 
     def reconstruction() -> None:
         got = state["out"]["recon"]
-        mean_pixels = F.binary_cross_entropy_with_logits(logits, x)
-        hint = ("sum the pixel terms of each image (reduction='none', then .flatten(1).sum(1)), then average"
-                if abs(float(got) - float(mean_pixels)) < 1e-4 else
-                "the decoder outputs logits: use F.binary_cross_entropy_with_logits, not binary_cross_entropy")
+        hint = ("sum the pixel terms of each image, then average over the images: a mean over all pixels "
+                "divides by the number of pixels too" if near(got, recon / pixels) else
+                _BATCH_SUM if near(got, recon * n) else
+                "the decoder outputs logits (any real number), not probabilities: the log of a negative "
+                "number is not defined" if not math.isfinite(float(got)) else "")
         expect_close(got, recon, "recon = −log p(x|z), summed over pixels, mean over images", hint=hint)
 
     def kl_term() -> None:
-        expect_close(state["out"]["kl"], kl, "kl = KL(q(z|x) || p(z)), mean over images",
-                     hint="use your gaussian_kl and average it over the batch")
+        got = state["out"]["kl"]
+        hint = (_BATCH_SUM if near(got, kl * n) else
+                "add the latent dimensions up; average over the images only" if near(got, kl / mu.shape[1]) else "")
+        expect_close(got, kl, "kl = KL(q(z|x) || p(z)), mean over images", hint=hint)
 
     def total() -> None:
         expect_close(state["out"]["loss"], recon + kl, "loss = recon + kl (beta = 1)")
         weighted = negative_elbo(x, logits, mu, log_var, beta=4.0)
-        expect_close(weighted["loss"], recon + 4.0 * kl, "loss with beta = 4",
-                     hint="the loss is recon + beta * kl; recon and kl themselves do not change with beta")
+        hint = ("beta weighs the KL term, not the reconstruction term" if near(weighted["loss"], 4.0 * recon + kl)
+                else "")
+        expect_close(weighted["loss"], recon + 4.0 * kl, "loss with beta = 4", hint=hint)
         expect_close(weighted["kl"], kl, "kl with beta = 4 (the logged term is unweighted)")
+
+    def gradients() -> None:
+        beta = 2.0
+        leaves = [t.clone().requires_grad_() for t in (logits, mu, log_var)]
+        loss = negative_elbo(x, *leaves, beta=beta)["loss"]
+        expect(isinstance(loss, torch.Tensor) and loss.requires_grad, "the loss should carry a gradient", True, False,
+               "keep both terms in the autograd graph: the loss is what the optimiser differentiates")
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+        g_logits, g_mu, g_log_var = (torch.zeros_like(t) if gr is None else gr for gr, t in zip(grads, leaves))
+        want_logits = (torch.sigmoid(logits) - x) / n  # d recon / d logits
+        want_mu, want_log_var = beta * mu / n, beta * 0.5 * (log_var.exp() - 1) / n  # d beta·kl / d (mu, log_var)
+        dead_kl = bool((g_mu == 0).all() and (g_log_var == 0).all())
+        expect(not dead_kl, "the loss should have a gradient with respect to mu and log_var", "non-zero", "zero",
+               "the KL term carries no gradient: its value is right, but it was cut from the graph (detached or "
+               "turned into a plain number), so the loss cannot pull the encoder towards the prior")
+        expect(not bool((g_logits == 0).all()), "the loss should have a gradient with respect to the logits",
+               "non-zero", "zero", "the reconstruction term carries no gradient: it was cut from the graph (detached "
+               "or turned into a plain number), so the decoder cannot learn")
+        batch = _BATCH_SUM if torch.allclose(g_logits, want_logits * n, atol=1e-6) else ""
+        expect_close(g_logits, want_logits, "d loss / d logits (should be (sigmoid(logits) − x) / N)", hint=batch)
+        batch = _BATCH_SUM if torch.allclose(g_mu, want_mu * n, atol=1e-6) else ""
+        expect_close(g_mu, want_mu, "d loss / d mu with beta = 2 (should be beta·mu / N)", hint=batch)
+        expect_close(g_log_var, want_log_var, "d loss / d log_var with beta = 2 (should be beta·(sigma² − 1) / 2N)",
+                     hint=batch)
 
     def stable() -> None:
         big = torch.full((2, 1, 2, 2), 200.0)
@@ -158,6 +242,7 @@ def check_negative_elbo(negative_elbo: Callable[..., Mapping[str, torch.Tensor]]
         Case("the reconstruction term", reconstruction),
         Case("the KL term", kl_term),
         Case("loss = recon + beta·kl", total),
+        Case("gradients flow through both terms", gradients),
         Case("numerically stable for large logits", stable),
     ])
 
@@ -210,6 +295,19 @@ def _moments(raw: list) -> list:
             float(((z.std(0) - std).abs() < 0.05 * std + 0.01).all()), grad_mu]
 
 
+def _elbo_inputs(g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"x": (torch.rand(5, 1, 8, 8, generator=g) > 0.5).float(), "logits": 3 * torch.randn(5, 1, 8, 8, generator=g),
+            "mu": torch.randn(5, 4, generator=g), "log_var": torch.randn(5, 4, generator=g)}
+
+
+def _independent(z: torch.Tensor) -> list:
+    """Whether the draws are independent: no two rows equal, no two latent dimensions correlated."""
+    z = z.double()
+    corr = torch.corrcoef(z.T)
+    off = (corr - torch.eye(len(corr), dtype=corr.dtype)).abs().max()
+    return [torch.tensor(z.shape), float(not (z[1:] == z[:1]).all(dim=1).any()), float(bool(off < 0.05))]
+
+
 PROBES: dict[str, list[Probe]] = {
     "check-reparameterize": [
         Probe("mean, spread and gradient of z",
@@ -217,6 +315,10 @@ PROBES: dict[str, list[Probe]] = {
               "torch.autograd.grad(reparameterize(m, lv).sum(), m)[0]])(inp['mu'].clone().requires_grad_(), inp['log_var'])",
               lambda g: {"mu": torch.randn(1, 3, generator=g), "log_var": torch.randn(1, 3, generator=g)},
               check=_moments),
+        Probe("independent noise in every latent dimension",
+              "reparameterize(inp['mu'].expand(20000, -1), inp['log_var'].expand(20000, -1)).detach()",
+              lambda g: {"mu": torch.randn(1, 4, generator=g), "log_var": torch.randn(1, 4, generator=g)},
+              check=_independent),
     ],
     "check-gaussian-kl": [
         Probe("KL on random codes", "gaussian_kl(inp['mu'], inp['log_var'])",
@@ -225,8 +327,12 @@ PROBES: dict[str, list[Probe]] = {
     "check-negative-elbo": [
         Probe("loss, recon and kl with beta = 2",
               "(lambda out: [out['loss'], out['recon'], out['kl']])(negative_elbo(inp['x'], inp['logits'], inp['mu'], inp['log_var'], beta=2.0))",
-              lambda g: {"x": (torch.rand(5, 1, 8, 8, generator=g) > 0.5).float(), "logits": 3 * torch.randn(5, 1, 8, 8, generator=g),
-                         "mu": torch.randn(5, 4, generator=g), "log_var": torch.randn(5, 4, generator=g)}),
+              _elbo_inputs),
+        Probe("gradients of the loss with respect to logits, mu and log_var, beta = 2",
+              "(lambda l, m, lv: [torch.zeros(()) if d is None else d for d in torch.autograd.grad("
+              "negative_elbo(inp['x'], l, m, lv, beta=2.0)['loss'], [l, m, lv], allow_unused=True)])"
+              "(inp['logits'].requires_grad_(), inp['mu'].requires_grad_(), inp['log_var'].requires_grad_())",
+              _elbo_inputs),
     ],
     "check-iwae-bound": [
         Probe("bound on random log-weights", "iwae_bound(inp['log_w'])",

@@ -14,6 +14,10 @@ __all__ = ["check_wasserstein_1d", "check_clip_weights", "check_critic_losses", 
 
 
 
+_MEANS = ("W is not the distance between the means: two samples with the same mean can still be far apart "
+          "(different spreads or shapes); move every value to its partner in sorted order and average the distances")
+
+
 # ------------------------------------------------------------------------------------------------
 def check_wasserstein_1d(wasserstein_1d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """W1 between two samples of equal size in 1D: the mean distance between their sorted values."""
@@ -22,7 +26,10 @@ def check_wasserstein_1d(wasserstein_1d: Callable[[torch.Tensor, torch.Tensor], 
     def value() -> None:
         got = wasserstein_1d(torch.tensor([0.0, 1.0, 3.0]), torch.tensor([5.0, 1.0, 2.0]))
         expect_tensor(got, "W")
-        hint = "sort both samples first: the optimal plan in 1D matches them in order"
+        mistakes = [(2.0, "sort both samples first: the optimal plan in 1D matches them in order"),  # pairs unsorted
+                    (math.sqrt(2.0), "W1 averages the distances themselves, not their squares"),  # W2
+                    (4.0, "average the distances over the pairs, do not add them up")]
+        hint = next((h for v, h in mistakes if math.isclose(float(got), v, abs_tol=1e-4)), "")
         expect_close(got, 4 / 3, "W between {0, 1, 3} and {5, 1, 2}", hint=hint)
 
     def shift() -> None:
@@ -30,6 +37,16 @@ def check_wasserstein_1d(wasserstein_1d: Callable[[torch.Tensor, torch.Tensor], 
         expect_close(wasserstein_1d(x, x + 2.5), 2.5, "W between a sample and itself shifted by 2.5")
         expect_close(wasserstein_1d(x, x[torch.randperm(1000, generator=seeded(1))]), 0.0,
                      "W between a sample and a shuffled copy of it")
+
+    def spread() -> None:
+        x = torch.randn(1000, generator=seeded(6))
+        u = x - x.mean()
+        v = 3 * u[torch.randperm(1000, generator=seeded(7))] + 0.5
+        got = wasserstein_1d(u, v)
+        expected = float((u.sort().values - v.sort().values).abs().mean())
+        hint = _MEANS if math.isclose(float(got), 0.5, abs_tol=1e-3) else ""
+        expect_close(got, expected, "W between a centred sample and a copy 3 times as spread, shifted by 0.5",
+                     rtol=1e-3, hint=hint)
 
     def symmetric() -> None:
         a, b = torch.rand(50, generator=seeded(2)), 3 * torch.rand(50, generator=seeded(3))
@@ -39,6 +56,7 @@ def check_wasserstein_1d(wasserstein_1d: Callable[[torch.Tensor, torch.Tensor], 
     return run_cases("wasserstein_1d", [
         Case("value on a small example", value, required=True),
         Case("shifts and permutations", shift),
+        Case("different spreads", spread),
         Case("symmetric", symmetric),
     ])
 
@@ -59,8 +77,11 @@ def check_clip_weights(clip_weights: Callable[[nn.Module, float], None]) -> Repo
         expect(out is None, "clip_weights should change the critic in place and return None", None, type(out).__name__)
         for (name, p), old in zip(critic.named_parameters(), before):
             p = p.detach()
+            hint = ("clip every parameter of the critic, the biases too: they are part of the function the "
+                    "constraint must bound" if name.endswith("bias") and float(p.abs().max()) == float(old.abs().max())
+                    else "for p in critic.parameters(): p.data.clamp_(-c, c) (or under torch.no_grad())")
             expect(float(p.abs().max()) <= 0.05 + 1e-7, f"{name} should lie in [−0.05, 0.05]", "≤ 0.05",
-                   float(p.abs().max()), "for p in critic.parameters(): p.data.clamp_(-c, c) (or under torch.no_grad())")
+                   float(p.abs().max()), hint)
             inside = old.abs() <= 0.05
             expect(torch.equal(p[inside], old[inside]), f"{name}: weights already inside [−c, c] must not change",
                    True, False, "clamp, do not rescale the whole tensor")
@@ -126,6 +147,10 @@ class _HalfSquare(nn.Module):
         return self.scale * 0.5 * (x**2).sum(1, keepdim=True)
 
 
+_ENDPOINTS = ("penalise the gradient at random points on the segments between real and fake samples, not at "
+              "the samples themselves: that is where the optimal critic has gradient norm 1")
+
+
 def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·x + (1 − t)·x̃, t ~ U[0, 1] per sample (Gulrajani et al. 2017)."""
     __tracebackhide__ = True
@@ -140,9 +165,12 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
                      hint="the norm of the gradient per sample: grad.norm(dim=1)")
 
     def steep() -> None:
-        got = gradient_penalty(_Linear([2.0, 0.0]), real, fake).detach()
-        hint = "square the difference from 1: (||∇f|| − 1)²" if abs(float(got) - 1.0) > 1e-4 else ""
-        expect_close(got, 1.0, "penalty of f(x) = 2·x₁ (gradient norm 2 everywhere)", hint=hint)
+        got = float(gradient_penalty(_Linear([3.0, 0.0]), real, fake).detach())
+        mistakes = [(2.0, "square the difference from 1: (||∇f|| − 1)²"),  # |norm − 1|
+                    (64.0, "use the norm of the gradient (its length), not its squared length"),  # (norm² − 1)²
+                    (4.0 * len(real), "average the penalty over the batch, do not add it up")]
+        hint = next((h for v, h in mistakes if math.isclose(got, v, rel_tol=1e-4)), "")
+        expect_close(got, 4.0, "penalty of f(x) = 3·x₁ (gradient norm 3 everywhere)", hint=hint)
         expect_close(gradient_penalty(_Linear([0.0, 0.0]), real, fake), 1.0, "penalty of f = 0 (gradient norm 0)",
                      hint="penalise deviations from 1 on both sides, not only norms above 1")
 
@@ -151,9 +179,17 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
         ones, zeros = torch.ones(200_000, 2), torch.zeros(200_000, 2)
         got = float(gradient_penalty(_HalfSquare(), ones, zeros).detach())
         expected = 2 / 3 - math.sqrt(2) + 1  # E[(√2·t − 1)²], t ~ U[0, 1]
+        mistakes = [  # what a mistake gives here, and its hint
+            (2 / 3 - 2 * (math.sqrt(2) + math.asinh(1)) / 3 + 1,  # E[(||t|| − 1)²], one t per coordinate
+             "t = torch.rand(len(real), 1) (shape N x 1, broadcast over the coordinates), not torch.rand_like(real)"),
+            ((math.sqrt(2) - 1) ** 2, _ENDPOINTS),  # at the real points only
+            (1.0, _ENDPOINTS),  # at the fake points only (the gradient is 0 there)
+            ((math.sqrt(2) / 2 - 1) ** 2, "t is random, uniform on [0, 1] and drawn afresh for every sample, "
+                                          "not a fixed mixing weight"),  # midpoints
+        ]
+        hint = next((h for v, h in mistakes if abs(got - v) < 0.005), "")
         expect(abs(got - expected) < 0.005, "x̂ must lie on the segment from fake to real: one t per sample",
-               round(expected, 4), round(got, 4),
-               "t = torch.rand(len(real), 1) (shape N x 1, broadcast over the coordinates), not torch.rand_like(real)")
+               round(expected, 4), round(got, 4), hint)
 
     def differentiable() -> None:
         critic = _Linear([2.0, 0.0])
@@ -177,10 +213,22 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
 # ------------------------------------------------------------------------------------------------
 from . import Probe  # noqa: E402
 
+_HELPERS = "__import__('course_utils.checks.wgan', fromlist=['_HalfSquare'])"
+
+
+def _equal_means(g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Two samples with exactly the same mean and different spreads and shapes (not a shift of each other)."""
+    u, v = torch.randn(300, generator=g), 4 * torch.rand(300, generator=g)
+    shift = torch.randn((), generator=g)
+    return {"u": u - u.mean() + shift, "v": v - v.mean() + shift}
+
+
 PROBES: dict[str, list[Probe]] = {
     "check-wasserstein-1d": [
         Probe("W1 between random samples", "wasserstein_1d(inp['u'], inp['v'])",
               lambda g: {"u": torch.randn(300, generator=g), "v": 2 * torch.rand(300, generator=g) + 1}),
+        Probe("W1 between samples with equal means and different spreads", "wasserstein_1d(inp['u'], inp['v'])",
+              _equal_means),
     ],
     "check-critic-losses": [
         Probe("critic and generator losses on random scores",
@@ -193,8 +241,13 @@ PROBES: dict[str, list[Probe]] = {
               "(torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)))"),
     ],
     "check-gradient-penalty": [
-        Probe("penalty of a random linear critic (exact for any t)", "gradient_penalty(torch.nn.Linear(2, 1), inp['real'], inp['fake'])",
+        Probe("penalty of a random linear critic (exact for any t) and its gradient in the weights",
+              "(lambda c: (lambda p: [p, torch.autograd.grad(p, c.weight)[0]])(gradient_penalty(c, inp['real'], inp['fake'])))"
+              "(torch.nn.Linear(2, 1))",
               lambda g: {"real": torch.randn(32, 2, generator=g) + 3, "fake": torch.randn(32, 2, generator=g)}),
+        Probe("penalty of f(x) = ½||x||² on segments from 0 to (a, a): one uniform t per sample (a mean over 100,000)",
+              f"gradient_penalty({_HELPERS}._HalfSquare(), inp['a'] * torch.ones(100000, 2), torch.zeros(100000, 2))",
+              lambda g: {"a": 1.2 + 0.6 * torch.rand((), generator=g)}, atol=0.02, rtol=0.0),
         Probe("penalty on image batches",
               "gradient_penalty(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), inp['real'], inp['fake'])",
               lambda g: {"real": torch.rand(8, 1, 8, 8, generator=g), "fake": torch.rand(8, 1, 8, 8, generator=g)}),

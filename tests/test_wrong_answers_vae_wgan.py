@@ -1,0 +1,183 @@
+"""Lessons 02 (VAE) and 05 (WGAN): plausible wrong answers fail their check with a hint that names the
+mistake (and not a hint for another one), and lose marks with the grader on every grading seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from course_utils import grading
+from wrong_answers import SEEDS, check_output, probe_shares
+
+
+@dataclass(frozen=True)
+class Wrong:
+    name: str
+    lesson: str
+    grade_id: str
+    source: str
+    hint: str  #: the key phrase of the hint that names the mistake
+    not_hint: tuple[str, ...] = ()  #: hints for other mistakes, which must not be shown
+
+
+_ELBO = '''
+def negative_elbo(x, logits, mu, log_var, beta=1.0):
+    recon = {recon}
+    kl = {kl}
+    return {{"loss": {loss}, "recon": recon, "kl": {kl_out}}}
+'''
+
+
+def _elbo(recon: str = 'F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()',
+          kl: str = "gaussian_kl(mu, log_var).mean()", loss: str = "recon + beta * kl", kl_out: str = "kl") -> str:
+    return _ELBO.format(recon=recon, kl=kl, loss=loss, kl_out=kl_out)
+
+
+def _reparameterize(eps: str) -> str:
+    return f'''
+def reparameterize(mu, log_var):
+    eps = {eps}
+    return mu + torch.exp(0.5 * log_var) * eps
+'''
+
+
+def _kl(body: str) -> str:
+    return f'''
+def gaussian_kl(mu, log_var):
+    return {body}
+'''
+
+
+def _wasserstein(body: str) -> str:
+    return f'''
+def wasserstein_1d(u, v):
+    return {body}
+'''
+
+
+def _penalty(x_hat: str = "(t * real + (1 - t) * fake).requires_grad_(True)", create_graph: str = "True",
+             penalty: str = "((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()",
+             t: str = "torch.rand(len(real), *[1] * (real.dim() - 1))") -> str:
+    return f'''
+def gradient_penalty(critic, real, fake):
+    t = {t}
+    x_hat = {x_hat}
+    grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph={create_graph})
+    return {penalty}
+'''
+
+
+_NO_KL_GRADIENT = "the KL term carries no gradient"
+_LOGITS_HINT = "binary_cross_entropy_with_logits"
+_OLD_SIGMA_HINT = "sigma² = exp(log_var)"
+
+#: the wrong answers of the brief: they passed the check and got full marks before
+LISTED = [
+    Wrong("kl detached (batch mean)", "02_vae", "check-negative-elbo", _elbo(kl="gaussian_kl(mu, log_var).mean().detach()"),
+          _NO_KL_GRADIENT, (_LOGITS_HINT, "sigma")),
+    Wrong("kl detached (sum over the batch, then divided)", "02_vae", "check-negative-elbo",
+          _elbo(kl="gaussian_kl(mu, log_var).sum().detach() / len(x)"), _NO_KL_GRADIENT, (_LOGITS_HINT, "sigma")),
+    Wrong("one noise value per example (len)", "02_vae", "check-reparameterize", _reparameterize("torch.randn(len(mu), 1)"),
+          "the latent dimensions of z move together"),
+    Wrong("one noise value per example (shape)", "02_vae", "check-reparameterize",
+          _reparameterize("torch.randn(mu.shape[0], 1)"), "the latent dimensions of z move together"),
+    Wrong("distance between the means", "05_wgan", "check-wasserstein-1d", _wasserstein("(u.mean() - v.mean()).abs()"),
+          "not the distance between the means", ("sort both samples",)),
+]
+
+#: wrong answers whose hint used to name another mistake
+MISLEADING = [
+    Wrong("negative ELBO summed over the batch", "02_vae", "check-negative-elbo",
+          _elbo(recon='F.binary_cross_entropy_with_logits(logits, x, reduction="sum")', kl="gaussian_kl(mu, log_var).sum()"),
+          "do not add them up", (_LOGITS_HINT,)),
+    Wrong("KL averaged over the latent dimensions", "02_vae", "check-gaussian-kl",
+          _kl("0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).mean(dim=-1)"), "a sum over them, not an average",
+          (_OLD_SIGMA_HINT,)),
+]
+
+#: further plausible mistakes
+EXTRA = [
+    Wrong("KL turned into a number", "02_vae", "check-negative-elbo",
+          _elbo(kl="gaussian_kl(mu, log_var).mean().item()", kl_out="torch.tensor(kl)"), _NO_KL_GRADIENT),
+    Wrong("one noise value per latent dimension, shared by the batch", "02_vae", "check-reparameterize",
+          _reparameterize("torch.randn(mu.shape[-1])"), "every example needs its own noise"),
+    Wrong("beta on the reconstruction term", "02_vae", "check-negative-elbo", _elbo(loss="beta * recon + kl"),
+          "beta weighs the KL term"),
+    Wrong("KL inline, averaged over every element", "02_vae", "check-negative-elbo",
+          _elbo(kl="0.5 * (mu**2 + log_var.exp() - 1 - log_var).mean()"), "add the latent dimensions up"),
+    Wrong("sigma where sigma² belongs", "02_vae", "check-gaussian-kl",
+          _kl("0.5 * (mu.pow(2) + torch.exp(0.5 * log_var) - 1.0 - log_var).sum(dim=-1)"),
+          "check which of sigma, sigma² and log sigma²"),
+    Wrong("the slides' sign", "02_vae", "check-gaussian-kl", _kl("-0.5 * (log_var.exp() + mu.pow(2) - 1.0 - log_var).sum(dim=-1)"),
+          "never negative", (_OLD_SIGMA_HINT,)),
+    Wrong("W2 instead of W1", "05_wgan", "check-wasserstein-1d",
+          _wasserstein("((torch.sort(u).values - torch.sort(v).values) ** 2).mean().sqrt()"), "not their squares",
+          ("sort both samples",)),
+    Wrong("sum instead of mean", "05_wgan", "check-wasserstein-1d",
+          _wasserstein("(torch.sort(u).values - torch.sort(v).values).abs().sum()"), "do not add them up", ("sort both samples",)),
+    Wrong("mean of the signed sorted differences", "05_wgan", "check-wasserstein-1d",
+          _wasserstein("(torch.sort(u).values - torch.sort(v).values).mean().abs()"), "not the distance between the means"),
+    Wrong("penalty at the real points only", "05_wgan", "check-gradient-penalty",
+          _penalty(x_hat="real.clone().requires_grad_(True)"), "not at the samples themselves", ("rand_like",)),
+    Wrong("one t per coordinate", "05_wgan", "check-gradient-penalty", _penalty(t="torch.rand_like(real)"), "one t per sample"),
+    Wrong("no graph through the gradient", "05_wgan", "check-gradient-penalty", _penalty(create_graph="False"),
+          "create_graph=True"),
+    Wrong("squared norm", "05_wgan", "check-gradient-penalty",
+          _penalty(penalty="((grad.flatten(1).pow(2).sum(1) - 1) ** 2).mean()"), "not its squared length",
+          ("square the difference",)),
+    Wrong("absolute difference from 1", "05_wgan", "check-gradient-penalty",
+          _penalty(penalty="(grad.flatten(1).norm(dim=1) - 1).abs().mean()"), "square the difference from 1"),
+    Wrong("clipping the weights but not the biases", "05_wgan", "check-clip-weights", '''
+def clip_weights(critic, c):
+    with torch.no_grad():
+        for name, p in critic.named_parameters():
+            if "weight" in name:
+                p.clamp_(-c, c)
+''', "the biases too"),
+    Wrong("critic loss with the sign flipped", "05_wgan", "check-critic-losses", '''
+def critic_loss(real_scores, fake_scores):
+    return real_scores.mean() - fake_scores.mean()
+''', "sign reversed"),
+]
+
+_ALL = LISTED + MISLEADING + EXTRA
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("wrong", _ALL, ids=[w.name for w in _ALL])
+def test_the_check_names_the_mistake(wrong: Wrong):
+    failed, text = check_output(wrong.lesson, wrong.grade_id, wrong.source)
+    assert failed, text
+    assert wrong.hint in text, text
+    for other in wrong.not_hint:
+        assert other not in text, text
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("wrong", _ALL, ids=[w.name for w in _ALL])
+def test_the_grader_takes_marks_on_every_seed(wrong: Wrong):
+    shares = probe_shares(wrong.lesson, wrong.grade_id, wrong.source)
+    assert all(share < 1 for share in shares), shares
+
+
+@pytest.mark.parametrize("lesson", ["02_vae", "05_wgan"])
+def test_the_reference_gets_full_marks_and_passes_its_checks(lesson: str):
+    for grade_id in grading.lesson_probes(lesson):
+        assert probe_shares(lesson, grade_id, "") == [1.0] * len(SEEDS), grade_id
+        failed, text = check_output(lesson, grade_id, "")
+        assert not failed and "tests pass" in text, text
+
+
+@pytest.mark.parametrize("lesson,grade_id,names", [
+    ("02_vae", "check-reparameterize", ["reparameterize"]),
+    ("02_vae", "check-gaussian-kl", ["gaussian_kl"]),
+    ("02_vae", "check-negative-elbo", ["negative_elbo"]),
+    ("05_wgan", "check-wasserstein-1d", ["wasserstein_1d"]),
+    ("05_wgan", "check-clip-weights", ["clip_weights"]),
+    ("05_wgan", "check-gradient-penalty", ["gradient_penalty"]),
+])
+def test_an_untouched_stub_is_not_done_yet(lesson: str, grade_id: str, names: list[str]):
+    stub = "".join(f"def {name}(*args, **kwargs):\n    raise NotImplementedError('write it')\n" for name in names)
+    failed, text = check_output(lesson, grade_id, stub)
+    assert not failed and "not done yet" in text, text
