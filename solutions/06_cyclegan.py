@@ -262,14 +262,15 @@ print(f"Y classifier on Y: {accuracy(classifier_Y, Y_test.x, Y_test.y):.3f}   on
 # $$
 #
 # ### ✎ Exercise 1: the cycle loss
-# Use the mean absolute error (per pixel) for each direction, and add the two.
+# Use the mean absolute error (per pixel) for each direction, and add the two. In code the second
+# generator is `F_`, so that `F` stays `torch.nn.functional` (the `F.l1_loss` you may want).
 
 # %% id="ex-cycle-loss"
-def cycle_loss(G, F, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def cycle_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |F(G(x)) − x| + mean |G(F(y)) − y|."""
     ### BEGIN SOLUTION
     ### HINT: Both round trips, X to Y to X and Y to X to Y, each compared with where it started by the mean absolute error.
-    return (F(G(x)) - x).abs().mean() + (G(F(y)) - y).abs().mean()
+    return (F_(G(x)) - x).abs().mean() + (G(F_(y)) - y).abs().mean()
     ### END SOLUTION
 
 
@@ -284,11 +285,11 @@ checks.check_cycle_loss(cycle_loss)
 # ### ✎ Exercise 2: the identity loss
 
 # %% id="ex-identity-loss"
-def identity_loss(G, F, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def identity_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |G(y) − y| + mean |F(x) − x|: G: X -> Y leaves images of Y unchanged, and F likewise."""
     ### BEGIN SOLUTION
-    ### HINT: G is applied to y (already in Y), F to x.
-    return (G(y) - y).abs().mean() + (F(x) - x).abs().mean()
+    ### HINT: G is applied to y (already in Y), F_ to x.
+    return (G(y) - y).abs().mean() + (F_(x) - x).abs().mean()
     ### END SOLUTION
 
 
@@ -349,14 +350,14 @@ checks.check_image_buffer(ImageBuffer)
 # Return a dict with the total `loss` and its three terms `adversarial`, `cycle`, `identity`.
 
 # %% id="ex-generator-objective"
-def generator_objective(G, F, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambda_cycle: float = 10.0,
+def generator_objective(G, F_, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambda_cycle: float = 10.0,
                         lambda_identity: float = 5.0) -> dict[str, torch.Tensor]:
     """LSGAN adversarial terms of both generators + λ_cyc · cycle + λ_id · identity."""
     ### BEGIN SOLUTION
     ### HINT: Least-squares adversarial terms, in which each generator wants the other domain's discriminator to score its fakes 1; then add the weighted cycle and identity losses.
-    adversarial = ((D_Y(G(x)) - 1) ** 2).mean() + ((D_X(F(y)) - 1) ** 2).mean()
-    cycle = cycle_loss(G, F, x, y)
-    identity = identity_loss(G, F, x, y)
+    adversarial = ((D_Y(G(x)) - 1) ** 2).mean() + ((D_X(F_(y)) - 1) ** 2).mean()
+    cycle = cycle_loss(G, F_, x, y)
+    identity = identity_loss(G, F_, x, y)
     return {"loss": adversarial + lambda_cycle * cycle + lambda_identity * identity,
             "adversarial": adversarial, "cycle": cycle, "identity": identity}
     ### END SOLUTION

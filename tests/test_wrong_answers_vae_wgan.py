@@ -141,7 +141,34 @@ def critic_loss(real_scores, fake_scores):
 ''', "sign reversed"),
 ]
 
-_ALL = LISTED + MISLEADING + EXTRA
+def _gumbel(noise: str = "-torch.log(-torch.log(torch.rand_like(logits).clamp_min(1e-10)))",
+            scaled: str = "(logits + g) / tau", hard: str = "one_hot + y - y.detach()") -> str:
+    return f'''
+def gumbel_softmax(logits, tau, hard=False):
+    g = {noise}
+    y = torch.softmax({scaled}, dim=-1)
+    if not hard:
+        return y
+    one_hot = F.one_hot(y.argmax(dim=-1), y.shape[-1]).to(y.dtype)
+    return {hard}
+'''
+
+
+GUMBEL = [
+    Wrong("Gaussian noise instead of Gumbel noise", "02_vae", "check-gumbel-softmax", _gumbel(noise="torch.randn_like(logits)"),
+          "the noise is not Gumbel noise"),
+    Wrong("one logarithm: exponential noise", "02_vae", "check-gumbel-softmax",
+          _gumbel(noise="-torch.log(torch.rand_like(logits).clamp_min(1e-10))"), "the noise is not Gumbel noise"),
+    Wrong("no noise at all", "02_vae", "check-gumbel-softmax", _gumbel(noise="torch.zeros_like(logits)"),
+          "add noise to the logits"),
+    Wrong("temperature multiplied", "02_vae", "check-gumbel-softmax", _gumbel(scaled="(logits + g) * tau"),
+          "divide the noisy logits by the temperature"),
+    Wrong("hard sample cut from the graph", "02_vae", "check-gumbel-softmax", _gumbel(hard="one_hot"), "straight-through"),
+    Wrong("hard ignored: the relaxed sample returned", "02_vae", "check-gumbel-softmax", _gumbel(hard="y"),
+          "exactly one-hot"),
+]
+
+_ALL = LISTED + MISLEADING + EXTRA + GUMBEL
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -173,6 +200,7 @@ def test_the_reference_gets_full_marks_and_passes_its_checks(lesson: str):
     ("02_vae", "check-reparameterize", ["reparameterize"]),
     ("02_vae", "check-gaussian-kl", ["gaussian_kl"]),
     ("02_vae", "check-negative-elbo", ["negative_elbo"]),
+    ("02_vae", "check-gumbel-softmax", ["gumbel_softmax"]),
     ("05_wgan", "check-wasserstein-1d", ["wasserstein_1d"]),
     ("05_wgan", "check-clip-weights", ["clip_weights"]),
     ("05_wgan", "check-gradient-penalty", ["gradient_penalty"]),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from . import Case, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
 
-__all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_iwae_bound"]
+__all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_iwae_bound", "check_gumbel_softmax"]
 
 
 
@@ -283,6 +283,85 @@ def check_iwae_bound(iwae_bound: Callable[[torch.Tensor], torch.Tensor]) -> Repo
 
 
 # ------------------------------------------------------------------------------------------------
+_GUMBEL_PI = torch.tensor([0.45, 0.25, 0.15, 0.10, 0.05])
+
+
+def _one_hot(y: torch.Tensor) -> bool:
+    """Rows of 0s and one 1, up to the rounding of the straight-through sum (1 + y - y is not always 1)."""
+    y = y.double()
+    return bool(((y - y.round()).abs() < 1e-5).all()) and bool(((y.round() == 0) | (y.round() == 1)).all()) and bool(
+        (y.round().sum(-1) == 1).all())
+
+
+def check_gumbel_softmax(gumbel_softmax: Callable[..., torch.Tensor]) -> Report:
+    """softmax((logits + g) / tau) with g standard Gumbel noise; hard=True: one-hot forward, soft gradient."""
+    __tracebackhide__ = True
+    logits = _GUMBEL_PI.log()
+
+    def simplex() -> None:
+        y = gumbel_softmax(logits.expand(6, -1).clone(), 1.0)
+        expect_shape(y, (6, 5), "a relaxed sample for logits of shape (6, 5)",
+                     "one relaxed sample per row: the softmax runs over the last dimension")
+        y = y.detach()
+        expect(bool((y >= 0).all()) and bool(torch.allclose(y.sum(-1), torch.ones(6), atol=1e-5)),
+               "every relaxed sample should lie in the simplex (entries >= 0 that sum to 1)", "sums of 1",
+               [round(float(v), 3) for v in y.sum(-1)], "normalise with a softmax over the categories")
+
+    def frequencies() -> None:
+        torch.manual_seed(0)
+        y = gumbel_softmax(logits.expand(40_000, -1).clone(), 1.0).detach()
+        shares = F.one_hot(y.argmax(-1), 5).double().mean(0)
+        hint = ("the noise is not Gumbel noise: turn a uniform u into -log(-log u); other noise (Gaussian, "
+                "uniform) does not make the largest entry follow the probabilities")
+        if float(shares.max()) > 0.99:
+            hint = "add noise to the logits: without it every sample picks the most likely category"
+        expect(bool((shares - _GUMBEL_PI.double()).abs().max() < 0.015),
+               "the largest entry of 40,000 samples should follow the probabilities (Gumbel-max)",
+               [round(float(v), 3) for v in _GUMBEL_PI], [round(float(v), 3) for v in shares], hint)
+
+    def temperature() -> None:
+        torch.manual_seed(1)
+        cold = gumbel_softmax(logits.expand(2000, -1).clone(), 0.05).detach().max(-1).values.mean()
+        hot = gumbel_softmax(logits.expand(2000, -1).clone(), 50.0).detach().max(-1).values.mean()
+        expect(float(cold) > 0.9 and float(hot) < 0.3,
+               "mean largest entry at tau = 0.05 (near one-hot) and at tau = 50 (near uniform, 0.2)",
+               "> 0.9 and < 0.3", f"{float(cold):.2f} and {float(hot):.2f}",
+               "divide the noisy logits by the temperature before the softmax (not after, not multiplied)")
+
+    def hard() -> None:
+        torch.manual_seed(2)
+        y = gumbel_softmax(logits.expand(50, -1).clone(), 0.5, hard=True).detach()
+        expect(_one_hot(y), "hard samples should be exactly one-hot in the forward pass (up to rounding)",
+               "rows of 0s and one 1", [round(float(v), 3) for v in y[0]],
+               "take the one-hot vector of the largest entry of the relaxed sample")
+
+    def straight_through() -> None:
+        w = torch.randn(8, 5, generator=seeded(3))
+        gradients = []
+        for is_hard in (False, True):
+            leaf = logits.expand(8, -1).clone().requires_grad_(True)
+            torch.manual_seed(4)  # the same noise for both calls
+            y = gumbel_softmax(leaf, 0.5, hard=is_hard)
+            (grad,) = torch.autograd.grad((y * w).sum(), leaf, allow_unused=True)
+            gradients.append(torch.zeros_like(leaf) if grad is None else grad)
+        soft, hard_grad = gradients
+        hint = ("straight-through: the forward value is the one-hot vector, but its gradient must be the relaxed "
+                "sample's; a one-hot vector alone is cut from the graph")
+        if float(hard_grad.abs().max()) > 0 and not torch.allclose(hard_grad, soft, atol=1e-6):
+            hint = "the hard sample's gradient should be exactly the relaxed sample's, drawn with the same noise"
+        expect_close(hard_grad, soft, "gradient of a hard sample = gradient of the relaxed one (same noise)",
+                     atol=1e-6, hint=hint)
+
+    return run_cases("gumbel_softmax", [
+        Case("relaxed samples lie in the simplex", simplex, required=True),
+        Case("the largest entry follows the probabilities", frequencies),
+        Case("the temperature sharpens and flattens", temperature),
+        Case("hard samples are one-hot", hard),
+        Case("straight-through gradient", straight_through),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
 # Probes for the auto-grader
 # ------------------------------------------------------------------------------------------------
 from . import Probe  # noqa: E402
@@ -308,7 +387,31 @@ def _independent(z: torch.Tensor) -> list:
     return [torch.tensor(z.shape), float(not (z[1:] == z[:1]).all(dim=1).any()), float(bool(off < 0.05))]
 
 
+def _gumbel_properties(raw: list) -> list:
+    """Shares of the largest entry (hard samples), simplex and one-hot flags, sharpness per temperature."""
+    hard, soft_cold, soft_hot = (t.double() for t in raw)
+    one_hot = float(_one_hot(hard))
+    simplex = float(bool((soft_cold >= 0).all()) and bool(torch.allclose(soft_cold.sum(-1), torch.ones(len(soft_cold),
+                                                                                                   dtype=torch.float64), atol=1e-5)))
+    return [hard.mean(0), one_hot, simplex, soft_cold.max(-1).values.mean(), soft_hot.max(-1).values.mean()]
+
+
+_GUMBEL_ST = ("(lambda l, w: [torch.autograd.grad((gumbel_softmax(a, 0.7, hard=h) * w).sum(), a)[0] "
+              "for h in (False, True) for a in [l.clone().requires_grad_(True)] if torch.manual_seed(5) is not None])"
+              "(inp['logits'], inp['w'])")
+
 PROBES: dict[str, list[Probe]] = {
+    "check-gumbel-softmax": [
+        Probe("hard and relaxed samples: frequencies, simplex, one-hot, temperature",
+              "[gumbel_softmax(inp['logits'].expand(30000, -1).clone(), 1.0, hard=True).detach(), "
+              "gumbel_softmax(inp['logits'].expand(3000, -1).clone(), 0.1).detach(), "
+              "gumbel_softmax(inp['logits'].expand(3000, -1).clone(), 20.0).detach()]",
+              lambda g: {"logits": torch.log_softmax(torch.randn(6, generator=g), 0)},
+              atol=0.015, rtol=0.0, check=_gumbel_properties),
+        Probe("straight-through gradient equals the relaxed sample's", _GUMBEL_ST,
+              lambda g: {"logits": torch.randn(4, 6, generator=g), "w": torch.randn(4, 6, generator=g)},
+              atol=1e-5, check=lambda raw: [raw[1] - raw[0], raw[0].abs().sum() > 0]),
+    ],
     "check-reparameterize": [
         Probe("mean, spread and gradient of z",
               "(lambda m, lv: [reparameterize(m.expand(100000, -1), lv.expand(100000, -1)).detach(), m.detach()[0], lv[0], "
