@@ -89,7 +89,9 @@ def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: 
     namespace: dict = {"__name__": f"solution_{lesson}", **(constants or {})}
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         for cell in chosen:
-            exec(compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec"), namespace)
+            # dont_inherit: compiled as the notebook's kernel compiles it (this module's ``from __future__
+            # import annotations`` must not leak in), so the code and its fingerprint are the kernel's
+            exec(compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec", dont_inherit=True), namespace)
     return namespace
 
 

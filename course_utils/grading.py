@@ -192,7 +192,7 @@ def reference_namespace(lesson: str, root: Path) -> dict:
 
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in [code[0]] + [c for c in code[1:] if c.metadata.get("id") and not c.metadata.get("points")]:
-            exec(compile(cell.source, f"<reference {lesson}:{cell.metadata.get('id', 'setup')}>", "exec"), namespace)
+            exec(compile(cell.source, f"<reference {lesson}:{cell.metadata.get('id', 'setup')}>", "exec", dont_inherit=True), namespace)
     return namespace
 
 

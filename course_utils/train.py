@@ -186,13 +186,18 @@ def checkpoint_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "course_utils" / "checkpoints"
 
 
-def code_fingerprint(*functions: Callable[..., Any]) -> str:
-    """A short hash of the source code of ``functions`` and of the code they call: a checkpoint keyed
-    by it is retrained when the code that trains it changes, not only when its configuration does.
+def code_fingerprint(*functions: Callable[..., Any], values: bool = True) -> str:
+    """A short hash of the code of ``functions`` and of the code they call: a checkpoint keyed by it
+    is retrained when the code that trains it changes, not only when its configuration does.
 
     Followed from each function: the values it closes over (a step built by ``wgan_step(5, penalty=10)``
-    hashes its 5 and 10) and the functions and classes of its own module that it names (a lesson's
-    ``gan_step`` brings in the student's ``discriminator_loss``). Library code is not followed.
+    hashes its 5 and 10; ``values=False`` follows only the functions it closes over) and the functions
+    and classes of its own module that it names (a lesson's ``gan_step`` brings in the student's
+    ``discriminator_loss``; a class brings in its methods). Library code is not followed.
+
+    The hash is of compiled code (instructions, constants, names), not of source text, so it is the
+    same in a notebook's kernel and where a lesson's cells are executed from their source (the
+    dashboard, the grader), and an edited comment does not retrain.
     """
     import inspect
 
@@ -204,14 +209,18 @@ def code_fingerprint(*functions: Callable[..., Any]) -> str:
         if id(target) in seen:
             return
         seen.add(id(target))
-        try:
-            parts.append(inspect.getsource(target))
-        except (OSError, TypeError):  # defined where no source is kept: fall back on its bytecode
-            code = getattr(target, "__code__", None)
-            parts.append(_code_text(code) if code is not None else type(target).__qualname__)
+        if inspect.isclass(target):
+            parts.append(target.__qualname__)
+            for _, member in sorted(vars(target).items()):
+                member = getattr(member, "__func__", member)  # static and class methods
+                if inspect.isfunction(member):
+                    visit(member)
+            return
         code = getattr(target, "__code__", None)
         if code is None:
+            parts.append(type(target).__qualname__)
             return
+        parts.append(_code_text(code))
         for cell in getattr(target, "__closure__", None) or ():
             try:
                 value = cell.cell_contents
@@ -219,7 +228,7 @@ def code_fingerprint(*functions: Callable[..., Any]) -> str:
                 continue
             if callable(value):
                 visit(value)
-            elif isinstance(value, (int, float, str, bool, tuple, type(None))):
+            elif values and isinstance(value, (int, float, str, bool, tuple, type(None))):
                 parts.append(repr(value))
         module = getattr(target, "__module__", None)
         names = getattr(target, "__globals__", {})
@@ -234,9 +243,19 @@ def code_fingerprint(*functions: Callable[..., Any]) -> str:
 
 
 def _code_text(code: Any) -> str:
-    """Bytecode, constants and names of a code object, nested code included (no memory addresses)."""
-    consts = [_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]
-    return f"{code.co_code!r}|{consts}|{code.co_names}"
+    """Bytecode, constants and names of a code object, nested code included (no memory addresses,
+    no file names or line numbers; sets of constants in a fixed order, whatever the hash seed)."""
+
+    def const(c: Any) -> str:
+        if hasattr(c, "co_code"):
+            return _code_text(c)
+        if isinstance(c, frozenset):
+            return f"frozenset({sorted(const(v) for v in c)})"
+        if isinstance(c, tuple):
+            return f"({', '.join(const(v) for v in c)})"
+        return repr(c)
+
+    return f"{code.co_code!r}|{[const(c) for c in code.co_consts]}|{code.co_names}"
 
 
 def config_key(name: str, config: Mapping[str, Any]) -> str:
@@ -270,12 +289,15 @@ def load_or_train(
     """Load the checkpoint of this ``(name, config)`` if one exists, else build, train and save it.
 
     ``config`` must hold everything that changes the result (sizes, epochs, learning rate, seed):
-    it is what the checkpoint is keyed by. The model is built right after
+    the checkpoint is keyed by it and by the code of ``build`` and ``train`` and of the lesson's
+    functions they call (:func:`code_fingerprint`), so a student whose loss or step differs from
+    the one that made a checkpoint trains their own model. The model is built right after
     ``seed_everything(config.get("seed", 0))``, so a retrained model is the same in every process. A checkpoint that does not load (corrupt, or made by a
     different architecture) is reported and retrained, never silently used.
     """
     device = torch.device(device) if device is not None else get_device()
-    path = checkpoint_path(name, config, folder)
+    keyed = {**config, "code": code_fingerprint(build, train, values=False)}
+    path = checkpoint_path(name, keyed, folder)
     seed_everything(int(config.get("seed", 0)))  # the initial weights depend on the config alone
     model = build()
     if path.exists():
@@ -291,7 +313,7 @@ def load_or_train(
             model = build()
     history = train(model)
     save_atomically(
-        {"state_dict": model.state_dict(), "history": history.to_dict(), "config": json.dumps(config, sort_keys=True, default=str)},
+        {"state_dict": model.state_dict(), "history": history.to_dict(), "config": json.dumps(keyed, sort_keys=True, default=str)},
         path,
     )
     return model.to(device).eval(), history

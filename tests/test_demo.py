@@ -65,3 +65,23 @@ def test_dashboard_models_are_trained_once_then_loaded(tmp_path, monkeypatch, ca
     with pytest.warns(UserWarning, match="could not be loaded"):
         third = demo.lecture_models()
     assert "trained now" in third.summary
+
+
+def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
+    """The dashboard runs lesson 02's cells from their source; its checkpoint key must be the notebook kernel's,
+    or `make demo` trains again instead of loading what `make run` made (the key holds the training code)."""
+    import jupytext
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_utils import data, demo, train
+    from course_utils.build import lesson_namespace, repo_root
+
+    constants = {"train_set": data.load("digits", "train", binarize=True)}
+    dashboard = lesson_namespace("02_vae", demo.VAE_CELLS, constants=constants, quiet=True)
+    cells = [c for c in jupytext.read(repo_root() / "solutions" / "02_vae.py").cells if c.cell_type == "code"]
+    shell = InteractiveShell.instance()
+    shell.user_ns.update(constants)
+    for cell in [cells[0]] + [c for c in cells if c.metadata.get("id") in demo.VAE_CELLS]:
+        assert shell.run_cell(cell.source, silent=True).success
+    for name in ("vae_loss", "trained_vae", "VAE"):
+        assert train.code_fingerprint(shell.user_ns[name], values=False) == train.code_fingerprint(dashboard[name], values=False), name

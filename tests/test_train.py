@@ -1,3 +1,8 @@
+import importlib.util
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -83,14 +88,17 @@ def test_load_or_train_uses_map_location(tmp_path, monkeypatch):
 
 def test_broken_or_mismatched_checkpoints_are_retrained(tmp_path):
     fit = lambda m: train.History(seconds=0.0)  # noqa: E731
-    train.load_or_train("m", {}, lambda: nn.Linear(2, 2), fit, folder=tmp_path)
+    width = [2]  # an architecture the key does not see (held outside the config and the code)
+    build = lambda: nn.Linear(2, width[0])  # noqa: E731
+    train.load_or_train("m", {}, build, fit, folder=tmp_path)
+    width[0] = 3
     with pytest.warns(UserWarning, match="could not be loaded"):
-        model, _ = train.load_or_train("m", {}, lambda: nn.Linear(2, 3), fit, folder=tmp_path)
+        model, _ = train.load_or_train("m", {}, build, fit, folder=tmp_path)
     assert model.out_features == 3
     (path,) = tmp_path.glob("m-*.pt")
     path.write_bytes(b"not a checkpoint")
     with pytest.warns(UserWarning, match="could not be loaded"):
-        train.load_or_train("m", {}, lambda: nn.Linear(2, 3), fit, folder=tmp_path)
+        train.load_or_train("m", {}, build, fit, folder=tmp_path)
     assert torch.load(path, weights_only=True)["state_dict"]["weight"].shape == (3, 2)
 
 
@@ -193,3 +201,52 @@ def test_code_fingerprint_follows_closures_and_the_functions_a_step_calls():
     assert train_module.code_fingerprint(namespace["make_step"](2)) != before  # the value it closes over
     exec("def loss(x):\n    return x * 3\n", namespace)  # the student changes the loss the step calls
     assert train_module.code_fingerprint(namespace["make_step"](1)) != before
+
+
+def test_a_changed_loss_trains_again_and_the_same_code_loads(tmp_path):
+    """load_or_train keys a checkpoint by the code that trains it (a student's loss included), not only its config."""
+    from course_utils import train as train_module
+
+    namespace: dict = {"__name__": "lesson", "torch": torch, "nn": nn, "train_module": train_module, "folder": tmp_path}
+    lesson = (
+        "def loss(model, x):\n    return ((model(x) - x) ** 2).mean()\n"
+        "def fit(model):\n"
+        "    x = torch.ones(4, 2)\n"
+        "    history = train_module.History()\n"
+        "    loss(model, x).backward()\n"
+        "    return history\n"
+        "def trained(live_plot=False):\n"
+        "    return train_module.load_or_train('thing', {'n': 2}, build=lambda: nn.Linear(2, 2),\n"
+        "                                      train=lambda model: fit(model) if not live_plot else fit(model),\n"
+        "                                      folder=folder)\n")
+    exec(lesson, namespace)
+    namespace["trained"]()
+    first = sorted(tmp_path.glob("thing-*.pt"))
+    assert len(first) == 1
+    exec(lesson, namespace)  # the same cells run again
+    namespace["trained"](live_plot=True)  # and a display option is not a different model
+    assert sorted(tmp_path.glob("thing-*.pt")) == first
+    exec("def loss(model, x):\n    return (model(x) - x).abs().mean()\n", namespace)  # the student's loss changes
+    namespace["trained"]()
+    assert len(sorted(tmp_path.glob("thing-*.pt"))) == 2
+
+
+def test_code_fingerprint_is_the_same_from_a_file_and_from_exec(tmp_path):
+    """The dashboard executes a lesson's cells from their source: it must find the notebook's checkpoints."""
+    from course_utils import train as train_module
+
+    source = "KEYS = {'a', 'b', 'c'}\ndef loss(x):\n    # a comment\n    return x * 2 if 'a' in {'a', 'b'} else x\n"
+    from_exec: dict = {"__name__": "lesson"}
+    exec(compile(source, "<cell>", "exec"), from_exec)
+    path = tmp_path / "lesson_module.py"
+    path.write_text("\n\n" + source.replace("# a comment", "# another comment"))
+    spec = importlib.util.spec_from_file_location("lesson_module", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert train_module.code_fingerprint(from_exec["loss"]) == train_module.code_fingerprint(module.loss)
+    script = ("import sys; sys.path.insert(0, %r); import lesson_module; from course_utils.train import code_fingerprint; "
+              "print(code_fingerprint(lesson_module.loss))" % str(tmp_path))
+    for hash_seed in ("1", "2"):  # sets of constants are hashed in a fixed order, whatever the hash seed
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed}).stdout.strip()
+        assert out == train_module.code_fingerprint(module.loss)
