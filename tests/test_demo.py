@@ -80,8 +80,12 @@ def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
     dashboard = lesson_namespace("02_vae", demo.VAE_CELLS, constants=constants, quiet=True)
     cells = [c for c in jupytext.read(repo_root() / "solutions" / "02_vae.py").cells if c.cell_type == "code"]
     shell = InteractiveShell.instance()
-    shell.user_ns.update(constants)
-    for cell in [cells[0]] + [c for c in cells if c.metadata.get("id") in demo.VAE_CELLS]:
-        assert shell.run_cell(cell.source, silent=True).success
-    for name in ("vae_loss", "trained_vae", "VAE"):
-        assert train.code_fingerprint(shell.user_ns[name], values=False) == train.code_fingerprint(dashboard[name], values=False), name
+    try:
+        shell.user_ns.update(constants)
+        for cell in [cells[0]] + [c for c in cells if c.metadata.get("id") in demo.VAE_CELLS]:
+            assert shell.run_cell(cell.source, silent=True).success
+        kernel = {name: train.code_fingerprint(shell.user_ns[name], values=False) for name in ("vae_loss", "trained_vae", "VAE")}
+    finally:  # no IPython shell may outlive this test: code that asks "am I in a notebook?" would say yes
+        InteractiveShell.clear_instance()
+    for name, fingerprint in kernel.items():
+        assert fingerprint == train.code_fingerprint(dashboard[name], values=False), name
