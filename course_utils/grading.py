@@ -9,8 +9,9 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
    worker process in its own kernel: per-cell time limit (the kernel is interrupted and the next
    cell runs), total time limit (the worker's process group is killed), address-space and
    file-size limits, outputs capped in the kernel, a scrubbed environment, and, where ``unshare``
-   can make the namespaces (:class:`Sandbox`), a sealed view of the files (no reference solutions,
-   no grader's files, no other submissions), a PID namespace that ends every process it started,
+   can make the namespaces (:class:`Sandbox`), a root of its own that holds only the system, the
+   interpreter and this package (no reference solutions, no grader's files, no other submissions,
+   no other copy of the course), a PID namespace that ends every process it started,
    and no network. If the kernel dies in a cell, a fresh kernel replays the notebook without it.
 2. The student's kernel only computes. For each graded exercise the grader draws inputs (from a
    seed, once per batch: every score is reproducible), the kernel evaluates the exercise's *probes* on them and
@@ -53,7 +54,8 @@ import torch
 from .build import exercises, repo_root
 from .checks import Probe
 
-__all__ = ["Probe", "Prepared", "Submission", "Sandbox", "find_sandbox", "kill_marked", "split_points", "prepare_probes",
+__all__ = ["Probe", "Prepared", "Submission", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
+           "prepare_probes",
            "grade_submission", "grade_batch", "main"]
 
 OUTPUT_CAP = 20_000  # characters of output kept per cell (the rest is dropped in the kernel and in the worker)
@@ -216,79 +218,123 @@ def _limits(memory_mb: int, file_mb: int = 256) -> Callable[[], None]:
     return apply
 
 
-#: Run inside ``unshare``'s new namespaces, as root of a user namespace of its own: hide every path
-#: given before ``--`` (an empty tmpfs over a folder, /dev/null over a file), bind the submission's
-#: own folder back (through a descriptor opened before anything was hidden, so it survives when a
-#: parent of it is hidden; ``--no-canonicalize`` keeps mount from resolving the descriptor to its
-#: path name, which by then names the empty folder), then become the command after ``--``.
+#: Run inside ``unshare``'s new namespaces, as root of a user namespace of its own: build a new root
+#: on an empty tmpfs that holds only the paths given before ``--`` (the system's programs and
+#: libraries, the interpreter, this package), each bound read-only at its own path, plus the
+#: submission's folder (writable), ``/dev`` with a private ``/dev/shm``, the PID namespace's
+#: ``/proc`` and an empty ``/tmp``; then ``chroot`` into it and become the command after ``--``.
+#: Everything else on the machine (every copy of the course, the grader's files, the other
+#: submissions, the home folder) does not exist for the submission.
 SANDBOX_SCRIPT = r"""
 set -e
-own=$1; shift
-exec 3<"$own"
+own=$1; new=$2; shift 2
+mkdir -p "$new"
+mount -t tmpfs -o size=64m,mode=0755 sealed "$new"
 while [ "$1" != "--" ]; do
-  if [ -d "$1" ]; then mount -t tmpfs -o size=16m,mode=0755 sealed "$1"
-  elif [ -e "$1" ]; then mount --bind /dev/null "$1"; fi
+  if [ -d "$1" ]; then
+    mkdir -p "$new$1"; mount --rbind "$1" "$new$1"; mount -o remount,bind,ro "$new$1"
+  elif [ -e "$1" ]; then
+    mkdir -p "$new$(dirname "$1")"; : > "$new$1"; mount --bind "$1" "$new$1"; mount -o remount,bind,ro "$new$1"
+  fi
   shift
 done
 shift
-mkdir -p "$own"
-mount --no-canonicalize --bind /proc/self/fd/3 "$own"
-exec 3<&-
-cd "$own"
-exec "$@"
+mkdir -p "$new$own" "$new/dev" "$new/proc" "$new/tmp"
+mount --bind "$own" "$new$own"
+mount --rbind /dev "$new/dev"
+mount -t tmpfs -o size=256m shm "$new/dev/shm"
+mount --rbind /proc "$new/proc"
+chmod 1777 "$new/tmp"
+exec chroot "$new" sh -c 'cd "$0" && exec "$@"' "$own" "$@"
 """
 
 
 SANDBOX_LEVELS = {
-    "sealed": "sealed (private files, processes and network per submission)",
+    "sealed": "sealed (a root of its own with only the system, the interpreter and the course package; private "
+              "processes and no network per submission)",
     "network": "network only (unshare cannot make mount and PID namespaces here: submissions can read the "
                "grader's files; their processes are ended by environment token)",
     "none": "none (no unshare here: submissions can read the grader's files and reach the network; their "
             "processes are ended by environment token)",
 }
 
+#: The system folders a submission's root holds (those that exist on this machine).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def sandbox_keep() -> list[Path]:
+    """What a sealed submission sees besides its own folder: the system, the interpreter, this package.
+
+    Each interpreter prefix appears both as Python names it and resolved (a virtual environment's
+    ``python`` is a link into the base installation). Nothing else: the reference solutions, the
+    tests, the submissions, the reports and any other copy of the course are simply absent.
+    """
+    package = Path(__file__).resolve().parent
+    prefixes = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    prefixes |= {p.resolve() for p in prefixes}
+    keep = [Path(p) for p in SYSTEM_PATHS if Path(p).exists()] + sorted(prefixes) + [package]
+    unique: list[Path] = []
+    for path in keep:  # a folder inside one already kept comes along with it
+        if not any(k == path or k in path.parents for k in unique):
+            unique = [k for k in unique if path not in k.parents] + [path]
+    return unique
+
 
 @dataclass
 class Sandbox:
     """How this machine confines a submission, found once per batch by :func:`find_sandbox`.
 
-    ``"sealed"``: ``unshare`` gives each submission private mount, PID and network namespaces. The
-    paths in ``hide`` (the reference solutions, the tests, the grader's files, the submissions, the
-    reports, the other submissions' work folders) do not exist for it, every process it starts dies
-    with its grading (the kernel ends a PID namespace's processes when its first one ends), and it
-    has no network. ``"network"``: only the network namespace. ``"none"``: neither. In every case the
-    processes that carry the submission's token in their environment are killed when it ends.
+    ``"sealed"``: ``unshare`` gives each submission private mount, PID and network namespaces, and
+    the submission runs in a root of its own (``chroot``) that holds only the ``keep`` paths
+    (read-only) and its own folder: the reference solutions, the tests, the grader's files, the
+    other submissions and any other copy of the course on the machine do not exist for it, every
+    process it starts dies with its grading (the kernel ends a PID namespace's processes when its
+    first one ends), and it has no network. ``"network"``: only the network namespace. ``"none"``:
+    neither. In every case the processes that carry the submission's token in their environment are
+    killed when it ends.
     """
 
     level: str
-    hide: list[Path] = field(default_factory=list)
+    keep: list[Path] = field(default_factory=list)
 
     def command(self, folder: Path, command: list[str]) -> list[str]:
+        """``command`` confined; ``folder`` is the submission's own, and its sibling ``root`` the mount point."""
         unshare = shutil.which("unshare") or "unshare"
         if self.level == "sealed":
             return [unshare, "-rmn", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", SANDBOX_SCRIPT,
-                    "sandbox", str(folder), *[str(p) for p in self.hide], "--", *command]
+                    "sandbox", str(folder), str(folder.parent / "root"), *[str(p) for p in self.keep], "--", *command]
         if self.level == "network":
             return [unshare, "-rn", *command]
         return command
 
 
-def find_sandbox(hide: list[Path]) -> Sandbox:
-    """The strongest confinement that works here (see :class:`Sandbox`)."""
+def find_sandbox(keep: list[Path] | None = None) -> Sandbox:
+    """The strongest confinement that works here (see :class:`Sandbox`).
+
+    The sealed level is tried for real: the interpreter must import the grader and the kernel's
+    packages inside the new root, see its own folder and not see a folder beside it.
+    """
     unshare = shutil.which("unshare")
     if unshare is None:
         return Sandbox("none")
+    keep = sandbox_keep() if keep is None else keep
     with tempfile.TemporaryDirectory(prefix="sandbox-test-") as tmp:
         secret, own = Path(tmp) / "secret", Path(tmp) / "own"
         secret.mkdir()
         (secret / "reference.py").write_text("x = 1\n")
         own.mkdir()
         (own / "job.json").write_text("{}")
-        trial = Sandbox("sealed", [Path(tmp)]).command(
-            own, ["sh", "-c", f"test ! -e {secret / 'reference.py'} && test -e {own / 'job.json'} && pwd"])
-        done = subprocess.run(trial, capture_output=True, text=True, timeout=30)
-        if done.returncode == 0 and done.stdout.strip() == str(own):
-            return Sandbox("sealed", [p for p in hide if p.exists()])
+        probe = ("import os, course_utils.grading, ipykernel, nbclient; "
+                 f"assert not os.path.exists({str(secret / 'reference.py')!r}) and os.path.exists('job.json'); "
+                 "print(os.getcwd())")
+        trial = Sandbox("sealed", keep).command(own, [sys.executable, "-c", probe])
+        try:
+            done = subprocess.run(trial, capture_output=True, text=True, timeout=120, cwd=own,
+                                  env={"PATH": os.environ.get("PATH", ""), "HOME": str(own)})
+            if done.returncode == 0 and done.stdout.strip() == str(own):
+                return Sandbox("sealed", keep)
+        except subprocess.TimeoutExpired:
+            pass
     if subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
         return Sandbox("network")
     return Sandbox("none")
@@ -477,7 +523,7 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
                      work: Path | None = None) -> Submission:
     """Grade one notebook against prepared probes; never raises for anything the submission does.
 
-    ``work`` is the folder under which its temporary folder is made (``sandbox`` hides the rest of it).
+    ``work`` is the folder under which its temporary folder is made (a sealed submission sees none of it but its own).
     """
     start = time.perf_counter()
     result = Submission(path.stem)
@@ -586,15 +632,6 @@ def _write_reports(results: list[Submission], out: Path, lesson: str, grade_ids:
         (folder / "feedback.txt").write_text("\n".join(lines) + "\n")
 
 
-def sealed_paths(root: Path, submissions: Path, out: Path, hidden_tests: Path | None, work: Path) -> list[Path]:
-    """What a submission must not see: the reference solutions and everything of the grader's."""
-    paths = [root / name for name in ("solutions", "tests", "grading", "build", ".git")]
-    paths += [submissions.resolve(), out.resolve(), work.resolve()]
-    paths += [hidden_tests.resolve()] if hidden_tests is not None else []
-    needed = [Path(sys.prefix).resolve(), Path(__file__).resolve().parent]  # the interpreter and this package
-    return [p for p in paths if not any(n == p or p in n.parents for n in needed)]
-
-
 def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, seed: int = 0, timeout_cell: float = 60,
                 timeout_total: float = 600, memory_mb: int = 3072, hidden_tests: Path | None = None,
                 root: Path | None = None) -> list[Submission]:
@@ -605,7 +642,7 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
     paths = sorted(submissions.glob("*.ipynb"))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as work:
-        sandbox = find_sandbox(sealed_paths(root, submissions, out, hidden_tests, Path(work)))
+        sandbox = find_sandbox()
 
         def one(path: Path) -> Submission:
             try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import jupytext
@@ -34,6 +36,9 @@ stolen = glob.glob(os.path.join("..", "*.ipynb")) + glob.glob(os.path.join("..",
 print("found", stolen)
 '''
 
+
+# another copy of the course somewhere on the machine (a TA's checkout, a clone in /tmp): sealed, it is not there
+STRAY_COPY = Path(tempfile.gettempdir()) / f"course-copy-{os.getpid()}"
 
 # Every route to the reference a submission might try; it solves nothing itself. Sealed, it scores 0.
 BORROW = """
@@ -73,6 +78,7 @@ borrow("absolute path", lambda: open(ROOT_ABS + "/solutions/01_autoencoder.py").
 borrow("beside the package", lambda: (package.parent / "solutions" / "01_autoencoder.py").read_text())
 borrow("relative path", lambda: open("../../../../solutions/01_autoencoder.py").read())
 borrow("walking up", walk_up)
+borrow("a stray copy of the course", lambda: open(STRAY + "/solutions/01_autoencoder.py").read())
 borrow("git history", lambda: __import__("subprocess").run(["git", "-C", ROOT_ABS, "show", "HEAD:solutions/01_autoencoder.py"],
                                                           capture_output=True, text=True).stdout)
 
@@ -90,7 +96,7 @@ except Exception:
 for namespace in borrowed.values():
     globals().update({k: v for k, v in namespace.items() if callable(v) and not k.startswith("_")})
 print("borrowed from", sorted(borrowed))
-""".replace("ROOT_ABS", repr(str(Path(__file__).resolve().parents[1])))
+""".replace("ROOT_ABS", repr(str(Path(__file__).resolve().parents[1]))).replace("STRAY", repr(str(STRAY_COPY)))
 
 MARKER = f"left-behind-{os.getpid()}"
 DETACH = f"""
@@ -161,7 +167,15 @@ CRAFTED = {
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def stray_copy():
+    (STRAY_COPY / "solutions").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "solutions" / "01_autoencoder.py", STRAY_COPY / "solutions" / "01_autoencoder.py")
+    yield STRAY_COPY
+    shutil.rmtree(STRAY_COPY, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, stray_copy):
     submissions, out = tmp_path_factory.mktemp("submissions"), tmp_path_factory.mktemp("grades")
     for name, (make, _, _) in CRAFTED.items():
         nbformat.write(make(), submissions / f"{name}.ipynb")
@@ -239,7 +253,7 @@ def test_every_lesson_grades_its_solution_full_and_its_stubs_zero(lesson, tmp_pa
     assert untouched.total == 0, (lesson, untouched.scores)
 
 
-def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path):
+def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path, stray_copy):
     """The borrowing routes are real: without the sandbox the same submission takes full marks."""
     path = tmp_path / "borrower.ipynb"
     nbformat.write(CRAFTED["borrower"][0](), path)
@@ -249,6 +263,15 @@ def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path):
     result = grading.grade_submission(path, "01_autoencoder", root=root, prepared=prepared, timeout_cell=20,
                                       timeout_total=240, sandbox=grading.Sandbox("none"))
     assert result.total == 11, result.notes
+
+
+def test_a_sealed_root_holds_the_interpreter_and_the_package_and_no_course_files():
+    keep = grading.sandbox_keep()
+    assert any(k == ROOT / "course_utils" or k in (ROOT / "course_utils").parents for k in keep), keep
+    solutions = ROOT / "solutions"
+    assert not any(k == solutions or k in solutions.parents for k in keep), keep  # not the course, nor a folder above it
+    command = grading.Sandbox("sealed", keep).command(Path("/tmp/x/work"), ["python", "-c", "1"])
+    assert command[command.index("--") + 1:] == ["python", "-c", "1"] and "/tmp/x/root" in command
 
 
 def test_nothing_a_submission_starts_outlives_its_grading(graded):
