@@ -23,6 +23,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import jupytext
 import nbformat
@@ -67,13 +68,17 @@ def dashboard_sources(root: Path | None = None) -> list[Path]:
 
 
 def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: dict | None = None,
-                     root: Path | None = None, quiet: bool = False) -> dict:
+                     root: Path | None = None, quiet: bool = False, select: Callable[[dict], bool] | None = None,
+                     name: str | None = None) -> dict:
     """Run a lesson's first code cell (its imports) and some of its cells; return the namespace.
 
-    ``cell_ids`` defaults to every exercise cell (id ``ex-...``); ``constants`` are set first (what
-    the lesson's data cells would define, without loading or training anything). The tests use it
-    to reach the solutions' functions, and the lecture dashboard to build the lessons' models
-    from the same source the students read. ``quiet`` hides what the cells print.
+    The one function that executes chosen cells of a solution outside a notebook: the tests use it
+    to reach the solutions' functions, the lecture dashboard to build the lessons' models from the
+    same source the students read, and the grader to evaluate the reference. Which cells: those
+    whose id is in ``cell_ids``, else those ``select(metadata)`` accepts, else every exercise cell
+    (id ``ex-...``). ``constants`` are set first (what the lesson's data cells would define,
+    without loading or training anything); ``name`` is the namespace's ``__name__``; ``quiet``
+    hides what the cells print.
     """
     import contextlib
     import io
@@ -84,11 +89,15 @@ def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: 
     missing = [i for i in cell_ids or [] if i not in known]
     if missing:
         raise KeyError(f"{lesson} has no code cell with id {', '.join(map(repr, missing))}")
-    chosen = [code[0]] + [c for c in code if (c.metadata.get("id") in cell_ids if cell_ids else
-                                              str(c.metadata.get("id", "")).startswith("ex-"))]
-    namespace: dict = {"__name__": f"solution_{lesson}", **(constants or {})}
+    if cell_ids:
+        chosen = [c for c in code[1:] if c.metadata.get("id") in cell_ids]
+    elif select is not None:
+        chosen = [c for c in code[1:] if select(c.metadata)]
+    else:
+        chosen = [c for c in code[1:] if str(c.metadata.get("id", "")).startswith("ex-")]
+    namespace: dict = {"__name__": name or f"solution_{lesson}", **(constants or {})}
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        for cell in chosen:
+        for cell in [code[0]] + chosen:
             # dont_inherit: compiled as the notebook's kernel compiles it (this module's ``from __future__
             # import annotations`` must not leak in), so the code and its fingerprint are the kernel's
             exec(compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec", dont_inherit=True), namespace)

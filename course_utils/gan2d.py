@@ -164,11 +164,13 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
     """Train ``G`` against ``D`` on the mixture ``name`` with ``step``, or load the cached run.
 
     ``G`` must take noise of ``recipe.z_dim[name]`` dimensions. Each of ``steps`` iterations
-    (default ``recipe.steps[name]``) draws ``critic_steps · batch`` real
-    points and as many noise vectors (a WGAN step gives each critic step its own batch) and calls
+    (default ``recipe.steps[name]``) draws ``critic_steps · batch`` items of real points and as many
+    of noise vectors (a WGAN step gives each critic step its own batch) and calls
     ``step(G, D, opt_G, opt_D, real, z)``; both players use Adam with ``recipe.lr`` and
     ``recipe.betas`` unless ``optimizers`` are given, and the evaluated generator is the moving
-    average of ``G``'s weights. ``values`` is how ``D``'s output is drawn behind the samples:
+    average of ``G``'s weights. An item is one sample, or for a :class:`Packed` discriminator a pack
+    of ``m`` samples (as in Lin et al. 2018: the discriminator judges as many items per step as the
+    baseline's, so the generator makes ``m`` samples for each). ``values`` is how ``D``'s output is drawn behind the samples:
     ``"probability"`` (a sigmoid, a GAN) or ``"score"`` (a critic's raw value). The snapshots show the trained generator as it moves.
     """
     steps = recipe.steps[name] if steps is None else steps
@@ -180,6 +182,9 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
               "optimizers": [type(o).__name__ for o in optimizers] if optimizers else "adam",
               "code": train.code_fingerprint(type(G).forward, type(D).forward),
               "architecture": [repr(G), repr(D)]}
+    pack = getattr(D, "m", 1)
+    if pack > 1:
+        config["pack"] = pack
     G_average = copy.deepcopy(G)
 
     def run() -> dict:
@@ -200,7 +205,7 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
         start = time.perf_counter()
         bar = tqdm(range(steps), desc=f"{name}, {label}", disable=not progress, leave=False, mininterval=0.5)
         for i in bar:
-            n = recipe.batch * critic_steps
+            n = recipe.batch * critic_steps * pack
             real = mixture.x[torch.randint(len(mixture.x), (n,), generator=batches)].to(device)
             z = torch.randn(n, z_dim, generator=noise).to(device)
             for key, value in step(G, D, opt_G, opt_D, real, z).items():

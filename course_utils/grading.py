@@ -51,7 +51,7 @@ from typing import Any, Callable
 
 import torch
 
-from .build import exercises, repo_root
+from .build import exercises, lesson_namespace, repo_root
 from .checks import Probe
 
 __all__ = ["Probe", "Prepared", "Submission", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
@@ -184,18 +184,9 @@ def lesson_probes(lesson: str, hidden_tests: Path | None = None) -> dict[str, li
 
 def reference_namespace(lesson: str, root: Path) -> dict:
     """The solution's setup cell and every cell with an id, executed in the grader's process (trusted code)."""
-    import jupytext
-
-    namespace: dict = {"__name__": f"reference_{lesson}", **getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {})}
-    nb = jupytext.read(root / "solutions" / f"{lesson}.py")
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        for cell in [code[0]] + [c for c in code[1:] if c.metadata.get("id") and not c.metadata.get("points")]:
-            exec(compile(cell.source, f"<reference {lesson}:{cell.metadata.get('id', 'setup')}>", "exec", dont_inherit=True), namespace)
-    return namespace
+    return lesson_namespace(lesson, root=root, quiet=True, name=f"reference_{lesson}",
+                            constants=getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {}),
+                            select=lambda meta: bool(meta.get("id")) and not meta.get("points"))
 
 
 def _evaluate(expr: str, namespace: dict, inp: dict) -> Any:

@@ -356,8 +356,10 @@ checks.check_modes_captured(modes_captured)
 # different modes; two samples of a collapsed generator come from the same one. Lin et al. prove
 # that packing makes the divergence the discriminator estimates grow sharply with the mass a
 # generator drops, so collapse is punished much harder than by a discriminator that sees one
-# sample at a time. The change is a single wrapper around the same network (`gan2d.Packed`); your
-# `gan_step` does not change, since a batch of $N$ samples simply becomes $N / m$ packs.
+# sample at a time. The change is a single wrapper around the same network (`gan2d.Packed`), and
+# your `gan_step` does not change. As in the paper, the discriminator judges as many items per step
+# as the baseline's, $N$ packs instead of $N$ samples, so each step draws $mN$ real points and $mN$
+# noise vectors: the generator makes $m$ samples for every verdict, the price packing pays.
 # (Minibatch discrimination, Salimans et al. 2016, and the minibatch standard deviation of Karras
 # et al. 2018 are the same idea in another form: a feature of the whole batch.)
 
@@ -435,9 +437,20 @@ def remedy_sentence(name: str, gan: gan2d.Run2D, fix: gan2d.Run2D) -> str:
 gan_ring, gan_grid = runs_2d[("ring", False)], runs_2d[("grid", False)]
 fix_ring, fix_grid = runs_2d[("ring", True)], runs_2d[("grid", True)]
 collapsed = all(r.coverage.modes_captured < r.coverage.n_modes / 2 for r in (gan_ring, gan_grid))
+blurred = [name for name, r in (("ring", gan_ring), ("grid", gan_grid)) if r.coverage.high_quality < 0.8]
+if collapsed and not blurred:
+    collapse_sentence = ("That is mode collapse as the decks draw it: most modes are missing, and the samples sit on "
+                         "the few that are left. The explorer shows how the generator got there.")
+elif collapsed:
+    collapse_sentence = (f"Most modes are missing, but on the {' and the '.join(blurred)} the samples do not sit on "
+                         "the few that are left: many lie between modes, a string of low-quality points rather "
+                         "than the sharp collapse the decks draw. The explorer shows how the generator got there.")
+else:
+    collapse_sentence = ("On this seed the GAN kept at least half of the modes of one mixture; run other seeds "
+                         "(COURSE_SEED) to see how often it collapses.")
 say(f"""**What the numbers show** (this run). The GAN captures {coverage_sentence(gan_ring)} on the ring,
 and {coverage_sentence(gan_grid)} on the grid.
-{"That is mode collapse as the decks draw it: most modes are missing, and the samples sit on the few that are left. The explorer shows how the generator got there." if collapsed else "On this seed the GAN kept at least half of the modes of one mixture; run other seeds (COURSE_SEED) to see how often it collapses."}
+{collapse_sentence}
 Judging packs of {PACK}, the same networks capture {coverage_sentence(fix_ring)} on the ring, and
 {coverage_sentence(fix_grid)} on the grid. {remedy_sentence("ring", gan_ring, fix_ring)}
 {remedy_sentence("grid", gan_grid, fix_grid)} `course bench --lesson 04_gan --seeds 0 1 2` runs every seed.
