@@ -164,14 +164,15 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
     """Train ``G`` against ``D`` on the mixture ``name`` with ``step``, or load the cached run.
 
     ``G`` must take noise of ``recipe.z_dim[name]`` dimensions. Each of ``steps`` iterations
-    (default ``recipe.steps[name]``) draws ``critic_steps · batch`` items of real points and as many
-    of noise vectors (a WGAN step gives each critic step its own batch) and calls
-    ``step(G, D, opt_G, opt_D, real, z)``; both players use Adam with ``recipe.lr`` and
+    (default ``recipe.steps[name]``) draws ``critic_steps · batch · m`` real points and as many
+    noise vectors, where ``m`` is a :class:`Packed` discriminator's pack size (1 otherwise): as in
+    Lin et al. 2018, a packed discriminator judges as many items per step as the baseline's, so the
+    generator makes ``m`` samples for each (a WGAN step gives each critic step its own batch). It
+    calls ``step(G, D, opt_G, opt_D, real, z)``; both players use Adam with ``recipe.lr`` and
     ``recipe.betas`` unless ``optimizers`` are given, and the evaluated generator is the moving
-    average of ``G``'s weights. An item is one sample, or for a :class:`Packed` discriminator a pack
-    of ``m`` samples (as in Lin et al. 2018: the discriminator judges as many items per step as the
-    baseline's, so the generator makes ``m`` samples for each). ``values`` is how ``D``'s output is drawn behind the samples:
-    ``"probability"`` (a sigmoid, a GAN) or ``"score"`` (a critic's raw value). The snapshots show the trained generator as it moves.
+    average of ``G``'s weights. ``values`` is how ``D``'s output is drawn behind the samples:
+    ``"probability"`` (a sigmoid, a GAN) or ``"score"`` (a critic's raw value). The snapshots show
+    the trained generator as it moves.
     """
     steps = recipe.steps[name] if steps is None else steps
     z_dim = recipe.z_dim[name]
