@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-browser demo build check lab bench clean help
+.PHONY: setup run test test-browser demo build check lab bench release clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make test-browser  install Chromium if missing, then run the browser tests alone"
 	@echo "make bench  wall time and quality of each lesson beside published references"
 	@echo "make build  regenerate solutions/*.ipynb and notebooks/*.ipynb from solutions/*.py"
+	@echo "make release  the student bundle in build/release: notebooks, the student library's wheel, a README"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +27,9 @@ setup: $(STAMP)
 run: setup
 	$(PY) -m course_utils run --out build/run
 
+# The tests, then the six solution notebooks under nbval (fast mode, one execution each; conftest.py)
 test: setup
-	$(PY) -m pytest --junitxml=build/test-reports/junit.xml
+	$(PY) -m pytest tests solutions --nbval-lax --nbval-current-env --junitxml=build/test-reports/junit.xml
 
 test-browser: setup
 	.ci/install-chromium
@@ -47,6 +49,9 @@ demo: setup
 
 bench: setup
 	$(PY) -m course_utils bench --out build/bench
+
+release: setup
+	$(PY) -m course_utils release --out build/release
 
 clean:
 	rm -rf build .pytest_cache

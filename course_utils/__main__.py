@@ -1,4 +1,4 @@
-"""The ``course`` command: ``course build | run | bench | grade | gradescope | demo`` (also ``python -m course_utils``)."""
+"""The ``course`` command: ``course build | run | bench | grade | gradescope | release | demo`` (also ``python -m course_utils``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ commands:
   bench    wall time and quality of each lesson beside published reference numbers
   grade    grade a folder of submissions (course grade --help)
   gradescope  write a lesson's Gradescope autograder zip (course gradescope --help)
+  release  write the student bundle: notebooks, the student library's wheel, a README (course release --help)
   demo     serve the lecture dashboard (three widgets on trained models) with Voila
 """
 
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         from .grading import main as run
     elif command == "gradescope":
         from .gradescope import main as run
+    elif command == "release":
+        from .release import main as run
     elif command == "demo":
         from .demo import main as run
     else:

@@ -5,12 +5,18 @@ For each ``solutions/NN_topic.py`` (jupytext percent format) it writes
 * ``solutions/NN_topic.ipynb``: the same cells, no outputs. ``solutions/jupytext.toml`` pairs it
   with the ``.py``, so saving it in JupyterLab writes back into the source.
 * ``notebooks/NN_topic.ipynb``: the student's version. Every region between
-  ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes a stub that raises
-  ``NotImplementedError`` with the region's ``### HINT:`` line (markdown regions become
-  "YOUR ANSWER HERE").
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes :data:`CODE_STUB` (markdown regions
+  become "YOUR ANSWER HERE"); the ``### HINT:`` lines just above a code region stay, so the
+  student reads the idea beside the stub.
 
-Cell metadata in the source: ``id="..."`` gives a cell its stable id, ``points=N`` makes it a graded
-check cell. Both notebooks carry nbgrader-compatible metadata (``grade_id``, ``points``,
+This is exactly what nbgrader's ``generate_assignment`` makes of the solution notebook with the
+course's ``nbgrader_config.py`` (which sets the same stub): hints sit outside the regions so that
+nbgrader keeps them, and check cells are locked (``editable``/``deletable`` false) as nbgrader's
+``LockCells`` locks them.
+
+Cell metadata in the source: ``id="..."`` gives a cell its stable id; ``points=N`` on a code cell
+makes it a graded check cell, on a markdown cell with a solution region a written answer graded
+by hand. Both notebooks carry nbgrader's metadata (schema 3: ``grade_id``, ``points``,
 ``solution``, ``grade``, ``locked``), deterministic cell ids and a Python 3 kernelspec, so the
 build is byte-for-byte reproducible and ``--check`` can detect drift.
 """
@@ -28,10 +34,18 @@ from typing import Callable
 import jupytext
 import nbformat
 
-__all__ = ["Exercise", "BuildError", "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises",
+__all__ = ["CODE_STUB", "TEXT_STUB", "CHECK_TAG", "missing_outputs", "record_outputs", "Exercise", "BuildError", "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises",
            "lesson_namespace", "main"]
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
+#: What replaces a code solution region in the student notebook (nbgrader_config.py sets the same).
+CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("not done yet: the hint above names the idea")'
+TEXT_STUB = "YOUR ANSWER HERE"
+#: nbval compares the output of a cell with this tag (``pytest --nbval-lax``) with the one stored in the
+#: solution notebook; every check cell carries it, and any cell whose output is exact (a closed form, a
+#: count) may. ``course build --record-outputs`` stores the outputs; the build keeps them while the
+#: cell's source is unchanged.
+CHECK_TAG = "nbval-check-output"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 SOURCE_PATTERN = "[0-9][0-9]_*.py"
@@ -111,17 +125,15 @@ def _normalise(text: str) -> str:
     return "".join(text.replace("\u2212", "-").split())
 
 
-def hint_problem(region: list[str]) -> str:
-    """Why the ``### HINT:`` lines of a solution region are not acceptable, or ``""``.
+def hint_problem(hints: list[str], region: list[str]) -> str:
+    """Why the ``### HINT:`` lines above a solution region are not acceptable, or ``""``.
 
     A hint names the idea, never the code: it may not contain a piece of ``LEAK`` characters of a
     solution line (spaces and minus signs normalised), and it is plain ASCII, so that a student who
     pastes it meets no Unicode minus or symbol that Python rejects.
     """
-    code = [_normalise(line) for line in region if not line.strip().startswith("###")]
-    for line in region:
-        if not line.strip().startswith(HINT):
-            continue
+    code = [_normalise(line) for line in region if not line.strip().startswith("#")]
+    for line in hints:
         hint = line.strip()[len(HINT):].strip()
         odd = sorted({ch for ch in hint if not ch.isascii()})
         if odd:
@@ -133,29 +145,36 @@ def hint_problem(region: list[str]) -> str:
     return ""
 
 
-def _stub(region: list[str], indent: str) -> list[str]:
-    hints = [line.strip()[len(HINT):].strip() for line in region if line.strip().startswith(HINT)]
-    message = " ".join(hints) or "write your solution here"
-    return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
-
-
 def _strip_solutions(source: str, markdown: bool, where: str) -> str:
+    """The source with each solution region replaced by its stub, as nbgrader's ClearSolutions does."""
     out: list[str] = []
     region: list[str] | None = None
+    hints: list[str] = []
     indent = ""
     for number, line in enumerate(source.split("\n"), 1):
         stripped = line.strip()
         if stripped == BEGIN:
             if region is not None:
                 raise BuildError(f"{where}, line {number}: {BEGIN} inside another solution region")
+            hints = []
+            for above in reversed(out):
+                if not above.strip().startswith(HINT):
+                    break
+                hints.insert(0, above)
             region, indent = [], line[: len(line) - len(line.lstrip())]
         elif stripped == END:
             if region is None:
                 raise BuildError(f"{where}, line {number}: {END} without {BEGIN}")
-            problem = hint_problem(region)
+            if any(r.strip().startswith(HINT) for r in region):
+                raise BuildError(f"{where}, line {number}: a '{HINT}' line inside a solution region is removed with "
+                                 "it: put the hint just above the region")
+            if not markdown and not hints:
+                raise BuildError(f"{where}, line {number}: a code solution region needs a '{HINT}' line just above "
+                                 f"its {BEGIN} (the student reads it beside the stub)")
+            problem = hint_problem(hints, region)
             if problem:
                 raise BuildError(f"{where}, line {number}: {problem}")
-            out.extend(["YOUR ANSWER HERE"] if markdown else _stub(region, indent))
+            out.extend(indent + stub for stub in (TEXT_STUB if markdown else CODE_STUB).split("\n"))
             region = None
         elif region is not None:
             region.append(line)
@@ -181,6 +200,13 @@ def _prepare(source_path: Path) -> nbformat.NotebookNode:
         solution, points = _has_solution(cell), cell.metadata.get("points")
         if (solution or points is not None) and not grade_id:
             raise BuildError(f"{where}: a solution or graded cell needs id=\"...\" in its '# %%' line")
+        if cell.cell_type == "markdown" and solution and points is None:
+            raise BuildError(f"{where}: a written answer is graded by hand: give it points=N in its '# %%' line")
+        if cell.cell_type == "markdown" and points is not None and not solution:
+            raise BuildError(f"{where}: a markdown cell with points needs a {BEGIN} region (the answer)")
+        if cell.cell_type == "code" and points is not None and CHECK_TAG not in cell.metadata.get("tags", []):
+            raise BuildError(f"{where}: a check cell's verdict is compared by nbval: add tags=[\"{CHECK_TAG}\"] "
+                             "to its '# %%' line")
         if grade_id:
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(grade_id)) or grade_id in seen:
                 raise BuildError(f"{where}: id {grade_id!r} must be unique and use letters, digits, - and _")
@@ -210,6 +236,12 @@ def _student(nb: nbformat.NotebookNode, lesson: str) -> nbformat.NotebookNode:
             cell.source = _strip_solutions(cell.source, cell.cell_type == "markdown", f"{lesson}, cell {index + 1}")
         cell.metadata.pop("id", None)
         cell.metadata.pop("points", None)
+        grader = cell.metadata.get("nbgrader")
+        if grader:  # as nbgrader's generate_assignment leaves them (its LockCells, its cell_type record)
+            grader["cell_type"] = cell.cell_type
+            cell.metadata["deletable"] = False
+            if not grader["solution"]:
+                cell.metadata["editable"] = False
     return student
 
 
@@ -218,15 +250,100 @@ def _text(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def build_lesson(source_path: Path, root: Path | None = None) -> dict[Path, str]:
-    """The files one source builds, as ``{path: text}`` (nothing is written)."""
+def _checked(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and CHECK_TAG in cell.metadata.get("tags", [])
+
+
+def _expected_outputs(path: Path) -> dict[str, tuple[str, list]]:
+    """``{cell id: (source, outputs)}`` of the checked cells of a built solution notebook."""
+    if not path.exists():
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    return {c.id: (c.source, c.outputs) for c in nb.cells if _checked(c) and c.outputs}
+
+
+def _stream_outputs(outputs: list) -> list:
+    """What nbval compares of a cell's outputs, stored plainly: its text streams (merged per stream)
+    and the plain-text form of what it displayed (a figure's ``<Figure size ...>``; nbval does not
+    compare the image itself, and the notebook does not store it)."""
+    merged: list = []
+    for output in outputs:
+        kind = output.get("output_type")
+        if kind == "stream":
+            if merged and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == output["name"]:
+                merged[-1]["text"] += output["text"]
+            else:
+                merged.append(nbformat.v4.new_output("stream", name=output["name"], text=output["text"]))
+        elif kind in ("display_data", "execute_result") and "text/plain" in output.get("data", {}):
+            merged.append(nbformat.v4.new_output("display_data", data={"text/plain": output["data"]["text/plain"]}))
+    return merged
+
+
+def build_lesson(source_path: Path, root: Path | None = None,
+                 outputs: dict[str, list] | None = None) -> dict[Path, str]:
+    """The files one source builds, as ``{path: text}`` (nothing is written).
+
+    The checked cells of the solution notebook keep the outputs stored in the current one while
+    their source is unchanged; ``outputs`` (``{cell id: outputs}``, from ``--record-outputs``)
+    replaces them.
+    """
     root = root or source_path.parents[1]
     nb = _prepare(source_path)
     lesson = source_path.stem
+    solution_path = root / "solutions" / f"{lesson}.ipynb"
+    stored = _expected_outputs(solution_path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for count, cell in enumerate(code, 1):
+        if not _checked(cell):
+            continue
+        if outputs is not None and cell.id in outputs:
+            cell.outputs = _stream_outputs(outputs[cell.id])
+        elif cell.id in stored and stored[cell.id][0] == cell.source:
+            cell.outputs = stored[cell.id][1]
+        if cell.outputs:  # nbval takes a stored output without an execution count for a stray one
+            cell.execution_count = count
+    student = _student(nb, lesson)
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     return {
-        root / "solutions" / f"{lesson}.ipynb": _text(nb),
-        root / "notebooks" / f"{lesson}.ipynb": _text(_student(nb, lesson)),
+        solution_path: _text(nb),
+        root / "notebooks" / f"{lesson}.ipynb": _text(student),
     }
+
+
+def missing_outputs(root: Path | None = None) -> list[str]:
+    """``"<lesson>: <cell id>"`` for each checked cell whose expected output is not stored."""
+    root = root or repo_root()
+    missing = []
+    for source in lesson_sources(root):
+        nb = nbformat.read(root / "solutions" / f"{source.stem}.ipynb", as_version=4)
+        missing += [f"{source.stem}: {c.id}" for c in nb.cells if _checked(c) and not c.outputs]
+    return missing
+
+
+def record_outputs(lessons: list[str] | None = None, root: Path | None = None) -> list[Path]:
+    """Execute the solutions in fast mode (fresh checkpoints) and store their checked cells' outputs."""
+    import tempfile
+
+    from .run import execute_lesson
+
+    root = root or repo_root()
+    build_all(root)
+    written = []
+    for source in lesson_sources(root):
+        if lessons and source.stem not in lessons:
+            continue
+        with tempfile.TemporaryDirectory() as checkpoints, tempfile.TemporaryDirectory() as out:
+            run = execute_lesson(source.stem, root=root, out_dir=Path(out), fast=True, checkpoints=checkpoints)
+            if not run.ok:
+                raise BuildError(f"{source.stem} failed in fast mode, no outputs recorded: {run.error}")
+            executed = nbformat.read(run.notebook, as_version=4)
+        recorded = {c.id: c.outputs for c in executed.cells if _checked(c)}
+        for path, text in build_lesson(source, root, outputs=recorded).items():
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
 
 
 def build_all(root: Path | None = None, check: bool = False) -> list[Path]:
@@ -247,12 +364,15 @@ def build_all(root: Path | None = None, check: bool = False) -> list[Path]:
 
 
 def exercises(lesson: str, root: Path | None = None) -> list[Exercise]:
-    """The graded check cells of a lesson, with their points, read from its solution source."""
+    """The graded check cells of a lesson, with their points, read from its solution source.
+
+    Written answers (markdown cells with points) are graded by hand and are not among them.
+    """
     nb = _prepare((root or repo_root()) / "solutions" / f"{lesson}.py")
     return [
         Exercise(lesson, c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]), c.source)
         for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
     ]
 
 
@@ -260,9 +380,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course build", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed notebook differs from a fresh build")
     parser.add_argument("--root", type=Path, default=None, help="the course folder (default: here)")
+    parser.add_argument("--record-outputs", action="store_true",
+                        help=f"execute the solutions in fast mode and store the outputs nbval compares (cells tagged {CHECK_TAG})")
     args = parser.parse_args(argv)
     root = args.root or repo_root()
     try:
+        if args.record_outputs:
+            written = record_outputs(root=root)
+            print(f"recorded the checked outputs of {len(written) // 2} lessons")
+            return 0
         changed = build_all(root, check=args.check)
     except BuildError as err:
         print(f"build failed: {err}", file=sys.stderr)

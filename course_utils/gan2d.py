@@ -76,7 +76,7 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: to
     opt_G.zero_grad()
     loss_G.backward()
     opt_G.step()
-    return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+    return dict(loss_D=loss_D.item(), loss_G=loss_G.item())
 
 
 def behaviour(step: Step, G: nn.Module, D: nn.Module, z_dim: int, critic_steps: int = 1) -> dict[str, list]:

@@ -83,13 +83,13 @@ plt.show()
 # %% id="ex-reconstruction-loss"
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """L = (1/N) Σ_n ||x_n − x̂_n||²: squared error summed over pixels, averaged over images."""
-    ### BEGIN SOLUTION
     ### HINT: The squared error of every pixel, added up within each image, then averaged over the images of the batch.
+    ### BEGIN SOLUTION
     return ((x - x_hat) ** 2).flatten(1).sum(dim=1).mean()
     ### END SOLUTION
 
 
-# %% id="check-reconstruction-loss" points=2
+# %% id="check-reconstruction-loss" points=2 tags=["nbval-check-output"]
 checks.check_reconstruction_loss(reconstruction_loss)
 
 # %% [markdown]
@@ -112,8 +112,8 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.image_shape = tuple(image_shape)
         d_in = int(np.prod(image_shape))
-        ### BEGIN SOLUTION
         ### HINT: Two stacks of layers that mirror each other, as listed above; the encoder ends without an activation, the decoder with a sigmoid.
+        ### BEGIN SOLUTION
         self.encoder = nn.Sequential(
             nn.Flatten(),
             nn.Linear(d_in, d_hidden), nn.ReLU(),
@@ -129,15 +129,15 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """z = f_φ(x)."""
-        ### BEGIN SOLUTION
         ### HINT: The encoder turns a batch of images into one code of d_latent numbers per image.
+        ### BEGIN SOLUTION
         return self.encoder(x)
         ### END SOLUTION
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """x̂ = g_θ(z), reshaped to N x C x H x W."""
-        ### BEGIN SOLUTION
         ### HINT: The decoder's output is flat: give it back the shape of the images.
+        ### BEGIN SOLUTION
         return self.decoder(z).view(-1, *self.image_shape)
         ### END SOLUTION
 
@@ -145,7 +145,7 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-# %% id="check-autoencoder" points=3
+# %% id="check-autoencoder" points=3 tags=["nbval-check-output"]
 checks.check_autoencoder(Autoencoder)
 
 # %% [markdown]
@@ -387,21 +387,21 @@ say(f"Singular values of the centred training digits: $\\sigma_{K_LINEAR} = {sin
 # %% id="ex-output-sizes"
 def conv_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.Conv2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
-    ### BEGIN SOLUTION
     ### HINT: Count the positions where a kernel of size k fits in the padded input, moving s at a time; the division rounds down.
+    ### BEGIN SOLUTION
     return (i + 2 * p - k) // s + 1
     ### END SOLUTION
 
 
 def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.ConvTranspose2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
-    ### BEGIN SOLUTION
     ### HINT: Run the convolution's size formula backwards: the i inputs sit s apart, the kernel adds its size, and the padding removes p on each side.
+    ### BEGIN SOLUTION
     return (i - 1) * s - 2 * p + k
     ### END SOLUTION
 
 
-# %% id="check-output-sizes" points=2
+# %% id="check-output-sizes" points=2 tags=["nbval-check-output"]
 checks.check_output_sizes(conv_output_size, conv_transpose_output_size)
 
 # %% [markdown]
@@ -524,8 +524,8 @@ plt.show()
 # %% id="ex-label-subset"
 def label_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:
     """Indices (int64) of n_per_class randomly chosen examples of each class in y."""
-    ### BEGIN SOLUTION
     ### HINT: For each class, draw that many of its indices without replacement, from a generator seeded by seed, so the same labels come back every time.
+    ### BEGIN SOLUTION
     generator = torch.Generator().manual_seed(seed)
     chosen = []
     for c in torch.unique(y):
@@ -535,7 +535,7 @@ def label_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tens
     ### END SOLUTION
 
 
-# %% id="check-label-subset" points=2
+# %% id="check-label-subset" points=2 tags=["nbval-check-output"]
 checks.check_label_subset(label_subset)
 
 # %% [markdown]
@@ -548,8 +548,8 @@ checks.check_label_subset(label_subset)
 # %% id="ex-probe-accuracy"
 def probe_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor) -> float:
     """Test accuracy of a logistic-regression classifier trained on (f_train, y_train)."""
-    ### BEGIN SOLUTION
     ### HINT: Standardise the features with statistics of the training features only, fit a logistic regression, and score it on the held-out features.
+    ### BEGIN SOLUTION
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -560,7 +560,7 @@ def probe_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.T
     ### END SOLUTION
 
 
-# %% id="check-probe-accuracy" points=2
+# %% id="check-probe-accuracy" points=2 tags=["nbval-check-output"]
 checks.check_probe_accuracy(probe_accuracy)
 
 # %%
@@ -604,7 +604,7 @@ plt.show()
 # **✎ Question.** In one or two sentences: why can a nonlinear autoencoder beat PCA at $k = 2$, but
 # not a linear one, however long you train it?
 
-# %% [markdown] id="answer-linear-vs-nonlinear"
+# %% [markdown] id="answer-linear-vs-nonlinear" points=2
 # ### BEGIN SOLUTION
 # A linear autoencoder can only reach a linear projection onto a $k$-dimensional subspace, and
 # PCA is already the best of those (Eckart–Young). A nonlinear one can map a curved

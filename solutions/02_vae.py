@@ -120,14 +120,14 @@ plt.show()
 # %% id="ex-reparameterize"
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """z = mu + exp(log_var / 2) ⊙ eps, eps ~ N(0, I), differentiable in mu and log_var."""
-    ### BEGIN SOLUTION
     ### HINT: Draw standard normal noise shaped like mu, scale it by the standard deviation (log_var is the log of its square), and shift it by mu.
+    ### BEGIN SOLUTION
     eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * log_var) * eps
     ### END SOLUTION
 
 
-# %% id="check-reparameterize" points=2
+# %% id="check-reparameterize" points=2 tags=["nbval-check-output"]
 checks.check_reparameterize(reparameterize)
 
 # %% [markdown]
@@ -163,13 +163,13 @@ print(f"reparameterised: dJ/dmu = {mu.grad.item():.3f}  (exact: 2 mu = {2 * mu.i
 # %% id="ex-gaussian-kl"
 def gaussian_kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(log_var)) || N(0, I)) for each row: shape N."""
-    ### BEGIN SOLUTION
     ### HINT: Apply the closed form above to each latent dimension, then add the dimensions up: one value per example.
+    ### BEGIN SOLUTION
     return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)
     ### END SOLUTION
 
 
-# %% id="check-gaussian-kl" points=2
+# %% id="check-gaussian-kl" points=2 tags=["nbval-check-output"]
 checks.check_gaussian_kl(gaussian_kl)
 
 # %% [markdown]
@@ -214,15 +214,15 @@ plt.show()
 def negative_elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor,
                   beta: float = 1.0) -> dict[str, torch.Tensor]:
     """−ELBO = recon + beta·kl, with recon = −log p(x|z) (Bernoulli, summed over pixels); batch means."""
-    ### BEGIN SOLUTION
     ### HINT: Recon is the Bernoulli negative log-likelihood of the pixels given the logits, added up over the pixels of each image; kl comes from your gaussian_kl; both are averaged over the batch.
+    ### BEGIN SOLUTION
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
     kl = gaussian_kl(mu, log_var).mean()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
     ### END SOLUTION
 
 
-# %% id="check-negative-elbo" points=2
+# %% id="check-negative-elbo" points=2 tags=["nbval-check-output"]
 checks.check_negative_elbo(negative_elbo)
 
 # %% [markdown]
@@ -418,13 +418,13 @@ plt.show()
 # %% id="ex-iwae-bound"
 def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
     """log (1/K) Σ_k exp(log_w[k]) for each column: shape N."""
-    ### BEGIN SOLUTION
     ### HINT: Average the weights in log space: a log-sum-exp over the K samples, then subtract log K.
+    ### BEGIN SOLUTION
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
     ### END SOLUTION
 
 
-# %% id="check-iwae-bound" points=2
+# %% id="check-iwae-bound" points=2 tags=["nbval-check-output"]
 checks.check_iwae_bound(iwae_bound)
 
 # %%
@@ -654,8 +654,8 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False) -> torc
     With hard=True the forward value is the one-hot vector of the sample's largest entry, and the
     gradient is the relaxed sample's (straight-through).
     """
-    ### BEGIN SOLUTION
     ### HINT: Turn uniform noise into standard Gumbel noise with two logarithms (keep the uniform away from 0), add it to the logits, divide by the temperature and normalise with a softmax. For hard samples, take the one-hot vector of the largest entry and give it the soft sample's gradient: add the soft sample and subtract a copy of it cut from the graph.
+    ### BEGIN SOLUTION
     u = torch.rand_like(logits).clamp_min(1e-10)
     g = -torch.log(-torch.log(u))
     y = torch.softmax((logits + g) / tau, dim=-1)
@@ -666,7 +666,7 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False) -> torc
     ### END SOLUTION
 
 
-# %% id="check-gumbel-softmax" points=3
+# %% id="check-gumbel-softmax" points=3 tags=["nbval-check-output"]
 checks.check_gumbel_softmax(gumbel_softmax)
 
 # %% [markdown]
@@ -795,7 +795,7 @@ of $z$, and a KL to a uniform prior over the $k$ symbols.""")
 # **✎ Question.** Why are the VAE's mean images blurry, and what would make its *samples* sharper
 # without making them noisy?
 
-# %% [markdown] id="answer-blur"
+# %% [markdown] id="answer-blur" points=2
 # ### BEGIN SOLUTION
 # The mean of $p(x \mid z)$ averages every image compatible with a code, and the factorised
 # Bernoulli decoder cannot express correlations between pixels other than through $z$, so sharp

@@ -95,8 +95,8 @@ plt.show()
 # %% id="ex-causal-mask"
 def causal_mask(k: int, mask_type: str) -> torch.Tensor:
     """A k x k float tensor: 1 where a masked kernel may look, 0 elsewhere (type 'A' or 'B')."""
-    ### BEGIN SOLUTION
     ### HINT: A kernel may look at every row above its centre and at the centre row left of the centre; only type B may look at the centre itself.
+    ### BEGIN SOLUTION
     mask = torch.zeros(k, k)
     centre = k // 2
     mask[:centre, :] = 1.0
@@ -107,7 +107,7 @@ def causal_mask(k: int, mask_type: str) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %% id="check-causal-mask" points=2
+# %% id="check-causal-mask" points=2 tags=["nbval-check-output"]
 checks.check_causal_mask(causal_mask)
 
 # %%
@@ -138,13 +138,13 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", causal_mask(k, mask_type))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION
         ### HINT: Convolve with the masked weight, masked anew at every call, and with the layer's own bias and padding.
+        ### BEGIN SOLUTION
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
         ### END SOLUTION
 
 
-# %% id="check-masked-conv" points=3
+# %% id="check-masked-conv" points=3 tags=["nbval-check-output"]
 checks.check_masked_conv(MaskedConv2d)
 
 # %% [markdown]
@@ -173,7 +173,7 @@ class PixelCNN(nn.Module):
         return self.net(x.float() / (self.levels - 1))
 
 
-# %%
+# %% tags=["nbval-check-output"]
 def dependency_map(model: nn.Module, position: tuple[int, int], size: int = 8) -> torch.Tensor:
     """|d logits[position] / d input|: which input pixels the output at `position` depends on."""
     x = torch.rand(1, 1, size, size, requires_grad=True)  # real-valued levels, so gradients exist
@@ -316,21 +316,21 @@ plt.show()
 # %% id="ex-pixel-nll"
 def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """−log p(x) in nats for each image: logits N x L x H x W, x N x 1 x H x W integer levels -> N."""
-    ### BEGIN SOLUTION
     ### HINT: Each pixel's level is a class: take the cross-entropy of every pixel's logits and add it up over each image.
+    ### BEGIN SOLUTION
     return F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).sum(1)
     ### END SOLUTION
 
 
 def bits_per_dim(nll_nats: torch.Tensor, dims: int) -> torch.Tensor:
     """Convert nats per image into bits per dimension."""
-    ### BEGIN SOLUTION
     ### HINT: Nats become bits through a change of logarithm base, and per dimension means per pixel.
+    ### BEGIN SOLUTION
     return nll_nats / (dims * math.log(2))
     ### END SOLUTION
 
 
-# %% id="check-pixel-nll" points=2
+# %% id="check-pixel-nll" points=2 tags=["nbval-check-output"]
 checks.check_pixel_nll(pixel_nll, bits_per_dim)
 
 # %% [markdown]
@@ -438,8 +438,8 @@ def sample(model: nn.Module, n: int, shape: tuple[int, int, int] = (1, 8, 8), le
     x = torch.zeros(n, *shape, dtype=torch.long) if x is None else x.clone().long()
     x = x.to(device_)
     y = y.to(device_) if y is not None else None
-    ### BEGIN SOLUTION
     ### HINT: Visit the pixels in raster order from start; at each one run the model on the whole batch, turn that pixel's logits into probabilities and draw a level for every image.
+    ### BEGIN SOLUTION
     for i in range(start, rows * cols):
         r, c = divmod(i, cols)
         probs = model(x, y)[:, :, r, c].softmax(dim=-1)
@@ -448,7 +448,7 @@ def sample(model: nn.Module, n: int, shape: tuple[int, int, int] = (1, 8, 8), le
     return x.cpu()
 
 
-# %% id="check-sample" points=3
+# %% id="check-sample" points=3 tags=["nbval-check-output"]
 checks.check_sample(sample)
 
 # %%
@@ -536,7 +536,7 @@ plt.show()
 # PixelCNN 17 grey levels). Yet nothing in the PixelCNN learns a code $z$. What does it give up,
 # compared with the VAE?
 
-# %% [markdown] id="answer-no-latent"
+# %% [markdown] id="answer-no-latent" points=2
 # ### BEGIN SOLUTION
 # A latent representation: there is no encoder, no code to interpolate in or to use as features,
 # and no fast sampling (a VAE samples in one decoder pass, a PixelCNN needs one pass per pixel).

@@ -77,13 +77,13 @@ print(f"device: {device}; fast mode: {fast_mode()}")
 # %% id="ex-discriminator-loss"
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """−mean log D(x) − mean log(1 − D(G(z))), from the discriminator's logits."""
-    ### BEGIN SOLUTION
     ### HINT: Binary cross-entropy from logits, with label 1 for real and 0 for generated samples: use the two softplus identities above and average each term over its own batch.
+    ### BEGIN SOLUTION
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     ### END SOLUTION
 
 
-# %% id="check-discriminator-loss" points=2
+# %% id="check-discriminator-loss" points=2 tags=["nbval-check-output"]
 checks.check_discriminator_loss(discriminator_loss)
 
 # %%
@@ -155,15 +155,15 @@ print(f"2·JSD − 2·log 2:            {2 * jsd - 2 * math.log(2):.4f}   (JSD =
 # %% id="ex-generator-loss"
 def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
     """saturating: mean log(1 − D(G(z))); non-saturating: mean −log D(G(z)); from logits."""
-    ### BEGIN SOLUTION
     ### HINT: Write each loss as a function of the logit with the softplus identities of exercise 1; the saturating loss is log(1 - D), and the generator minimises it.
+    ### BEGIN SOLUTION
     if saturating:
         return -F.softplus(fake_logits).mean()
     return F.softplus(-fake_logits).mean()
     ### END SOLUTION
 
 
-# %% id="check-generator-loss" points=2
+# %% id="check-generator-loss" points=2 tags=["nbval-check-output"]
 checks.check_generator_loss(generator_loss)
 
 # %%
@@ -295,8 +295,8 @@ plt.show()
 def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
              real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
     """One discriminator step, then one non-saturating generator step. Returns {'loss_D', 'loss_G'}."""
-    ### BEGIN SOLUTION
     ### HINT: Two updates in order: the discriminator on real samples and on generated ones cut from the generator's graph, then the generator through the updated discriminator; each optimiser's gradients are zeroed before its backward pass.
+    ### BEGIN SOLUTION
     fake = G(z)
     loss_D = discriminator_loss(D(real), D(fake.detach()))
     opt_D.zero_grad()
@@ -310,7 +310,7 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: to
     ### END SOLUTION
 
 
-# %% id="check-gan-step" points=3
+# %% id="check-gan-step" points=3 tags=["nbval-check-output"]
 checks.check_gan_step(gan_step)
 
 # %% [markdown]
@@ -329,15 +329,15 @@ checks.check_gan_step(gan_step)
 def modes_captured(samples: torch.Tensor, modes: torch.Tensor, std: float, threshold: float = 3.0,
                    min_count: int = 20) -> int:
     """How many modes have at least min_count samples within threshold·std of them (nearest mode)."""
-    ### BEGIN SOLUTION
     ### HINT: Find each sample's nearest mode and its distance, keep the samples within threshold standard deviations, and count the modes that keep at least min_count of them.
+    ### BEGIN SOLUTION
     distance, nearest = torch.cdist(samples, modes).min(dim=1)
     counts = torch.bincount(nearest[distance <= threshold * std], minlength=len(modes))
     return int((counts >= min_count).sum())
     ### END SOLUTION
 
 
-# %% id="check-modes-captured" points=2
+# %% id="check-modes-captured" points=2 tags=["nbval-check-output"]
 checks.check_modes_captured(modes_captured)
 
 # %% [markdown]
@@ -494,7 +494,7 @@ ax.set_title("instance noise gives D* a slope where the fakes are")
 ax.legend(fontsize="x-small", loc="center left")
 plt.show()
 
-# %%
+# %% tags=["nbval-check-output"]
 def log_blurred_uniform(x: torch.Tensor, low: float, high: float, sigma: float) -> torch.Tensor:
     """log of blurred_uniform, exact far in the tails: log Φ(a) + log(1 − Φ(b)/Φ(a)), computed in log space."""
     log_a, log_b = torch.special.log_ndtr((x - low) / sigma), torch.special.log_ndtr((x - high) / sigma)
@@ -709,7 +709,7 @@ for name, s in scores.items():
 # **✎ Question.** Why does the Jensen-Shannon divergence give the generator no useful signal when
 # $p_\text{data}$ and $p_G$ have disjoint supports? (Lesson 05 starts here.)
 
-# %% [markdown] id="answer-disjoint"
+# %% [markdown] id="answer-disjoint" points=2
 # ### BEGIN SOLUTION
 # With disjoint supports, JSD is log 2 whatever the distance between them, so it is constant in
 # the generator's parameters and its gradient is zero; the optimal discriminator is 1 on the data

@@ -147,13 +147,13 @@ plt.show()
 # %% id="ex-wasserstein-1d"
 def wasserstein_1d(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """W1 between two 1D samples of the same size: mean |sorted u − sorted v|."""
-    ### BEGIN SOLUTION
     ### HINT: In 1D the optimal plan pairs the k-th smallest value of u with the k-th smallest value of v.
+    ### BEGIN SOLUTION
     return (torch.sort(u).values - torch.sort(v).values).abs().mean()
     ### END SOLUTION
 
 
-# %% id="check-wasserstein-1d" points=2
+# %% id="check-wasserstein-1d" points=2 tags=["nbval-check-output"]
 checks.check_wasserstein_1d(wasserstein_1d)
 
 # %%
@@ -190,21 +190,21 @@ print(f"linear program: {W_lp:.4f}   CDF formula: {W_cdf:.4f}   sorted samples (
 # %% id="ex-critic-losses"
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """E[f(fake)] − E[f(real)]: minimising it widens the gap between real and fake scores."""
-    ### BEGIN SOLUTION
     ### HINT: The gap between the critic's average scores, fakes minus reals; no log and no sigmoid.
+    ### BEGIN SOLUTION
     return fake_scores.mean() - real_scores.mean()
     ### END SOLUTION
 
 
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """−E[f(G(z))]: the generator raises the critic's score of its samples."""
-    ### BEGIN SOLUTION
     ### HINT: The generator wants the critic to score its samples high.
+    ### BEGIN SOLUTION
     return -fake_scores.mean()
     ### END SOLUTION
 
 
-# %% id="check-critic-losses" points=2
+# %% id="check-critic-losses" points=2 tags=["nbval-check-output"]
 checks.check_critic_losses(critic_loss, wgan_generator_loss)
 
 # %% [markdown]
@@ -223,15 +223,15 @@ checks.check_critic_losses(critic_loss, wgan_generator_loss)
 # %% id="ex-clip-weights"
 def clip_weights(critic: nn.Module, c: float) -> None:
     """Clamp every parameter of the critic to [−c, c], in place."""
-    ### BEGIN SOLUTION
     ### HINT: Change every parameter in place, outside the autograd graph, so that each value stays within [-c, c].
+    ### BEGIN SOLUTION
     with torch.no_grad():
         for p in critic.parameters():
             p.clamp_(-c, c)
     ### END SOLUTION
 
 
-# %% id="check-clip-weights" points=2
+# %% id="check-clip-weights" points=2 tags=["nbval-check-output"]
 checks.check_clip_weights(clip_weights)
 
 # %% [markdown]
@@ -253,8 +253,8 @@ checks.check_clip_weights(clip_weights)
 # %% id="ex-gradient-penalty"
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·real + (1 − t)·fake, t ~ U[0, 1] once per sample."""
-    ### BEGIN SOLUTION
     ### HINT: One mixing weight per sample, broadcast over its other dimensions; points between real and fake that require gradients; the critic's gradient there, kept in the graph so the penalty can be trained; the squared distance of its norm from 1, averaged.
+    ### BEGIN SOLUTION
     t = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
     grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
@@ -262,7 +262,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) 
     ### END SOLUTION
 
 
-# %% id="check-gradient-penalty" points=3
+# %% id="check-gradient-penalty" points=3 tags=["nbval-check-output"]
 checks.check_gradient_penalty(gradient_penalty)
 
 # %% [markdown]
@@ -608,7 +608,7 @@ plt.show()
 # **✎ Question.** Why does the gradient penalty sample $\hat x$ on segments between real and generated
 # points, rather than everywhere in the space?
 
-# %% [markdown] id="answer-segments"
+# %% [markdown] id="answer-segments" points=2
 # ### BEGIN SOLUTION
 # The optimal critic has gradient norm 1 along the lines joining points coupled by the optimal
 # transport plan, which run between the two distributions; enforcing the constraint everywhere is

@@ -268,13 +268,13 @@ print(f"Y classifier on Y: {accuracy(classifier_Y, Y_test.x, Y_test.y):.3f}   on
 # %% id="ex-cycle-loss"
 def cycle_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |F(G(x)) − x| + mean |G(F(y)) − y|."""
-    ### BEGIN SOLUTION
     ### HINT: Both round trips, X to Y to X and Y to X to Y, each compared with where it started by the mean absolute error.
+    ### BEGIN SOLUTION
     return (F_(G(x)) - x).abs().mean() + (G(F_(y)) - y).abs().mean()
     ### END SOLUTION
 
 
-# %% id="check-cycle-loss" points=2
+# %% id="check-cycle-loss" points=2 tags=["nbval-check-output"]
 checks.check_cycle_loss(cycle_loss)
 
 # %% [markdown]
@@ -287,13 +287,13 @@ checks.check_cycle_loss(cycle_loss)
 # %% id="ex-identity-loss"
 def identity_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |G(y) − y| + mean |F(x) − x|: G: X -> Y leaves images of Y unchanged, and F likewise."""
-    ### BEGIN SOLUTION
     ### HINT: G is applied to y (already in Y), F_ to x.
+    ### BEGIN SOLUTION
     return (G(y) - y).abs().mean() + (F_(x) - x).abs().mean()
     ### END SOLUTION
 
 
-# %% id="check-identity-loss" points=2
+# %% id="check-identity-loss" points=2 tags=["nbval-check-output"]
 checks.check_identity_loss(identity_loss)
 
 # %% [markdown]
@@ -315,8 +315,8 @@ class ImageBuffer:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Store the (detached) images; once full, return a stored image instead of each new one with probability ½."""
-        ### BEGIN SOLUTION
         ### HINT: Until the pool is full, store each image and pass it through; after that, with probability one half, swap the new image for a random stored one and return the stored one.
+        ### BEGIN SOLUTION
         out = []
         for image in images.detach():
             if len(self.images) < self.size:
@@ -332,7 +332,7 @@ class ImageBuffer:
         ### END SOLUTION
 
 
-# %% id="check-image-buffer" points=2
+# %% id="check-image-buffer" points=2 tags=["nbval-check-output"]
 checks.check_image_buffer(ImageBuffer)
 
 # %% [markdown]
@@ -353,8 +353,8 @@ checks.check_image_buffer(ImageBuffer)
 def generator_objective(G, F_, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambda_cycle: float = 10.0,
                         lambda_identity: float = 5.0) -> dict[str, torch.Tensor]:
     """LSGAN adversarial terms of both generators + λ_cyc · cycle + λ_id · identity."""
-    ### BEGIN SOLUTION
     ### HINT: Least-squares adversarial terms, in which each generator wants the other domain's discriminator to score its fakes 1; then add the weighted cycle and identity losses.
+    ### BEGIN SOLUTION
     adversarial = ((D_Y(G(x)) - 1) ** 2).mean() + ((D_X(F_(y)) - 1) ** 2).mean()
     cycle = cycle_loss(G, F_, x, y)
     identity = identity_loss(G, F_, x, y)
@@ -363,7 +363,7 @@ def generator_objective(G, F_, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambd
     ### END SOLUTION
 
 
-# %% id="check-generator-objective" points=3
+# %% id="check-generator-objective" points=3 tags=["nbval-check-output"]
 checks.check_generator_objective(generator_objective)
 
 # %% [markdown]
@@ -618,7 +618,7 @@ adaptation reaches 95.6% on MNIST → USPS (the bench's reference), with larger 
 # **✎ Question.** The cycle loss can be small while $G$ still changes a 4 into a 9, provided $F$ changes
 # the 9 back into the 4. How could that happen, and what would discourage it?
 
-# %% [markdown] id="answer-steganography"
+# %% [markdown] id="answer-steganography" points=2
 # ### BEGIN SOLUTION
 # G can hide the information it needs to undo the change in faint pixel patterns that D_Y does not
 # notice (CycleGAN "steganography"), so F can recover the original 4. Stronger discriminators,

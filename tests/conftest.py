@@ -1,4 +1,5 @@
-"""Shared fixtures. Every test runs in fast mode, with data and checkpoints in temporary folders."""
+"""Shared fixtures. The environment (fast mode, temporary data and checkpoint folders) is set by the
+repository's ``conftest.py``, for these tests and for the solution notebooks that nbval runs."""
 
 from __future__ import annotations
 
@@ -14,16 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-
-# Set before any kernel starts, so that executed notebooks inherit them.
-_SESSION_TMP = Path(tempfile.mkdtemp(prefix="course-tests-"))
-os.environ["COURSE_FAST"] = "1"
-os.environ["COURSE_CHECKPOINT_DIR"] = str(_SESSION_TMP / "checkpoints")
-os.environ["COURSE_DATA_DIR"] = str(_SESSION_TMP / "data")
-os.environ["MPLBACKEND"] = "Agg"
-for var in ("COURSE_DEVICE", "COURSE_MIRRORS_MNIST", "COURSE_MIRRORS_FASHION_MNIST"):
-    os.environ.pop(var, None)
-
 
 @pytest.fixture(scope="session")
 def root() -> Path:

@@ -16,16 +16,17 @@ import math
 # %% id="ex-square"
 def square(x):
     """x²."""
-    ### BEGIN SOLUTION
     ### HINT: multiply x by itself.
+    ### BEGIN SOLUTION
     return x * x
     ### END SOLUTION
 
 
-# %% id="check-square" points=2
+# %% id="check-square" points=2 tags=["nbval-check-output"]
 assert square(3) == 9
+print("square: all 1 tests pass")
 
-# %% [markdown] id="answer"
+# %% [markdown] id="answer" points=1
 # ### BEGIN SOLUTION
 # Because.
 # ### END SOLUTION
@@ -51,13 +52,21 @@ def test_builds_solution_and_student_notebooks(course):
     assert "return x * x" in solution.cells[2].source
     stub = student.cells[2].source
     assert "return x * x" not in stub and "BEGIN SOLUTION" not in stub
-    assert "    raise NotImplementedError('multiply x by itself.')" in stub
+    assert stub.endswith("    ### HINT: multiply x by itself.\n    # YOUR CODE HERE\n"
+                         '    raise NotImplementedError("not done yet: the hint above names the idea")')
     assert '"""x²."""' in stub
     assert student.cells[4].source == "YOUR ANSWER HERE"
     grader = student.cells[3].metadata.nbgrader
-    assert grader == {"grade": True, "grade_id": "check-square", "locked": True, "points": 2,
+    assert grader == {"cell_type": "code", "grade": True, "grade_id": "check-square", "locked": True, "points": 2,
                       "schema_version": 3, "solution": False}
     assert student.cells[2].metadata.nbgrader["solution"] is True
+    # locked as nbgrader's LockCells locks them: a check cell entirely, an answer cell against deletion
+    assert (student.cells[3].metadata.editable, student.cells[3].metadata.deletable) == (False, False)
+    for answer in (student.cells[2], student.cells[4]):
+        assert answer.metadata.deletable is False and "editable" not in answer.metadata
+    assert student.cells[4].metadata.nbgrader == {"cell_type": "markdown", "grade": True, "grade_id": "answer",
+                                                  "locked": False, "points": 1, "schema_version": 3, "solution": True}
+    assert "deletable" not in solution.cells[3].metadata  # the author's notebook stays editable
 
 
 def test_stub_raises_not_implemented(course):
@@ -65,7 +74,7 @@ def test_stub_raises_not_implemented(course):
     student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
     namespace = {}
     exec(student.cells[2].source, namespace)
-    with pytest.raises(NotImplementedError, match="multiply"):
+    with pytest.raises(NotImplementedError, match="not done yet"):
         namespace["square"](2)
 
 
@@ -97,6 +106,11 @@ def test_solution_notebook_round_trips_to_the_source(course):
         (SOURCE.replace('id="check-square"', 'id="ex-square"'), "must be unique"),
         (SOURCE.replace("    ### END SOLUTION\n", "", 1), "never closed"),
         (SOURCE.replace("    ### BEGIN SOLUTION\n", "", 1), "without"),
+        (SOURCE.replace("    ### HINT: multiply x by itself.\n", "", 1), "needs a '### HINT:' line just above"),
+        (SOURCE.replace("    ### HINT: multiply x by itself.\n    ### BEGIN SOLUTION\n",
+                        "    ### BEGIN SOLUTION\n    ### HINT: multiply x by itself.\n"), "put the hint just above"),
+        (SOURCE.replace('id="answer" points=1', 'id="answer"'), "graded by hand: give it points"),
+        (SOURCE.replace(' tags=["nbval-check-output"]', ""), "compared by nbval"),
         (SOURCE.replace("multiply x by itself.", "return x * x times one"), None),
         (SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
             "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"), "repeats the solution"),
@@ -126,3 +140,34 @@ def test_committed_notebooks_match_a_fresh_build(root):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert build.lesson_sources(root), "no lesson sources found"
+
+
+def test_stored_outputs_are_kept_while_the_cell_is_unchanged_and_dropped_when_it_changes(course):
+    build.build_all(course)
+    path = course / "solutions/01_demo.ipynb"
+    printed = [nbformat.v4.new_output("stream", name="stdout", text="square: all 1 "),
+               nbformat.v4.new_output("stream", name="stdout", text="tests pass\n"),
+               nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>", "image/png": "AAAA"})]
+    built = build.build_lesson(course / "solutions/01_demo.py", course, outputs={"check-square": printed})
+    path.write_text(built[path])
+    assert build.missing_outputs(course) == []
+    for _ in range(2):  # a rebuild keeps them, and check finds no drift
+        assert build.build_all(course, check=True) == []
+        build.build_all(course)
+    solution = nbformat.read(path, 4)
+    check = solution.cells[3]
+    assert [o.get("text") or o.get("data") for o in check.outputs] == [
+        "square: all 1 tests pass\n", {"text/plain": "<Figure>"}]  # streams merged, no image stored
+    assert check.execution_count == 3  # nbval ignores a stored output that has no execution count
+    student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in student.cells)
+
+    source = course / "solutions/01_demo.py"
+    source.write_text(source.read_text().replace('print("square: all 1 tests pass")', 'print("square: passes")'))
+    build.build_all(course)
+    assert nbformat.read(path, 4).cells[3].outputs == []
+    assert build.missing_outputs(course) == ["01_demo: check-square"]
+
+
+def test_every_checked_cell_of_the_course_has_its_expected_output(root):
+    assert build.missing_outputs(root) == [], "run `course build --record-outputs` and commit the notebooks"

@@ -50,6 +50,24 @@ def test_cli_dispatch(capsys):
 
 
 @pytest.mark.slow
+def test_execute_lesson_collects_the_recorded_result_and_the_figures(tmp_path):
+    import nbformat
+
+    (tmp_path / "solutions").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom course_utils.results import record\n"
+                                  "plt.plot([0, 1]); plt.show()"),
+        nbformat.v4.new_code_cell("record('98_small', {'answer': 42.0}, 'it ran')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "solutions" / "98_small.ipynb")
+    result = run.execute_lesson("98_small", root=tmp_path, out_dir=tmp_path / "out", fast=True)
+    assert result.ok, result.error
+    assert result.metrics == {"answer": 42.0} and "it ran" in result.summary
+    assert len(result.figures) == 1 and result.figures[0].endswith(".png")
+
+
+@pytest.mark.slow
 def test_execute_lesson_reports_a_failing_notebook(tmp_path):
     (tmp_path / "solutions").mkdir()
     import nbformat

@@ -278,4 +278,4 @@ def test_untouched_stub_reads_not_done_yet(lesson, cell_id):
     stub = _cells(lesson, "ex-", notebook=True)[cell_id]
     assert "NotImplementedError" in stub
     failed, text = check_output(lesson, "check-" + cell_id.removeprefix("ex-"), stub)
-    assert not failed and "not done yet" in text, text
+    assert failed and "not done yet" in text, text  # NotDone: the cell raises, with the verdict above

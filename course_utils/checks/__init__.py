@@ -8,9 +8,11 @@ cases, and :func:`run_cases` runs them and prints one verdict::
       ✗ value on a fixed batch: expected 1.5, got 0.375
         hint: sum the squared errors over the pixels of an image, then average over images.
 
-A stub that still raises ``NotImplementedError`` reads as "not done yet" (no traceback). Any other
-failure raises :class:`CheckFailed` after the verdict, so the cell is marked red and "Run All"
-stops before later cells use a wrong function.
+A stub that still raises ``NotImplementedError`` reads as "not done yet". After a verdict that is
+not a pass the check raises (:class:`NotDone` or :class:`CheckFailed`), in every context: the cell
+is marked red, "Run All" stops before later cells use an unfinished or wrong function, and a
+grader that scores a cell by whether it raised (nbgrader) scores it right. The student reads the
+verdict, not a traceback: the exception shows as one line (IPython's ``_render_traceback_``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 
 __all__ = [
     "CheckFailed",
+    "NotDone",
     "Mismatch",
     "Case",
     "Report",
@@ -69,6 +72,14 @@ def seeded(seed: int) -> torch.Generator:
 
 class CheckFailed(AssertionError):
     """Raised by a check cell when a student's function gives a wrong result or crashes."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What a notebook shows instead of a traceback: one line (the verdict is printed above it)."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class NotDone(CheckFailed):
+    """Raised by a check cell while the exercise's stub still raises ``NotImplementedError``."""
 
 
 class Mismatch(Exception):
@@ -175,9 +186,11 @@ def _student_frame(err: BaseException) -> str:
 
 
 def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = True, quiet: bool = False) -> Report:
-    """Run the cases in order, print the verdict, and raise :class:`CheckFailed` on a failure.
+    """Run the cases in order, print the verdict, and raise unless every case passed.
 
-    The first ``NotImplementedError`` stops the run: the exercise is "not done yet".
+    The first ``NotImplementedError`` stops the run: the exercise is "not done yet" and
+    :class:`NotDone` is raised; a wrong result or a crash raises :class:`CheckFailed`.
+    ``raise_on_failure=False`` only returns the report (for code that inspects it).
     """
     __tracebackhide__ = True  # IPython and pytest hide this frame
     report = Report(exercise)
@@ -202,8 +215,15 @@ def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = 
             break
     if not quiet:
         print(report.text())
+    if raise_on_failure and report.status == TODO:
+        raise NotDone(f"{exercise} is not done yet (its stub still raises NotImplementedError)") from None
     if raise_on_failure and report.status in (FAIL, ERROR):
-        raise CheckFailed(f"{exercise}: {report.passed} of {len(report.results)} tests pass (see above)") from None
+        # self-contained, for tools that show the error without the printed verdict (nbgrader validate)
+        first = next(r for r in report.results if r.status in (FAIL, ERROR))
+        detail = f"{first.name}: {first.message}" if first.message else first.name
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise CheckFailed(f"{exercise}: {report.passed} of {len(report.results)} tests pass; "
+                          f"first failure: {detail}") from None
     return report
 
 

@@ -70,16 +70,16 @@ def check_clip_weights(clip_weights: Callable[[nn.Module, float], None]) -> Repo
         torch.manual_seed(0)
         critic = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
         with torch.no_grad():
-            for p in critic.parameters():
-                p.mul_(10)
-        before = [p.detach().clone() for p in critic.parameters()]
+            for weight in critic.parameters():
+                weight.mul_(10)  # most weights now lie outside [-0.05, 0.05]
+        before = [weight.detach().clone() for weight in critic.parameters()]
         out = clip_weights(critic, 0.05)
         expect(out is None, "clip_weights should change the critic in place and return None", None, type(out).__name__)
         for (name, p), old in zip(critic.named_parameters(), before):
             p = p.detach()
             hint = ("clip every parameter of the critic, the biases too: they are part of the function the "
                     "constraint must bound" if name.endswith("bias") and float(p.abs().max()) == float(old.abs().max())
-                    else "for p in critic.parameters(): p.data.clamp_(-c, c) (or under torch.no_grad())")
+                    else "every parameter of the critic must end inside [-c, c]: clamp each one in place, outside autograd")
             expect(float(p.abs().max()) <= 0.05 + 1e-7, f"{name} should lie in [−0.05, 0.05]", "≤ 0.05",
                    float(p.abs().max()), hint)
             inside = old.abs() <= 0.05
