@@ -540,16 +540,16 @@ class Generator(nn.Module):
 
     def __init__(self, z_dim: int = Z_IMAGE, n_classes: int = 0):
         super().__init__()
-        self.n_classes, self.labels = n_classes, None
+        self.n_classes = n_classes
         self.project = nn.Sequential(nn.Linear(z_dim + n_classes, 128 * 2 * 2), nn.BatchNorm1d(512), nn.ReLU())
         self.up = nn.Sequential(
             nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),   # 2 -> 4
             nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid(),                     # 4 -> 8
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_classes:
-            z = torch.cat([z, F.one_hot(self.labels, self.n_classes).float()], dim=1)
+            z = torch.cat([z, F.one_hot(conditioning(y, z, self.n_classes), self.n_classes).float()], dim=1)
         return self.up(self.project(z).view(-1, 128, 2, 2))
 
 
@@ -558,24 +558,42 @@ class Discriminator(nn.Module):
 
     def __init__(self, n_classes: int = 0):
         super().__init__()
-        self.n_classes, self.labels = n_classes, None
+        self.n_classes = n_classes
         self.net = nn.Sequential(
             nn.Conv2d(1 + n_classes, 64, 3, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(64, 128, 3, 2, 1), nn.LeakyReLU(0.2),
             nn.Flatten(), nn.Linear(128 * 2 * 2, 1),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_classes:
-            planes = F.one_hot(self.labels, self.n_classes).float()[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-            x = torch.cat([x, planes], dim=1)
+            planes = F.one_hot(conditioning(y, x, self.n_classes), self.n_classes).float()
+            x = torch.cat([x, planes[:, :, None, None].expand(-1, -1, *x.shape[-2:])], dim=1)
         return self.net(x)
 
 
+def conditioning(y: torch.Tensor | None, batch: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """The labels a conditional network was given: one class per item of the batch, or a clear error."""
+    if y is None or y.shape != batch.shape[:1]:
+        raise ValueError(f"a conditional network needs the labels y of its batch, one of {n_classes} classes per item: "
+                         f"call it as net(input, y) with y of shape ({len(batch)},), not {None if y is None else tuple(y.shape)}")
+    return y
+
+
+class GivenLabels(nn.Module):
+    """A conditional network with the labels of one batch fixed: ``GivenLabels(G, y)(z) = G(z, y)``."""
+
+    def __init__(self, net: nn.Module, y: torch.Tensor):
+        super().__init__()
+        self.net, self.y = net, y
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(inputs, self.y)
+
+
 def conditional_step(G, D, opt_G, opt_D, real, z, y):
-    """gan_step for a conditional pair: both players see the labels y of the batch."""
-    G.labels = D.labels = y
-    return gan_step(G, D, opt_G, opt_D, real, z)
+    """gan_step for a conditional pair: both players see the labels y of this batch (and no other)."""
+    return gan_step(GivenLabels(G, y), GivenLabels(D, y), opt_G, opt_D, real, z)
 
 
 # %%
@@ -634,7 +652,9 @@ interpolation
 #
 # Give both players the label $y$: $G(z, y)$ must produce a digit of class $y$, and $D(x, y)$ judges
 # whether $x$ is a *real example of class* $y$ (Mirza & Osindero 2014). Here $G$ reads a one-hot
-# $y$ beside $z$, and $D$ reads it as ten constant image planes beside the pixels.
+# $y$ beside $z$, and $D$ reads it as ten constant image planes beside the pixels. Both take $y$ as an
+# argument, `G(z, y)` and `D(x, y)`, and fail loudly without it; `conditional_step` fixes the batch's
+# labels on both (`GivenLabels`) and calls your `gan_step` unchanged.
 #
 # **pix2pix** (Isola et al. 2017) conditions on an *image* instead of a label: $G$ translates an
 # input image $s$ (an edge map, a segmentation) into an output $x$, and $D(s, x)$ judges the pair.
@@ -650,9 +670,9 @@ interpolation
 G_conditional, _, _ = trained_gan(conditional=True)
 per_class = 8
 labels = torch.arange(10).repeat_interleave(per_class).to(device)
-G_conditional.labels = labels
 with torch.no_grad():
-    asked = G_conditional(torch.randn(len(labels), Z_IMAGE, generator=torch.Generator().manual_seed(3)).to(device)).cpu()
+    asked = G_conditional(torch.randn(len(labels), Z_IMAGE, generator=torch.Generator().manual_seed(3)).to(device),
+                          labels).cpu()
 viz.show_images(asked, "conditional DCGAN: each row asks for one digit (0 to 9)", nrow=per_class)
 plt.show()
 
@@ -681,8 +701,8 @@ with torch.no_grad():
 n_eval = budget(360, 100)
 reference = held_out.x[:n_eval]
 with torch.no_grad():
-    G_conditional.labels = torch.arange(n_eval).remainder(10).to(device)
-    conditional_samples = G_conditional(torch.randn(n_eval, Z_IMAGE, generator=torch.Generator().manual_seed(11)).to(device)).cpu()
+    conditional_samples = G_conditional(torch.randn(n_eval, Z_IMAGE, generator=torch.Generator().manual_seed(11)).to(device),
+                                        torch.arange(n_eval).remainder(10).to(device)).cpu()
     dcgan_samples = G_digits(torch.randn(n_eval, Z_IMAGE, generator=torch.Generator().manual_seed(11)).to(device)).cpu()
     real_other = digits.x[torch.randperm(len(digits), generator=torch.Generator().manual_seed(0))[:n_eval]]
 scores = {

@@ -104,3 +104,23 @@ def test_coverage_on_hand_made_samples_through_the_exercise(solution):
     collapsed = grid.modes[7] + grid.std * torch.randn(2500, 2)
     assert solution["modes_captured"](collapsed, grid.modes, grid.std) == 1
     assert metrics.mode_coverage(collapsed, grid.modes, grid.std).modes_captured == 1
+
+
+def test_conditional_networks_take_their_labels_as_arguments():
+    """No labels kept as state: a call without y fails loudly, and a step sees only its own batch's labels."""
+    ns = lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "dcgan-models"])
+    torch.manual_seed(0)
+    G, D = ns["Generator"](n_classes=10), ns["Discriminator"](n_classes=10)
+    z, y = torch.randn(6, ns["Z_IMAGE"]), torch.arange(6)
+    with pytest.raises(ValueError, match=r"needs the labels y of its batch"):
+        G(z)
+    with pytest.raises(ValueError, match=r"of shape \(6,\), not \(3,\)"):
+        D(torch.rand(6, 1, 8, 8), y[:3])
+    G.eval()
+    x = G(z, y)
+    assert x.shape == (6, 1, 8, 8) and not torch.equal(x, G(z, (y + 1) % 10))  # the label changes the digit
+    assert not hasattr(G, "labels") and not hasattr(D, "labels")
+    opt_G, opt_D = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
+    G.train()
+    losses = ns["conditional_step"](G, D, opt_G, opt_D, torch.rand(6, 1, 8, 8), z, y)
+    assert set(losses) >= {"loss_D", "loss_G"} and not hasattr(G, "y") and not hasattr(D, "y")
