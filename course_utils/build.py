@@ -46,6 +46,31 @@ TEXT_STUB = "YOUR ANSWER HERE"
 #: count) may. ``course build --record-outputs`` stores the outputs; the build keeps them while the
 #: cell's source is unchanged.
 CHECK_TAG = "nbval-check-output"
+INSTALL_ID = "install-course-library"
+#: The first code cell of every lesson notebook: on a hosted service (Colab and the like) it installs
+#: the student library, and only when it is missing. ``{sources}`` is ``[tool.course] library-sources``
+#: of pyproject.toml: where to install from when no wheel lies beside the notebook or one folder up.
+INSTALL_CELL = """\
+# Setup for a notebook opened on its own (Colab and the like): installs the course's helper library
+# when it is missing, from the wheel of the course's release beside this notebook (or one folder up),
+# else from the sources below. Where the library is installed it does nothing. It never replaces an
+# installed torch, and the next cell imports the library without a kernel restart.
+import importlib, importlib.metadata, importlib.util, pathlib, subprocess, sys, tempfile
+
+LIBRARY_SOURCES = {sources}
+if importlib.util.find_spec("course_utils") is None:
+    wheels = sorted(pathlib.Path(".").glob("course_utils-*.whl")) or sorted(pathlib.Path("..").glob("course_utils-*.whl"))
+    keep = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)  # what pip may not change
+    if importlib.util.find_spec("torch") is not None:
+        keep.write(f"torch=={{importlib.metadata.version('torch')}}\\n")
+    keep.close()
+    for source in [str(w) for w in wheels[-1:]] + LIBRARY_SOURCES:
+        if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c", keep.name, source]).returncode == 0:
+            break
+    else:
+        raise RuntimeError("the course library (course_utils) is not installed: put the course's wheel "
+                           "(course_utils-*.whl) beside this notebook, or ask your lecturer where it is")
+    importlib.invalidate_caches()"""
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 SOURCE_PATTERN = "[0-9][0-9]_*.py"
@@ -189,9 +214,16 @@ def _has_solution(cell: nbformat.NotebookNode) -> bool:
     return any(line.strip() == BEGIN for line in cell.source.split("\n"))
 
 
-def _prepare(source_path: Path) -> nbformat.NotebookNode:
-    """Read a source, validate it, and give every cell its id and nbgrader metadata."""
+def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
+    """Read a source, validate it, and give every cell its id and nbgrader metadata.
+
+    ``install``: put :data:`INSTALL_CELL` before the first code cell (the lesson notebooks).
+    """
     nb = jupytext.read(source_path, fmt="py:percent")
+    # an install cell saved back into the source (a JupyterLab save of the paired notebook) is the
+    # build's own: drop it, a fresh one is inserted below
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and (c.metadata.get("id") == INSTALL_ID
+                                                                      or c.source.startswith(INSTALL_CELL.split("\n")[0])))]
     lesson = source_path.stem
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
@@ -224,9 +256,29 @@ def _prepare(source_path: Path) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         _strip_solutions(cell.source, cell.cell_type == "markdown", where)  # validates markers
+    if install:
+        first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        cell = nbformat.v4.new_code_cell(INSTALL_CELL.format(sources=repr(library_sources(source_path.parents[1]))),
+                                         metadata={"id": INSTALL_ID})
+        cell.id = INSTALL_ID
+        nb.cells.insert(first_code, cell)
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
+
+
+def library_sources(root: Path) -> list[str]:
+    """``[tool.course] library-sources`` of the course's pyproject.toml: pip requirements (a package
+    name, a repository URL) that a lesson's install cell tries after a wheel beside the notebook."""
+    import tomllib
+
+    path = root / "pyproject.toml"
+    if not path.exists():
+        return []
+    sources = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("course", {}).get("library-sources", [])
+    if not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
+        raise BuildError(f"{path}: [tool.course] library-sources must be a list of strings")
+    return sources
 
 
 def _student(nb: nbformat.NotebookNode, lesson: str) -> nbformat.NotebookNode:
@@ -288,7 +340,7 @@ def build_lesson(source_path: Path, root: Path | None = None,
     replaces them.
     """
     root = root or source_path.parents[1]
-    nb = _prepare(source_path)
+    nb = _prepare(source_path, install=True)
     lesson = source_path.stem
     solution_path = root / "solutions" / f"{lesson}.ipynb"
     stored = _expected_outputs(solution_path)

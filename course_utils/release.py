@@ -55,9 +55,10 @@ With Python 3.11 or later:
     pip install {wheel} jupyterlab
     jupyter lab notebooks/
 
-On a hosted notebook service (Colab and the like), upload the wheel beside the notebook and run
-`%pip install {wheel}` in the first cell; the service's own torch is kept (any torch 2.2 or later
-works). Everything runs on a laptop CPU, offline: the default data set (scikit-learn's 8x8
+On a hosted notebook service (Colab and the like), upload the notebook and the wheel into the same
+folder and run the notebook: its first code cell installs the library from the wheel (once; the
+service's own torch is kept, any torch 2.2 or later works) and the next cell imports it, with no
+restart. Everything runs on a laptop CPU, offline: the default data set (scikit-learn's 8x8
 digits) is installed with scikit-learn, and nothing else is downloaded.
 
 ## How to work

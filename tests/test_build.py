@@ -47,33 +47,33 @@ def test_builds_solution_and_student_notebooks(course):
     for nb in (solution, student):
         nbformat.validate(nb)
         assert nb.metadata.kernelspec.name == "python3"
-        assert [c.id for c in nb.cells] == ["01-000", "01-001", "ex-square", "check-square", "answer"]
+        assert [c.id for c in nb.cells] == ["01-000", build.INSTALL_ID, "01-001", "ex-square", "check-square", "answer"]
         assert all(c.get("outputs", []) == [] for c in nb.cells)
-    assert "return x * x" in solution.cells[2].source
-    stub = student.cells[2].source
+    assert "return x * x" in solution.cells[3].source
+    stub = student.cells[3].source
     assert "return x * x" not in stub and "BEGIN SOLUTION" not in stub
     assert stub.endswith("    ### HINT: multiply x by itself.\n    # YOUR CODE HERE\n"
                          '    raise NotImplementedError("not done yet: the hint above names the idea")')
     assert '"""x²."""' in stub
-    assert student.cells[4].source == "YOUR ANSWER HERE"
-    grader = student.cells[3].metadata.nbgrader
+    assert student.cells[5].source == "YOUR ANSWER HERE"
+    grader = student.cells[4].metadata.nbgrader
     assert grader == {"cell_type": "code", "grade": True, "grade_id": "check-square", "locked": True, "points": 2,
                       "schema_version": 3, "solution": False}
-    assert student.cells[2].metadata.nbgrader["solution"] is True
+    assert student.cells[3].metadata.nbgrader["solution"] is True
     # locked as nbgrader's LockCells locks them: a check cell entirely, an answer cell against deletion
-    assert (student.cells[3].metadata.editable, student.cells[3].metadata.deletable) == (False, False)
-    for answer in (student.cells[2], student.cells[4]):
+    assert (student.cells[4].metadata.editable, student.cells[4].metadata.deletable) == (False, False)
+    for answer in (student.cells[3], student.cells[5]):
         assert answer.metadata.deletable is False and "editable" not in answer.metadata
-    assert student.cells[4].metadata.nbgrader == {"cell_type": "markdown", "grade": True, "grade_id": "answer",
+    assert student.cells[5].metadata.nbgrader == {"cell_type": "markdown", "grade": True, "grade_id": "answer",
                                                   "locked": False, "points": 1, "schema_version": 3, "solution": True}
-    assert "deletable" not in solution.cells[3].metadata  # the author's notebook stays editable
+    assert "deletable" not in solution.cells[4].metadata  # the author's notebook stays editable
 
 
 def test_stub_raises_not_implemented(course):
     build.build_all(course)
     student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
     namespace = {}
-    exec(student.cells[2].source, namespace)
+    exec(student.cells[3].source, namespace)
     with pytest.raises(NotImplementedError, match="not done yet"):
         namespace["square"](2)
 
@@ -94,9 +94,16 @@ def test_solution_notebook_round_trips_to_the_source(course):
 
     build.build_all(course)
     nb = jupytext.read(course / "solutions/01_demo.ipynb")
-    text = jupytext.writes(nb, fmt="py:percent", config=jupytext.config.JupytextConfiguration(
-        notebook_metadata_filter="-all", cell_metadata_filter="id,points,tags,-all"))
-    assert text == SOURCE
+    config = jupytext.config.JupytextConfiguration(notebook_metadata_filter="-all", cell_metadata_filter="id,points,tags,-all")
+    saved = jupytext.writes(nb, fmt="py:percent", config=config)  # what a JupyterLab save writes back
+    nb.cells = [c for c in nb.cells if c.id != build.INSTALL_ID]
+    assert jupytext.writes(nb, fmt="py:percent", config=config) == SOURCE
+    # the saved source holds the install cell: the build drops it and inserts its own, once
+    assert f'id="{build.INSTALL_ID}"' in saved
+    before = {p: p.read_text() for p in course.rglob("*.ipynb")}
+    (course / "solutions/01_demo.py").write_text(saved)
+    build.build_all(course)
+    assert {p: p.read_text() for p in course.rglob("*.ipynb")} == before
 
 
 @pytest.mark.parametrize(
@@ -155,19 +162,32 @@ def test_stored_outputs_are_kept_while_the_cell_is_unchanged_and_dropped_when_it
         assert build.build_all(course, check=True) == []
         build.build_all(course)
     solution = nbformat.read(path, 4)
-    check = solution.cells[3]
+    check = solution.cells[4]
     assert [o.get("text") or o.get("data") for o in check.outputs] == [
         "square: all 1 tests pass\n", {"text/plain": "<Figure>"}]  # streams merged, no image stored
-    assert check.execution_count == 3  # nbval ignores a stored output that has no execution count
+    assert check.execution_count == 4  # nbval ignores a stored output that has no execution count
     student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
     assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in student.cells)
 
     source = course / "solutions/01_demo.py"
     source.write_text(source.read_text().replace('print("square: all 1 tests pass")', 'print("square: passes")'))
     build.build_all(course)
-    assert nbformat.read(path, 4).cells[3].outputs == []
+    assert nbformat.read(path, 4).cells[4].outputs == []
     assert build.missing_outputs(course) == ["01_demo: check-square"]
 
 
 def test_every_checked_cell_of_the_course_has_its_expected_output(root):
     assert build.missing_outputs(root) == [], "run `course build --record-outputs` and commit the notebooks"
+
+
+def test_the_install_cell_is_configured_once_for_the_course(course):
+    (course / "pyproject.toml").write_text('[tool.course]\nlibrary-sources = ["git+https://example.org/course.git@v1"]\n')
+    build.build_all(course)
+    for kind in ("solutions", "notebooks"):
+        cell = nbformat.read(course / kind / "01_demo.ipynb", 4).cells[1]
+        assert cell.id == build.INSTALL_ID and cell.source.startswith("# Setup for a notebook opened on its own")
+        assert "LIBRARY_SOURCES = ['git+https://example.org/course.git@v1']" in cell.source
+        compile(cell.source, "<install>", "exec")
+    (course / "pyproject.toml").write_text('[tool.course]\nlibrary-sources = "not a list"\n')
+    with pytest.raises(build.BuildError, match="must be a list of strings"):
+        build.build_all(course)
