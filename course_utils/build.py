@@ -256,6 +256,10 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         _strip_solutions(cell.source, cell.cell_type == "markdown", where)  # validates markers
+        if cell.cell_type == "code" and grade_id:
+            problem = _id_problem(str(grade_id), cell.source, solution, points is not None)
+            if problem:
+                raise BuildError(f"{where}: {problem}")
     if install:
         first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
         cell = nbformat.v4.new_code_cell(INSTALL_CELL.format(sources=repr(library_sources(source_path.parents[1]))),
@@ -265,6 +269,38 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
+
+
+#: What a code cell's id says it is. The grader's reference and the dashboard execute ``ex-`` and
+#: ``lib-`` cells outside the notebook, so those may only define things: nothing there may train.
+ID_KINDS = {"ex-": "an exercise (a solution region)", "check-": "a graded check (points=N)",
+            "lib-": "definitions the grader and the dashboard reuse (imports, functions, classes, CONSTANTS)"}
+
+
+def _id_problem(cell_id: str, source: str, solution: bool, graded: bool) -> str:
+    """Why a code cell's id breaks the contract between lessons and tools, or ``""``."""
+    import ast
+
+    kinds = "; ".join(f"{prefix}...: {what}" for prefix, what in ID_KINDS.items())
+    if not cell_id.startswith(tuple(ID_KINDS)):
+        return f"a code cell's id says what it is: {kinds} (got {cell_id!r})"
+    if cell_id.startswith("ex-") and not solution:
+        return f"{cell_id!r}: an ex- cell holds a {BEGIN} region"
+    if cell_id.startswith("check-") and not graded:
+        return f"{cell_id!r}: a check- cell has points=N"
+    if cell_id.startswith(("ex-", "lib-")):
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # a docstring
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            if targets and all(isinstance(t, ast.Name) and t.id.isupper() for t in targets):
+                continue  # a CONSTANT
+            return (f"{cell_id!r}, line {node.lineno}: the grader and the dashboard execute this cell, so it may only "
+                    f"import, define functions and classes, and set UPPER_CASE constants; move "
+                    f"`{ast.unparse(node).splitlines()[0][:60]}` to a cell without an id")
+    return ""
 
 
 def library_sources(root: Path) -> list[str]:

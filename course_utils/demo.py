@@ -28,8 +28,8 @@ from .widgets import Snapshot
 
 __all__ = ["LectureModels", "lecture_models", "voila_command", "main"]
 
-VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "vae-model", "vae-training"]
-GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "gan-2d-run"]
+VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "lib-vae-model", "lib-vae-training"]
+GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "lib-gan-2d-run"]
 
 
 @dataclass

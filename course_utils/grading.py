@@ -183,10 +183,10 @@ def lesson_probes(lesson: str, hidden_tests: Path | None = None) -> dict[str, li
 
 
 def reference_namespace(lesson: str, root: Path) -> dict:
-    """The solution's setup cell and every cell with an id, executed in the grader's process (trusted code)."""
+    """The solution's setup cell and its ex- and lib- cells, executed in the grader's process (trusted code)."""
     return lesson_namespace(lesson, root=root, quiet=True, name=f"reference_{lesson}",
                             constants=getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {}),
-                            select=lambda meta: bool(meta.get("id")) and not meta.get("points"))
+                            select=lambda meta: str(meta.get("id", "")).startswith(("ex-", "lib-")))
 
 
 def _evaluate(expr: str, namespace: dict, inp: dict) -> Any:

@@ -231,7 +231,7 @@ checks.check_negative_elbo(negative_elbo)
 # The network is lesson 01's MLP autoencoder with two changes: the encoder outputs $2k$ numbers
 # ($\mu$ and $\log\sigma^2$), and the decoder outputs logits (no sigmoid).
 
-# %% id="vae-model"
+# %% id="lib-vae-model"
 class VAE(nn.Module):
     """q_φ(z|x) = N(mu, diag exp(log_var)) from an MLP encoder; p_θ(x|z) = Bernoulli(sigmoid(logits))."""
 
@@ -274,7 +274,7 @@ def vae_loss(beta: float = 1.0, deterministic: bool = False):
 # %% [markdown]
 # Train with $k = 8$ latent dimensions. Watch both terms of the loss.
 
-# %% id="vae-training"
+# %% id="lib-vae-training"
 EPOCHS = budget(lecture=200, fast=3)
 LR = 1e-3
 
@@ -362,7 +362,7 @@ with torch.no_grad():
 # drawn from the prior with codes drawn from the encoder. The *effective sample size*
 # $(\sum_s w_s)^2 / \sum_s w_s^2$ of the weights says how many samples actually count.
 
-# %% id="log-weights"
+# %% id="lib-log-weights"
 @torch.no_grad()
 def log_weights(model: VAE, x: torch.Tensor, samples: int, proposal: str = "encoder") -> torch.Tensor:
     """log w = log p(x|z) + log p(z) − log r(z) for z ~ r: r = q(z|x) or the prior. Shape samples x N."""

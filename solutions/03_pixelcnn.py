@@ -155,7 +155,7 @@ checks.check_masked_conv(MaskedConv2d)
 # at the inputs that reach it. The autoregressive property says it must be zero at $(r, c)$ and
 # after it, and we want it non-zero everywhere before.
 
-# %% id="pixelcnn-model"
+# %% id="lib-pixelcnn-model"
 class PixelCNN(nn.Module):
     """Masked conv A (7x7) -> [ReLU, masked conv B (3x3)] x n -> ReLU, 1x1 conv -> L logits per pixel."""
 
@@ -233,7 +233,7 @@ print(f"green: past pixels that reach output {position}; yellow: the {len(blind)
 # y = \tanh(W_f * x + V_f h) \odot \sigma(W_g * x + V_g h).
 # $$
 
-# %% id="gated-model"
+# %% id="lib-gated-model"
 class GatedLayer(nn.Module):
     """One layer of a gated PixelCNN: vertical and horizontal stacks, gated activations, optional class."""
 

@@ -363,7 +363,7 @@ checks.check_modes_captured(modes_captured)
 # (Minibatch discrimination, Salimans et al. 2016, and the minibatch standard deviation of Karras
 # et al. 2018 are the same idea in another form: a feature of the whole batch.)
 
-# %% id="gan-2d-run"
+# %% id="lib-gan-2d-run"
 RECIPE = gan2d.RECIPE if not fast_mode() else replace(gan2d.RECIPE, steps={"ring": 150, "grid": 150})
 PACK = 2  # samples per pack: PacGAN2
 
@@ -531,7 +531,7 @@ for sigma in (0.01, 0.3, 1.0):
 # penalty is computed per sample, which batch statistics would mix), and the generator ends in a
 # sigmoid rather than a tanh, because our pixels lie in $[0, 1]$, not $[-1, 1]$.
 
-# %% id="dcgan-models"
+# %% id="lib-dcgan-models"
 Z_IMAGE = 16
 
 

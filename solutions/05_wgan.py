@@ -406,7 +406,7 @@ print(f"mean push near the ring:           GAN non-saturating loss {push_ns[at_r
 # (`gan_toy.py` in the paper's repository, "smaller lambda seems to help for toy tasks"). Here
 # $\lambda = 0.1$ as well. The digits in section 7 use the paper's $\lambda = 10$.
 
-# %% id="wgan-2d"
+# %% id="lib-wgan-2d"
 def wgan_step(n_critic: int, clip: float | None = None, penalty: float | None = None):
     """A WGAN step: n_critic critic steps (with clipping or a gradient penalty), then one generator step.
 
@@ -531,7 +531,7 @@ plt.show()
 # number of samples as lesson 04, so they are comparable with its DCGAN: compare the real-digit
 # rows of the two lessons, which must agree.
 
-# %% id="wgan-digits-models"
+# %% id="lib-wgan-digits-models"
 Z_IMAGE = 16
 
 

@@ -76,7 +76,7 @@ plt.show()
 # pix2pix's own comparison plus the squared error: L2 alone, L1 alone, the conditional adversarial
 # loss alone (cGAN, no L1), and L1 plus cGAN.
 
-# %% id="translation-models"
+# %% id="lib-translation-models"
 class Residual(nn.Module):
     def __init__(self, channels: int):
         super().__init__()

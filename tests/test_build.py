@@ -118,6 +118,10 @@ def test_solution_notebook_round_trips_to_the_source(course):
                         "    ### BEGIN SOLUTION\n    ### HINT: multiply x by itself.\n"), "put the hint just above"),
         (SOURCE.replace('id="answer" points=1', 'id="answer"'), "graded by hand: give it points"),
         (SOURCE.replace(' tags=["nbval-check-output"]', ""), "compared by nbval"),
+        (SOURCE.replace("# %%\nimport math", '# %% id="setup"\nimport math'), "a code cell's id says what it is"),
+        (SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nRATE = 0.1\nmodel = train(RATE)'),
+         r"'lib-setup', line 3: .* may only import, define functions and classes, and set UPPER_CASE constants"),
+        (SOURCE.replace("# %%\nimport math", '# %% id="ex-setup"\nimport math'), "an ex- cell holds a"),
         (SOURCE.replace("multiply x by itself.", "return x * x times one"), None),
         (SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
             "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"), "repeats the solution"),

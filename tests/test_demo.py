@@ -89,3 +89,21 @@ def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
         InteractiveShell.clear_instance()
     for name, fingerprint in kernel.items():
         assert fingerprint == train.code_fingerprint(dashboard[name], values=False), name
+
+
+@pytest.mark.parametrize("lesson, cells, names", [
+    ("02_vae", demo.VAE_CELLS, ["trained_vae", "VAE"]),
+    ("04_gan", demo.GAN_CELLS, ["run_2d", "gan_step"]),
+])
+def test_the_dashboard_finds_its_cells_and_names_by_the_contract(lesson, cells, names):
+    """The dashboard executes only ex- and lib- cells (definitions, which the build enforces), and they
+    define what it calls: a renamed cell or function fails here, not in `make demo`."""
+    import jupytext
+
+    from course_utils.build import repo_root
+
+    ids = {c.metadata.get("id") for c in jupytext.read(repo_root() / "solutions" / f"{lesson}.py").cells}
+    assert all(cell.startswith(("ex-", "lib-")) and cell in ids for cell in cells), (lesson, cells)
+    constants = {"train_set": None} if lesson == "02_vae" else {}
+    namespace = lesson_namespace(lesson, cells, constants=constants, quiet=True)  # defines, trains nothing
+    assert all(callable(namespace.get(name)) for name in names), [n for n in names if not callable(namespace.get(n))]

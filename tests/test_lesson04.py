@@ -15,7 +15,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step",
-                                       "ex-modes-captured", "gan-2d-run"])
+                                       "ex-modes-captured", "lib-gan-2d-run"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -108,7 +108,7 @@ def test_coverage_on_hand_made_samples_through_the_exercise(solution):
 
 def test_conditional_networks_take_their_labels_as_arguments():
     """No labels kept as state: a call without y fails loudly, and a step sees only its own batch's labels."""
-    ns = lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "dcgan-models"])
+    ns = lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "lib-dcgan-models"])
     torch.manual_seed(0)
     G, D = ns["Generator"](n_classes=10), ns["Discriminator"](n_classes=10)
     z, y = torch.randn(6, ns["Z_IMAGE"]), torch.arange(6)

@@ -18,7 +18,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights",
-                                        "ex-gradient-penalty", "wgan-2d"])
+                                        "ex-gradient-penalty", "lib-wgan-2d"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):

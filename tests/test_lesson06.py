@@ -15,7 +15,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
-                                            "ex-generator-objective", "translation-models"])
+                                            "ex-generator-objective", "lib-translation-models"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
