@@ -52,24 +52,30 @@ INSTALL_ID = "install-course-library"
 #: of pyproject.toml: where to install from when no wheel lies beside the notebook or one folder up.
 INSTALL_CELL = """\
 # Setup for a notebook opened on its own (Colab and the like): installs the course's helper library
-# when it is missing, from the wheel of the course's release beside this notebook (or one folder up),
-# else from the sources below. Where the library is installed it does nothing. It never replaces an
-# installed torch, and the next cell imports the library without a kernel restart.
+# when it is missing, from the course's wheel (course_utils-*.whl) in this notebook's folder or one
+# folder up, else from LIBRARY_SOURCES (set by your course; may be empty). Where the library is
+# installed it does nothing. It never replaces an installed torch, and the next cell imports the
+# library without a kernel restart.
 import importlib, importlib.metadata, importlib.util, pathlib, subprocess, sys, tempfile
 
 LIBRARY_SOURCES = {sources}
 if importlib.util.find_spec("course_utils") is None:
-    wheels = sorted(pathlib.Path(".").glob("course_utils-*.whl")) or sorted(pathlib.Path("..").glob("course_utils-*.whl"))
+    wheels = list(pathlib.Path(".").glob("course_utils-*.whl")) or list(pathlib.Path("..").glob("course_utils-*.whl"))
+    sources = [str(max(wheels, key=lambda w: w.stat().st_mtime))] if wheels else []  # the newest wheel
+    sources += LIBRARY_SOURCES
+    if not sources:
+        raise RuntimeError("the course library (course_utils) is not installed: put the course's wheel "
+                           "(course_utils-*.whl) in this notebook's folder, or ask your lecturer where it is")
     keep = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)  # what pip may not change
     if importlib.util.find_spec("torch") is not None:
         keep.write(f"torch=={{importlib.metadata.version('torch')}}\\n")
     keep.close()
-    for source in [str(w) for w in wheels[-1:]] + LIBRARY_SOURCES:
+    for source in sources:
         if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c", keep.name, source]).returncode == 0:
             break
     else:
-        raise RuntimeError("the course library (course_utils) is not installed: put the course's wheel "
-                           "(course_utils-*.whl) beside this notebook, or ask your lecturer where it is")
+        raise RuntimeError(f"pip could not install the course library from {{sources}}: its messages above say why "
+                           "(no network for a dependency, or a torch older than 2.2)")
     importlib.invalidate_caches()"""
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
@@ -277,6 +283,10 @@ ID_KINDS = {"ex-": "an exercise (a solution region)", "check-": "a graded check 
             "lib-": "definitions the grader and the dashboard reuse (imports, functions, classes, CONSTANTS)"}
 
 
+#: The calls a constant of an ex- or lib- cell may make (``EPOCHS = budget(200, 3)``).
+CONSTANT_CALLS = {"budget", "fast_mode", "replace"}
+
+
 def _id_problem(cell_id: str, source: str, solution: bool, graded: bool) -> str:
     """Why a code cell's id breaks the contract between lessons and tools, or ``""``."""
     import ast
@@ -295,10 +305,14 @@ def _id_problem(cell_id: str, source: str, solution: bool, graded: bool) -> str:
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # a docstring
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-            if targets and all(isinstance(t, ast.Name) and t.id.isupper() for t in targets):
-                continue  # a CONSTANT
+            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
+            called = {getattr(c.func, "id", None) or getattr(c.func, "attr", None) for c in calls}
+            if (targets and all(isinstance(t, ast.Name) and t.id.isupper() for t in targets)
+                    and called <= CONSTANT_CALLS):
+                continue  # a CONSTANT: a literal, or a budget / recipe computed without training
             return (f"{cell_id!r}, line {node.lineno}: the grader and the dashboard execute this cell, so it may only "
-                    f"import, define functions and classes, and set UPPER_CASE constants; move "
+                    f"import, define functions and classes, and set UPPER_CASE constants (calling at most "
+                    f"{', '.join(sorted(CONSTANT_CALLS))}); move "
                     f"`{ast.unparse(node).splitlines()[0][:60]}` to a cell without an id")
     return ""
 

@@ -23,6 +23,7 @@ import io
 import re
 import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -42,9 +43,9 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same sources give th
 
 STUDENT_README = """# Generative Models, Hands-On: student folder
 
-This folder is what your class handed out: six exercise notebooks and the course's helper library.
+This folder is what your class handed out: exercise notebooks and the course's helper library.
 
-    notebooks/NN_topic.ipynb                the exercise notebooks, in order (01 to 06)
+    notebooks/NN_topic.ipynb                the exercise notebooks of this release, in order
     {wheel}    the helper library the notebooks import
 
 ## Set up (once)
@@ -55,10 +56,11 @@ With Python 3.11 or later:
     pip install {wheel} jupyterlab
     jupyter lab notebooks/
 
-On a hosted notebook service (Colab and the like), upload the notebook and the wheel into the same
-folder and run the notebook: its first code cell installs the library from the wheel (once; the
-service's own torch is kept, any torch 2.2 or later works) and the next cell imports it, with no
-restart. Everything runs on a laptop CPU, offline: the default data set (scikit-learn's 8x8
+On a hosted notebook service (Colab and the like), open the notebook, upload the wheel into the
+notebook's working folder (on Colab: the file browser's folder, /content) and run the notebook: its
+first code cell installs the library from the wheel (once per runtime: after a reset, upload it
+again; the service's own torch is kept, any torch 2.2 or later works) and the next cell imports it,
+with no restart. Everything runs on a laptop CPU, offline: the default data set (scikit-learn's 8x8
 digits) is installed with scikit-learn, and nothing else is downloaded.
 
 ## How to work
@@ -83,21 +85,28 @@ def _flat(text: str) -> str:
 
 
 def _given_and_solution(source: Path) -> tuple[set[str], list[tuple[str, int]]]:
-    """A source's given lines (outside solution regions) and its solution lines, normalised."""
+    """A source's given lines (outside solution regions) and its solution lines, normalised.
+
+    Code regions give their code lines (comments left out); markdown regions (written answers)
+    give their text lines. The line numbers count cells, not lines of the file.
+    """
+    import jupytext
+
     given: set[str] = set()
     solution: list[tuple[str, int]] = []
-    inside = False
-    for number, line in enumerate(source.read_text(encoding="utf-8").split("\n"), 1):
-        stripped = line.strip()
-        if stripped == BEGIN:
-            inside = True
-        elif stripped == END:
-            inside = False
-        elif inside:
-            if not stripped.startswith("#"):
-                solution.append((_flat(stripped), number))
-        else:
-            given.add(_flat(stripped))
+    for number, cell in enumerate(jupytext.read(source, fmt="py:percent").cells, 1):
+        inside = False
+        for line in cell.source.split("\n"):
+            stripped = line.strip()
+            if stripped == BEGIN:
+                inside = True
+            elif stripped == END:
+                inside = False
+            elif inside:
+                if cell.cell_type == "markdown" or not stripped.startswith("#"):
+                    solution.append((_flat(stripped), number))
+            else:
+                given.add(_flat(stripped))
     return given, solution
 
 
@@ -114,7 +123,7 @@ def solution_lines(root: Path | None = None) -> dict[str, tuple[str, str]]:
         given, solution = _given_and_solution(source)
         for flat, number in solution:
             if len(flat) >= MIN_LEAK and flat not in given:
-                found.setdefault(flat, (source.stem, f"{source.name}:{number}"))
+                found.setdefault(flat, (source.stem, f"{source.name}, cell {number}"))
     return found
 
 
@@ -182,7 +191,7 @@ def student_wheel(out_dir: Path, root: Path | None = None) -> Path:
     metadata = "\n".join(
         ["Metadata-Version: 2.1", "Name: course-utils", f"Version: {__version__}",
          "Summary: The student library of Generative Models, Hands-On: data, training, pictures, checks",
-         "Requires-Python: >=3.10"]
+         "Requires-Python: >=3.11"]
         + [f"Requires-Dist: {d}" for d in STUDENT_DEPENDENCIES]
     ) + "\n"
     wheel_meta = "Wheel-Version: 1.0\nGenerator: course release\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -205,10 +214,11 @@ def student_wheel(out_dir: Path, root: Path | None = None) -> Path:
 
 
 def release(out_dir: Path, lessons: list[str] | None = None, root: Path | None = None) -> list[Path]:
-    """Write the student bundle to ``out_dir`` (replaced if it holds a release); return the files written.
+    """Write the student bundle to ``out_dir`` (replaced if it holds a release); return its files.
 
-    Raises ``ValueError`` (and leaves no bundle) when a lesson's solution line would be handed out
-    in its own notebook, an earlier one, or the library. Lessons released together where a later
+    The bundle is written and searched in a folder beside ``out_dir`` first: ``ValueError`` when a
+    lesson's solution line would be handed out in its own notebook, an earlier one, or the library,
+    and then ``out_dir`` is left as it was. Lessons released together where a later
     one's given code shows an earlier one's answer get a warning on stderr: a class releases them
     one at a time, after each deadline.
     """
@@ -217,30 +227,33 @@ def release(out_dir: Path, lessons: list[str] | None = None, root: Path | None =
     unknown = sorted(set(lessons or []) - {s.stem for s in sources})
     if unknown:
         raise ValueError(f"no such lesson: {', '.join(unknown)} (lessons: {', '.join(s.stem for s in lesson_sources(root))})")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "README.md").exists():
+        raise ValueError(f"{out_dir} is not empty and is not a release folder: choose another --out")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:  # written and searched beside the target: a refused release leaves the previous one in place
+        for source in sources:
+            for path, text in build_lesson(source, root).items():
+                if path.parent.name == "notebooks":
+                    target = staging / "notebooks" / path.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text, encoding="utf-8")
+        wheel = student_wheel(staging, root)
+        (staging / "README.md").write_text(STUDENT_README.format(wheel=wheel.name), encoding="utf-8")
+        leaks, later = find_leaks(staging, root)
+        if leaks:
+            raise ValueError("the release would hand out solution code:\n  " + "\n  ".join(leaks))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if out_dir.exists():
-        if any(out_dir.iterdir()) and not (out_dir / "README.md").exists():
-            raise ValueError(f"{out_dir} is not empty and is not a release folder: choose another --out")
         shutil.rmtree(out_dir)
-    written = []
-    for source in sources:
-        for path, text in build_lesson(source, root).items():
-            if path.parent.name == "notebooks":
-                target = out_dir / "notebooks" / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                written.append(target)
-    wheel = student_wheel(out_dir, root)
-    readme = out_dir / "README.md"
-    readme.write_text(STUDENT_README.format(wheel=wheel.name), encoding="utf-8")
-    written += [wheel, readme]
-    leaks, later = find_leaks(out_dir, root)
-    if leaks:
-        shutil.rmtree(out_dir)
-        raise ValueError("the release would hand out solution code:\n  " + "\n  ".join(leaks))
+    staging.rename(out_dir)
     if later:
         print("warning: a later lesson's given code shows an earlier lesson's answer:\n  " + "\n  ".join(later)
               + "\nRelease the lessons one at a time (--lesson), each after the previous one is handed in.",
               file=sys.stderr)
+    return sorted(p for p in out_dir.rglob("*") if p.is_file())
     return written
 
 

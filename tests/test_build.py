@@ -122,6 +122,8 @@ def test_solution_notebook_round_trips_to_the_source(course):
         (SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nRATE = 0.1\nmodel = train(RATE)'),
          r"'lib-setup', line 3: .* may only import, define functions and classes, and set UPPER_CASE constants"),
         (SOURCE.replace("# %%\nimport math", '# %% id="ex-setup"\nimport math'), "an ex- cell holds a"),
+        (SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nMODEL = train.fit(3)'),
+         r"'lib-setup', line 2: .*calling at most budget, fast_mode, replace"),
         (SOURCE.replace("multiply x by itself.", "return x * x times one"), None),
         (SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
             "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"), "repeats the solution"),

@@ -93,7 +93,7 @@ def test_the_install_cell_explains_where_the_library_is_missing(hosted, tmp_path
     (install,) = [c for c in nb.cells if c.get("id") == INSTALL_ID]
     alone = nbformat.v4.new_notebook(cells=[install], metadata=nb.metadata)
     (tmp_path / "deep" / "er").mkdir(parents=True)
-    with pytest.raises(CellExecutionError, match=r"put the course's wheel \(course_utils-\*.whl\) beside this notebook"):
+    with pytest.raises(CellExecutionError, match=r"put the course's wheel \(course_utils-\*.whl\) in this notebook's folder"):
         NotebookClient(alone, timeout=120, kernel_name=kernel,
                        resources={"metadata": {"path": str(tmp_path / "deep" / "er")}}).execute()
     assert "course-utils" not in _installed(python)

@@ -42,7 +42,7 @@ def test_no_solution_line_is_in_the_bundle(bundle):
     leaks, later = rel.find_leaks(bundle, ROOT)
     assert leaks == []
     # Released together, lesson 02's given VAE shows lesson 01's network: only that, and only there.
-    assert later and all(e.startswith("notebooks/02_vae.ipynb") and "(01_autoencoder.py:" in e for e in later)
+    assert later and all(e.startswith("notebooks/02_vae.ipynb") and "(01_autoencoder.py, cell" in e for e in later)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -50,7 +50,7 @@ def test_a_lesson_released_alone_hands_out_none_of_its_own_or_earlier_answers(le
     rel.release(tmp_path / "b", [lesson], ROOT)
     leaks, later = rel.find_leaks(tmp_path / "b", ROOT)
     assert leaks == []
-    assert all(f"({lesson}.py:" not in e for e in later)
+    assert all(f"({lesson}.py, cell" not in e for e in later)
 
 
 def test_the_search_finds_a_planted_solution_line(bundle, tmp_path):
@@ -61,19 +61,32 @@ def test_the_search_finds_a_planted_solution_line(bundle, tmp_path):
     with (copy / "README.md").open("a") as f:
         f.write(f"\n    {answer.strip()}\n")
     leaks, _ = rel.find_leaks(copy, ROOT)
-    assert len(leaks) == 1 and leaks[0].startswith("README.md: return(i+2*p-k)//s+1 (01_autoencoder.py:")
+    assert len(leaks) == 1 and leaks[0].startswith("README.md: return(i+2*p-k)//s+1 (01_autoencoder.py, cell")
 
 
-def test_a_release_whose_library_holds_an_answer_is_refused_and_leaves_nothing(tmp_path):
+def test_written_answers_are_searched_too():
+    import jupytext
+
+    nb = jupytext.read(ROOT / "solutions" / "01_autoencoder.py", fmt="py:percent")
+    (answer,) = [c for c in nb.cells if c.metadata.get("id") == "answer-linear-vs-nonlinear"]
+    text = answer.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+    longest = max((line.strip() for line in text.split("\n")), key=len)
+    assert rel._flat(longest) in rel.solution_lines(ROOT)
+
+
+def test_a_release_whose_library_holds_an_answer_is_refused_and_leaves_the_previous_one(tmp_path):
     root = tmp_path / "course"
     shutil.copytree(ROOT / "solutions", root / "solutions", ignore=shutil.ignore_patterns("*.ipynb"))
     shutil.copytree(ROOT / "course_utils", root / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
     with (root / "course_utils" / "viz.py").open("a") as f:
         f.write("\n\ndef _kl(mu, log_var):\n    return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)\n")
     assert rel._flat("return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)") in rel.solution_lines(root)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "README.md").write_text("the previous release")
     with pytest.raises(ValueError, match=r"course_utils/viz.py: return0.5\*\(mu.pow"):
         rel.release(tmp_path / "out", ["01_autoencoder"], root)
-    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["course", "out"]  # no staging folder left
+    assert (tmp_path / "out" / "README.md").read_text() == "the previous release"  # left as it was
 
 
 def test_release_refuses_an_unknown_lesson_and_a_folder_that_is_not_a_release(tmp_path, capsys):

@@ -45,7 +45,7 @@ def check_reconstruction_loss(reconstruction_loss: Callable[[torch.Tensor, torch
         a = torch.rand(4, 64, generator=torch.Generator().manual_seed(2))
         b = torch.rand(4, 64, generator=torch.Generator().manual_seed(3))
         expect_close(reconstruction_loss(a, b), ((a - b) ** 2).sum(1).mean(), "loss of flat N x 64 inputs",
-                     hint="reduce over every dimension but the first, e.g. .flatten(1).sum(1)")
+                     hint="the same formula must hold for flat inputs: add up over every dimension but the batch one, whatever their number")
 
     def gradient() -> None:
         a = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(4))
