@@ -15,7 +15,7 @@ help:
 	@echo "make test-browser  install Chromium if missing, then run the browser tests alone"
 	@echo "make bench  wall time and quality of each lesson beside published references"
 	@echo "make build  regenerate solutions/*.ipynb and notebooks/*.ipynb from solutions/*.py"
-	@echo "make release  the student bundle in build/release: notebooks, the student library's wheel, a README"
+	@echo "make release [LESSON=01_autoencoder]  the student bundle in build/release[-LESSON]: notebooks, the library's wheel, a README"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ bench: setup
 	$(PY) -m course_utils bench --out build/bench
 
 release: setup
-	$(PY) -m course_utils release --out build/release
+	$(PY) -m course_utils release --out build/release$(if $(LESSON),-$(LESSON)) $(if $(LESSON),--lesson $(LESSON))
 
 clean:
 	rm -rf build .pytest_cache

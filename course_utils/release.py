@@ -250,8 +250,10 @@ def release(out_dir: Path, lessons: list[str] | None = None, root: Path | None =
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
     if later:
+        together = any(f"({s.stem}.py, cell" in entry for s in sources for entry in later)
         print("warning: a later lesson's given code shows an earlier lesson's answer:\n  " + "\n  ".join(later)
-              + "\nRelease the lessons one at a time (--lesson), each after the previous one is handed in.",
+              + "\nHand the later lesson out only after the earlier one is handed in"
+              + (" (they are in this release together: release them one at a time with --lesson)." if together else "."),
               file=sys.stderr)
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
     return written
