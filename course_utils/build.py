@@ -34,8 +34,9 @@ from typing import Callable
 import jupytext
 import nbformat
 
-__all__ = ["CODE_STUB", "TEXT_STUB", "CHECK_TAG", "missing_outputs", "record_outputs", "Exercise", "BuildError", "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises",
-           "lesson_namespace", "main"]
+__all__ = ["CODE_STUB", "TEXT_STUB", "CHECK_TAG", "INSTALL_ID", "INSTALL_CELL", "Exercise", "BuildError",
+           "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises", "flatten_code",
+           "library_sources", "lesson_namespace", "missing_outputs", "record_outputs", "main"]
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
 #: What replaces a code solution region in the student notebook (nbgrader_config.py sets the same).
@@ -152,7 +153,9 @@ def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: 
 LEAK = 20  #: a hint may not repeat this many characters of a solution line (spaces ignored)
 
 
-def _normalise(text: str) -> str:
+def flatten_code(text: str) -> str:
+    """Spaces removed and Unicode minus signs made ASCII: what two spellings of a line of code share
+    (the hint rule and the release's leak search compare lines this way)."""
     return "".join(text.replace("\u2212", "-").split())
 
 
@@ -163,13 +166,13 @@ def hint_problem(hints: list[str], region: list[str]) -> str:
     solution line (spaces and minus signs normalised), and it is plain ASCII, so that a student who
     pastes it meets no Unicode minus or symbol that Python rejects.
     """
-    code = [_normalise(line) for line in region if not line.strip().startswith("#")]
+    code = [flatten_code(line) for line in region if not line.strip().startswith("#")]
     for line in hints:
         hint = line.strip()[len(HINT):].strip()
         odd = sorted({ch for ch in hint if not ch.isascii()})
         if odd:
             return f"the hint must be plain ASCII (it has {''.join(odd)!r})"
-        flat = _normalise(hint)
+        flat = flatten_code(hint)
         for piece in (c[k : k + LEAK] for c in code if len(c) >= LEAK for k in range(len(c) - LEAK + 1)):
             if piece in flat:
                 return f"the hint repeats the solution ({piece!r}): a hint names the idea, never the code"
@@ -338,6 +341,8 @@ def _student(nb: nbformat.NotebookNode, lesson: str) -> nbformat.NotebookNode:
             cell.source = _strip_solutions(cell.source, cell.cell_type == "markdown", f"{lesson}, cell {index + 1}")
         cell.metadata.pop("id", None)
         cell.metadata.pop("points", None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
         grader = cell.metadata.get("nbgrader")
         if grader:  # as nbgrader's generate_assignment leaves them (its LockCells, its cell_type record)
             grader["cell_type"] = cell.cell_type
@@ -404,13 +409,9 @@ def build_lesson(source_path: Path, root: Path | None = None,
             cell.outputs = stored[cell.id][1]
         if cell.outputs:  # nbval takes a stored output without an execution count for a stray one
             cell.execution_count = count
-    student = _student(nb, lesson)
-    for cell in student.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
     return {
         solution_path: _text(nb),
-        root / "notebooks" / f"{lesson}.ipynb": _text(student),
+        root / "notebooks" / f"{lesson}.ipynb": _text(_student(nb, lesson)),
     }
 
 

@@ -28,7 +28,7 @@ import zipfile
 from pathlib import Path
 
 from . import __version__
-from .build import BEGIN, END, HINT, build_lesson, lesson_sources, repo_root
+from .build import BEGIN, END, build_lesson, flatten_code, lesson_sources, repo_root
 
 __all__ = ["STUDENT_MODULES", "STUDENT_DEPENDENCIES", "solution_lines", "find_leaks", "student_wheel",
            "release", "main"]
@@ -79,11 +79,6 @@ into a bad state, take a fresh copy from the release your class handed out.
 """
 
 
-def _flat(text: str) -> str:
-    """Spaces removed and Unicode minus signs made ASCII: what two spellings of one line share."""
-    return "".join(text.replace("\u2212", "-").split())
-
-
 def _given_and_solution(source: Path) -> tuple[set[str], list[tuple[str, int]]]:
     """A source's given lines (outside solution regions) and its solution lines, normalised.
 
@@ -104,9 +99,9 @@ def _given_and_solution(source: Path) -> tuple[set[str], list[tuple[str, int]]]:
                 inside = False
             elif inside:
                 if cell.cell_type == "markdown" or not stripped.startswith("#"):
-                    solution.append((_flat(stripped), number))
+                    solution.append((flatten_code(stripped), number))
             else:
-                given.add(_flat(stripped))
+                given.add(flatten_code(stripped))
     return given, solution
 
 
@@ -163,7 +158,7 @@ def find_leaks(folder: Path, root: Path | None = None) -> tuple[list[str], list[
     leaks: list[str] = []
     later: list[str] = []
     for name, text in _texts(folder).items():
-        flat = _flat(text)
+        flat = flatten_code(text)
         notebook = re.match(r"notebooks/(\d\d)_", name)
         for line, (lesson, where) in lines.items():
             if line in flat:

@@ -71,7 +71,7 @@ def test_written_answers_are_searched_too():
     (answer,) = [c for c in nb.cells if c.metadata.get("id") == "answer-linear-vs-nonlinear"]
     text = answer.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
     longest = max((line.strip() for line in text.split("\n")), key=len)
-    assert rel._flat(longest) in rel.solution_lines(ROOT)
+    assert rel.flatten_code(longest) in rel.solution_lines(ROOT)
 
 
 def test_a_release_whose_library_holds_an_answer_is_refused_and_leaves_the_previous_one(tmp_path):
@@ -80,7 +80,7 @@ def test_a_release_whose_library_holds_an_answer_is_refused_and_leaves_the_previ
     shutil.copytree(ROOT / "course_utils", root / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
     with (root / "course_utils" / "viz.py").open("a") as f:
         f.write("\n\ndef _kl(mu, log_var):\n    return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)\n")
-    assert rel._flat("return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)") in rel.solution_lines(root)
+    assert rel.flatten_code("return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)") in rel.solution_lines(root)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "README.md").write_text("the previous release")
     with pytest.raises(ValueError, match=r"course_utils/viz.py: return0.5\*\(mu.pow"):
