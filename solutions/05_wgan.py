@@ -406,14 +406,33 @@ print(f"mean push near the ring:           GAN non-saturating loss {push_ns[at_r
 # (`gan_toy.py` in the paper's repository, "smaller lambda seems to help for toy tasks"). Here
 # $\lambda = 0.1$ as well. The digits in section 7 use the paper's $\lambda = 10$.
 
-# %% id="lib-wgan-2d"
-def wgan_step(n_critic: int, clip: float | None = None, penalty: float | None = None):
-    """A WGAN step: n_critic critic steps (with clipping or a gradient penalty), then one generator step.
+# **The training step.** Arjovsky et al.'s Algorithm 1 trains the critic $n_\text{critic}$ times for
+# each generator step, so that the generator always learns from a critic close to its optimum, the
+# one whose estimate is $W$. Each critic step draws its own batch of real data and of noise:
+# `gan2d.train_2d` hands the step $n_\text{critic}$ batches at once, stacked, for the step to split.
+# A critic step minimises $L_\text{critic}$ (with the penalty, or followed by clipping), with the
+# generated points treated as data: the critic's update must not move the generator. Then the
+# generator takes one step on $-\mathbb{E}[f_w(g_\theta(z))]$ against the critic just trained. The
+# step returns the last critic step's estimate $\mathbb{E}[f_w(x)] - \mathbb{E}[f_w(\tilde x)]$
+# of $W$ (without the penalty), which section 7 draws as a training curve.
+#
+# ### ✎ Exercise 5: the WGAN training step
 
-    It receives n_critic batches at once (gan2d.train_2d draws critic_steps · batch points) and
-    gives each critic step a fresh batch of real data and noise, as in Arjovsky et al.'s algorithm.
+# %% id="ex-wgan-step"
+def wgan_step(n_critic: int, clip: float | None = None, penalty: float | None = None):
+    """A WGAN step: n_critic critic steps (clipping after each, or a gradient penalty of weight `penalty`),
+    then one generator step.
+
+    The returned step(G, C, opt_G, opt_C, real, z) receives n_critic batches at once, stacked in
+    `real` and `z`: it splits each into n_critic equal slices and gives each critic step its own
+    slice of both. The generator step uses the last slice of noise. It returns
+    {"W_estimate": float, "loss_G": float}: the last critic step's E f(real) - E f(fake), and the
+    generator's loss.
     """
-    def step(G, C, opt_G, opt_C, real, z):
+    def step(G: nn.Module, C: nn.Module, opt_G: torch.optim.Optimizer, opt_C: torch.optim.Optimizer,
+             real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+        ### HINT: Loop over matching slices of the real batch and of the noise; in each critic step the generated points are data for the critic (no gradient flows back to G), its loss is your critic loss plus the weighted penalty when one is asked for, and clipping follows the update. Keep the estimate of W before the penalty. Then one generator step against the critic just trained. Reuse your functions from exercises 2-4.
+        ### BEGIN SOLUTION
         reals, zs = real.chunk(n_critic), z.chunk(n_critic)
         for batch, z_k in zip(reals, zs):
             fake = G(z_k).detach()
@@ -431,8 +450,12 @@ def wgan_step(n_critic: int, clip: float | None = None, penalty: float | None = 
         loss_G.backward()
         opt_G.step()
         return {"W_estimate": w_estimate, "loss_G": loss_G.item()}
+        ### END SOLUTION
     return step
 
+
+# %% id="check-wgan-step" points=10 tags=["nbval-check-output"]
+checks.check_wgan_step(wgan_step)
 
 # %%
 RECIPE = gan2d.RECIPE if not fast_mode() else replace(gan2d.RECIPE, steps={"ring": 150, "grid": 150})

@@ -18,7 +18,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights",
-                                        "ex-gradient-penalty", "lib-wgan-2d"])
+                                        "ex-gradient-penalty", "ex-wgan-step"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -26,6 +26,7 @@ def test_checks_pass_on_the_solution(solution, capsys):
     assert checks.check_clip_weights(solution["clip_weights"])
     assert checks.check_critic_losses(solution["critic_loss"], solution["wgan_generator_loss"])
     assert checks.check_gradient_penalty(solution["gradient_penalty"])
+    assert checks.check_wgan_step(solution["wgan_step"])
 
 
 class Rotation(nn.Module):

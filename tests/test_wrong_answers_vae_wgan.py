@@ -168,7 +168,63 @@ GUMBEL = [
           "exactly one-hot"),
 ]
 
-_ALL = LISTED + MISLEADING + EXTRA + GUMBEL
+_WGAN_STEP = """
+def wgan_step(n_critic, clip=None, penalty=None):
+    def step(G, C, opt_G, opt_C, real, z):
+        reals, zs = {slices}
+        {generator_first}
+        for batch, z_k in {pairs}:
+            fake = {fake}
+            loss_C = critic_loss(C(batch), C(fake))
+            w_estimate = {w_before}
+            if penalty:
+                loss_C = loss_C + {weight} * gradient_penalty(C, batch, fake)
+            {w_after}
+            {zero_C}
+            loss_C.backward()
+            {clip_before}
+            opt_C.step()
+            {clip_after}
+        {clip_end}
+        loss_G = {loss_G}
+        {zero_G}
+        {backward_G}
+        return {{"W_estimate": w_estimate, "loss_G": loss_G.item()}}
+    return step
+"""
+
+
+def _wgan_step(**changes: str) -> str:
+    parts = {"slices": "real.chunk(n_critic), z.chunk(n_critic)", "generator_first": "", "pairs": "zip(reals, zs)",
+             "fake": "G(z_k).detach()", "w_before": "-loss_C.item()", "weight": "penalty", "w_after": "",
+             "zero_C": "opt_C.zero_grad()", "clip_before": "", "clip_after": "if clip: clip_weights(C, clip)",
+             "clip_end": "", "loss_G": "wgan_generator_loss(C(G(zs[-1])))", "zero_G": "opt_G.zero_grad()", "backward_G": "loss_G.backward(); opt_G.step()"}
+    return _WGAN_STEP.format(**{**parts, **changes})
+
+
+#: the WGAN step (exercise 5 of lesson 05): the mistakes a student is likely to make, each named by its hint
+WGAN_STEP = [Wrong(name, "05_wgan", "check-wgan-step", _wgan_step(**changes), hint) for name, changes, hint in [
+    ("one critic step on the whole batch", {"slices": "[real], [z]"}, "not one step on all of it"),
+    ("every critic step on the first slice", {"pairs": "[(reals[0], zs[0])] * n_critic"}, "its own slice"),
+    ("the generator on all the noise", {"loss_G": "wgan_generator_loss(C(G(z)))"}, "last slice of noise only"),
+    ("the generator on the first slice", {"loss_G": "wgan_generator_loss(C(G(zs[0])))"}, "the one the critic saw last"),
+    ("fakes not detached, the generator's gradients never cleared", {"fake": "G(z_k)", "zero_G": ""},
+     "must not leave gradients on the generator"),
+    ("the critic's gradients never cleared", {"zero_C": ""}, "clear the critic's gradients"),
+    ("clipping once after the loop", {"clip_after": "", "clip_end": "if clip: clip_weights(C, clip)"},
+     "clip after every critic update"),
+    ("clipping before the update", {"clip_after": "", "clip_before": "if clip: clip_weights(C, clip)"},
+     "clip right after the critic's update"),
+    ("the penalty left out", {"weight": "0"}, "add the weighted gradient penalty"),
+    ("the penalty counted in W", {"w_before": "0.0", "w_after": "w_estimate = -loss_C.item()"},
+     "before the penalty is added"),
+    ("W with the sign flipped", {"w_before": "loss_C.item()"}, "the negative of its loss"),
+    ("the generator step first", {
+        "generator_first": "first = wgan_generator_loss(C(G(zs[-1]))); opt_G.zero_grad(); first.backward(); opt_G.step()",
+        "loss_G": "first", "zero_G": "", "backward_G": ""}, "train the critic first"),
+]]
+
+_ALL = LISTED + MISLEADING + EXTRA + GUMBEL + WGAN_STEP
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -204,6 +260,7 @@ def test_the_reference_gets_full_marks_and_passes_its_checks(lesson: str):
     ("05_wgan", "check-wasserstein-1d", ["wasserstein_1d"]),
     ("05_wgan", "check-clip-weights", ["clip_weights"]),
     ("05_wgan", "check-gradient-penalty", ["gradient_penalty"]),
+    ("05_wgan", "check-wgan-step", ["wgan_step"]),
 ])
 def test_an_untouched_stub_is_not_done_yet(lesson: str, grade_id: str, names: list[str]):
     stub = "".join(f"def {name}(*args, **kwargs):\n    raise NotImplementedError('write it')\n" for name in names)

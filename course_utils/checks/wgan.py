@@ -10,7 +10,7 @@ from torch import nn
 
 from . import Case, Report, seeded, expect, expect_close, expect_tensor, run_cases
 
-__all__ = ["check_wasserstein_1d", "check_clip_weights", "check_critic_losses", "check_gradient_penalty"]
+__all__ = ["check_wasserstein_1d", "check_clip_weights", "check_critic_losses", "check_gradient_penalty", "check_wgan_step"]
 
 
 
@@ -209,6 +209,168 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
 
 
 # ------------------------------------------------------------------------------------------------
+def _variant_step(n_critic: int, clip: float | None = None, penalty: float | None = None, mistake: str = ""):
+    """The WGAN step of Arjovsky et al.'s Algorithm 1 (Gulrajani et al.'s with ``penalty``), or one of the
+    ways it goes wrong (``mistake``): what the check compares a student's step with, to name the mistake."""
+    def step(G, C, opt_G, opt_C, real, z):
+        reals, zs = real.chunk(n_critic), z.chunk(n_critic)
+        z_G = {"all noise": z, "one critic step": z, "first noise": zs[0]}.get(mistake, zs[-1])
+        if mistake == "one critic step":
+            reals, zs = [real], [z]
+        elif mistake == "same slice":
+            reals, zs = [reals[0]] * n_critic, [zs[0]] * n_critic
+
+        def generator_step():
+            loss = -C(G(z_G)).mean()
+            if mistake != "fakes not detached":
+                opt_G.zero_grad()
+            loss.backward()
+            opt_G.step()
+            return loss
+
+        if mistake == "generator first":
+            loss_G = generator_step()
+        if mistake == "fakes not detached":
+            opt_G.zero_grad()
+        w_estimate = 0.0
+        for x, z_k in zip(reals, zs):
+            fake = G(z_k)
+            fake = fake if mistake == "fakes not detached" else fake.detach()
+            loss_C = C(fake).mean() - C(x).mean()
+            w_estimate = -loss_C.item()
+            if penalty:
+                x_hat = (0.5 * x + 0.5 * fake.detach()).requires_grad_(True)  # a linear critic: any point will do
+                grad, = torch.autograd.grad(C(x_hat).sum(), x_hat, create_graph=True)
+                loss_C = loss_C + (0 if mistake == "no penalty" else penalty) * ((grad.norm(dim=1) - 1) ** 2).mean()
+                if mistake == "penalty in W":
+                    w_estimate = -loss_C.item()
+            if mistake != "critic gradients kept":
+                opt_C.zero_grad()
+            loss_C.backward()
+            if clip and mistake == "clip before update":
+                _clamp(C, clip)
+            opt_C.step()
+            if clip and mistake not in ("clip once", "clip before update"):
+                _clamp(C, clip)
+        if clip and mistake == "clip once":
+            _clamp(C, clip)
+        if mistake != "generator first":
+            loss_G = generator_step()
+        return {"W_estimate": w_estimate, "loss_G": loss_G.item()}
+    return step
+
+
+def _clamp(C: nn.Module, c: float) -> None:
+    with torch.no_grad():
+        for p in C.parameters():
+            p.clamp_(-c, c)
+
+
+_STEP_MISTAKES = {  # a mistake the check recognises, and what its hint says
+    "one critic step": "take n_critic critic steps per call, each on its own slice of the batch, not one step on all of it",
+    "same slice": "give each critic step its own slice of the real batch and of the noise, not the first slice every time",
+    "all noise": "the generator step uses the last slice of noise only (a batch the size of one critic batch)",
+    "first noise": "the generator step uses the last slice of noise, the one the critic saw last",
+    "generator first": "train the critic first, then take the generator step against the critic just updated",
+    "fakes not detached": "a critic step must not leave gradients on the generator: cut the generated points out of "
+                          "the generator's graph, or clear the generator's gradients right before its own step",
+    "clip once": "clip after every critic update, so the critic stays inside the box at each of its steps",
+    "clip before update": "clip right after the critic's update, so that the weights the critic ends with (and the "
+                          "next step starts from) lie inside the box",
+    "critic gradients kept": "clear the critic's gradients before each of its backward passes: they add up otherwise",
+    "no penalty": "when a penalty weight is given, add the weighted gradient penalty to the critic's loss",
+    "penalty in W": "report the critic's estimate of W before the penalty is added: it is E f(real) - E f(fake)",
+}
+
+
+_W_SIGN = "W_estimate is E f(real) - E f(fake) of the last critic step, the negative of its loss"
+
+
+def _wgan_models(seed: int, linear_critic: bool = False):
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+    C = nn.Linear(2, 1) if linear_critic else nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    return G, C, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(C.parameters(), lr=0.1)
+
+
+def _after(step: Callable, seed: int, real: torch.Tensor, z: torch.Tensor, *, calls: int = 1,
+           linear_critic: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor], dict]:
+    G, C, opt_G, opt_C = _wgan_models(seed, linear_critic)
+    out: dict = {}
+    for _ in range(calls):
+        out = step(G, C, opt_G, opt_C, real, z)
+    return ([p.detach().clone() for p in G.parameters()], [p.detach().clone() for p in C.parameters()], out)
+
+
+def _largest(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    return max(float((p - q).abs().max()) for p, q in zip(a, b))
+
+
+def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
+    """``wgan_step(n_critic, clip, penalty)`` returns ``step(G, C, opt_G, opt_C, real, z)``: n_critic critic
+    steps, each on its own slice of ``real`` and ``z`` (clipped or penalised), then one generator step
+    on the last slice of noise; it returns the last critic step's W estimate and the generator's loss."""
+    __tracebackhide__ = True
+    real = torch.randn(24, 2, generator=seeded(0)) + 2
+    z = torch.randn(24, 2, generator=seeded(1))
+
+    def compare(what: str, n_critic: int, clip: float | None = None, penalty: float | None = None, *,
+                calls: int = 1, linear_critic: bool = False, mistakes: tuple[str, ...] = tuple(_STEP_MISTAKES)) -> dict:
+        got_G, got_C, out = _after(wgan_step(n_critic, clip=clip, penalty=penalty), 0, real, z, calls=calls,
+                                   linear_critic=linear_critic)
+        want_G, want_C, want = _after(_variant_step(n_critic, clip, penalty), 0, real, z, calls=calls,
+                                      linear_critic=linear_critic)
+        diff = max(_largest(got_C, want_C), _largest(got_G, want_G))
+        hint = ""
+        if diff > 1e-5:
+            for mistake in mistakes:
+                mis_G, mis_C, _ = _after(_variant_step(n_critic, clip, penalty, mistake), 0, real, z, calls=calls,
+                                         linear_critic=linear_critic)
+                if max(_largest(got_C, mis_C), _largest(got_G, mis_G)) < 1e-5:
+                    hint = _STEP_MISTAKES[mistake]
+                    break
+        expect(diff < 1e-5, f"{what}: the critic's and the generator's weights after the step", "difference < 1e-5",
+               f"{diff:.3g}", hint)
+        return {"got": out, "want": want}
+
+    def returns() -> None:
+        out = wgan_step(3)(*_wgan_models(0), real, z)
+        expect(isinstance(out, dict) and {"W_estimate", "loss_G"} <= set(out),
+               "the step should return a dict with 'W_estimate' and 'loss_G'", "{'W_estimate', 'loss_G'}",
+               sorted(out) if isinstance(out, dict) else type(out).__name__)
+        expect(all(isinstance(out[k], float) for k in ("W_estimate", "loss_G")), "both values should be Python floats",
+               "float", {k: type(out[k]).__name__ for k in ("W_estimate", "loss_G")},
+               "return numbers, not tensors that keep the graph alive")
+
+    def plain() -> None:
+        outs = compare("3 critic steps, then a generator step (no constraint)", 3)
+        expect_close(outs["got"]["W_estimate"], outs["want"]["W_estimate"], "W_estimate after the last critic step",
+                     hint=_W_SIGN)
+        expect_close(outs["got"]["loss_G"], outs["want"]["loss_G"], "loss_G", hint="the generator's loss is -E f(G(z))")
+
+    def clipped() -> None:
+        compare("2 critic steps with clipping at 0.05", 2, clip=0.05)
+
+    def penalised() -> None:
+        outs = compare("2 critic steps with a gradient penalty of weight 2 (a linear critic)", 2, penalty=2.0,
+                       linear_critic=True)
+        got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
+        expect_close(got, want, "W_estimate with a penalty",
+                     hint=_W_SIGN if abs(got + want) < 1e-5 else _STEP_MISTAKES["penalty in W"])
+
+    def repeated() -> None:
+        compare("two calls in a row", 2, calls=2)
+
+    return run_cases("wgan_step", [
+        Case("returns the W estimate and the generator's loss", returns, required=True),
+        Case("n_critic critic steps on their own slices, then one generator step", plain),
+        Case("clipping after every critic step", clipped),
+        Case("the gradient penalty, weighted by lambda", penalised),
+        Case("repeated steps stay exact", repeated),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
 # Probes for the auto-grader
 # ------------------------------------------------------------------------------------------------
 from . import Probe  # noqa: E402
@@ -221,6 +383,22 @@ def _equal_means(g: torch.Generator) -> dict[str, torch.Tensor]:
     u, v = torch.randn(300, generator=g), 4 * torch.rand(300, generator=g)
     shift = torch.randn((), generator=g)
     return {"u": u - u.mean() + shift, "v": v - v.mean() + shift}
+
+
+def _wgan_probe(n_critic: int, clip: float | None, penalty: float | None, linear_critic: bool = False) -> str:
+    """A probe's expression: the weights and the returned values after one call of the student's step."""
+    critic = ("torch.nn.Linear(2, 1)" if linear_critic else
+              "torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))")
+    return ("(lambda G, C: (lambda out: [[p.detach().clone() for p in [*G.parameters(), *C.parameters()]], "
+            "out['W_estimate'], out['loss_G']])"
+            f"(wgan_step({n_critic}, clip={clip}, penalty={penalty})(G, C, torch.optim.SGD(G.parameters(), lr=0.1), "
+            "torch.optim.SGD(C.parameters(), lr=0.1), inp['real'], inp['z'])))"
+            "(torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)), "
+            f"{critic})")
+
+
+def _step_batch(g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"real": torch.randn(30, 2, generator=g) + 2 * torch.rand(1, 2, generator=g), "z": torch.randn(30, 2, generator=g)}
 
 
 PROBES: dict[str, list[Probe]] = {
@@ -251,5 +429,12 @@ PROBES: dict[str, list[Probe]] = {
         Probe("penalty on image batches",
               "gradient_penalty(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), inp['real'], inp['fake'])",
               lambda g: {"real": torch.rand(8, 1, 8, 8, generator=g), "fake": torch.rand(8, 1, 8, 8, generator=g)}),
+    ],
+    "check-wgan-step": [
+        Probe("weights, W estimate and generator loss after one step (3 critic steps)", _wgan_probe(3, None, None),
+              _step_batch),
+        Probe("the same with clipping at 0.05 (2 critic steps)", _wgan_probe(2, 0.05, None), _step_batch),
+        Probe("the same with a gradient penalty of weight 3 on a linear critic (2 critic steps)",
+              _wgan_probe(2, None, 3.0, linear_critic=True), _step_batch),
     ],
 }
