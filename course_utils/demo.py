@@ -28,7 +28,7 @@ from .widgets import Snapshot
 
 __all__ = ["LectureModels", "lecture_models", "voila_command", "main"]
 
-VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "lib-vae-model", "lib-vae-training"]
+VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "ex-vae-model", "lib-vae-training"]
 GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "lib-gan-2d-run"]
 
 

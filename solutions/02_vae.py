@@ -230,8 +230,20 @@ checks.check_negative_elbo(negative_elbo)
 #
 # The network is lesson 01's MLP autoencoder with two changes: the encoder outputs $2k$ numbers
 # ($\mu$ and $\log\sigma^2$), and the decoder outputs logits (no sigmoid).
+#
+# ### ✎ Exercise 4: the VAE and its loss
+# Write the model and the loss that trains it; `train.fit` then runs the epochs. The architecture,
+# in this order (the grader loads weights into it):
+# - `self.encoder`: flatten; a linear layer from the $d$ pixels to `d_hidden` units, ReLU; a
+#   linear layer to `d_hidden`, ReLU; a linear layer to $2k$ outputs, $\mu$ the first $k$ and
+#   $\log\sigma^2$ the last $k$.
+# - `self.decoder`: a linear layer from $k$ to `d_hidden`, ReLU; to `d_hidden` again, ReLU; a
+#   linear layer to the $d$ pixels' logits, shaped like the images by `decode`.
+#
+# The loss draws one reparameterised $z$ per image (or uses $z = \mu$ when `deterministic`, an
+# autoencoder with the VAE's loss, which section 8 compares) and returns your `negative_elbo`.
 
-# %% id="lib-vae-model"
+# %% id="ex-vae-model"
 class VAE(nn.Module):
     """q_φ(z|x) = N(mu, diag exp(log_var)) from an MLP encoder; p_θ(x|z) = Bernoulli(sigmoid(logits))."""
 
@@ -239,6 +251,8 @@ class VAE(nn.Module):
         super().__init__()
         self.d_latent, self.image_shape = d_latent, tuple(image_shape)
         d_in = int(np.prod(image_shape))
+        ### HINT: Two stacks of layers as listed above; the encoder's last layer has room for both mean and log-variance, and neither stack ends with an activation.
+        ### BEGIN SOLUTION
         self.encoder = nn.Sequential(
             nn.Flatten(), nn.Linear(d_in, d_hidden), nn.ReLU(),
             nn.Linear(d_hidden, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent),
@@ -247,14 +261,22 @@ class VAE(nn.Module):
             nn.Linear(d_latent, d_hidden), nn.ReLU(),
             nn.Linear(d_hidden, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_in),
         )
+        ### END SOLUTION
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, log_var) of q(z|x), each of shape (N, d_latent)."""
+        ### HINT: The encoder's outputs, cut into two halves along the feature dimension.
+        ### BEGIN SOLUTION
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var
+        ### END SOLUTION
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of p(x|z), shaped like images."""
+        ### HINT: The decoder's raw outputs, reshaped to a batch of images.
+        ### BEGIN SOLUTION
         return self.decoder(z).view(-1, *self.image_shape)
+        ### END SOLUTION
 
     def mean_image(self, z: torch.Tensor) -> torch.Tensor:
         """E[x|z] = sigmoid(logits): the image a code stands for."""
@@ -265,11 +287,17 @@ def vae_loss(beta: float = 1.0, deterministic: bool = False):
     """The loss for train.fit: one reparameterised sample per image (or z = mu for an autoencoder)."""
     def loss_fn(model: VAE, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         x = batch[0]
+        ### HINT: Encode, draw the code with your reparameterisation of exercise 1 (unless deterministic), decode, and score the logits with your negative ELBO.
+        ### BEGIN SOLUTION
         mu, log_var = model.encode(x)
         z = mu if deterministic else reparameterize(mu, log_var)
         return negative_elbo(x, model.decode(z), mu, log_var, beta)
+        ### END SOLUTION
     return loss_fn
 
+
+# %% id="check-vae-model" points=12 tags=["nbval-check-output"]
+checks.check_vae(VAE, vae_loss)
 
 # %% [markdown]
 # Train with $k = 8$ latent dimensions. Watch both terms of the loss.
@@ -411,7 +439,7 @@ plt.show()
 # needs the log-sum-exp trick: $\log \frac1K \sum_k e^{a_k} = m + \log \frac1K \sum_k e^{a_k - m}$
 # with $m = \max_k a_k$.
 #
-# ### ✎ Exercise 4: the importance-weighted bound
+# ### ✎ Exercise 5: the importance-weighted bound
 # Given log-weights of shape $K \times N$, return $\log \frac1K \sum_k w_k$ for each of the $N$
 # examples, computed stably.
 
@@ -645,7 +673,7 @@ $q_\\phi(z_j \\mid x) = p(z_j)$ for every $x$.""")
 # **straight-through** variant uses the one-hot vector in the forward pass and the relaxed
 # sample's gradient in the backward pass.
 #
-# ### ✎ Exercise 5: a Gumbel-softmax sample
+# ### ✎ Exercise 6: a Gumbel-softmax sample
 
 # %% id="ex-gumbel-softmax"
 def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False) -> torch.Tensor:

@@ -224,7 +224,65 @@ WGAN_STEP = [Wrong(name, "05_wgan", "check-wgan-step", _wgan_step(**changes), hi
         "loss_G": "first", "zero_G": "", "backward_G": ""}, "train the critic first"),
 ]]
 
-_ALL = LISTED + MISLEADING + EXTRA + GUMBEL + WGAN_STEP
+_VAE = """
+class VAE(nn.Module):
+    def __init__(self, d_latent, image_shape=(1, 8, 8), d_hidden=256):
+        super().__init__()
+        self.d_latent, self.image_shape = d_latent, tuple(image_shape)
+        d_in = {d_in}
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d_in, d_hidden), {activation}(),
+                                     nn.Linear(d_hidden, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent){encoder_end})
+        self.decoder = nn.Sequential(nn.Linear(d_latent, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_hidden), nn.ReLU(),
+                                     nn.Linear(d_hidden, d_in){decoder_end})
+
+    def encode(self, x):
+        {split} = self.encoder(x).chunk(2, dim=-1)
+        return mu, {log_var}
+
+    def decode(self, z):
+        return {decode}
+
+    def mean_image(self, z):
+        return torch.sigmoid(self.decode(z))
+
+
+def vae_loss(beta=1.0, deterministic=False):
+    def loss_fn(model, batch):
+        x = batch[0]
+        mu, log_var = model.encode(x)
+        z = {z}
+        return negative_elbo(x, {logits}, mu, log_var{beta})
+    return loss_fn
+"""
+
+
+def _vae(**changes: str) -> str:
+    parts = {"d_in": "int(np.prod(image_shape))", "activation": "nn.ReLU", "encoder_end": "", "decoder_end": "",
+             "split": "mu, log_var", "log_var": "log_var", "decode": "self.decoder(z).view(-1, *self.image_shape)",
+             "z": "mu if deterministic else reparameterize(mu, log_var)", "logits": "model.decode(z)", "beta": ", beta"}
+    return _VAE.format(**{**parts, **changes})
+
+
+#: the VAE and its loss (exercise 4 of lesson 02)
+VAE_MODEL = [Wrong(name, "02_vae", "check-vae-model", _vae(**changes), hint) for name, changes, hint in [
+    ("a sigmoid at the decoder's end", {"decoder_end": ", nn.Sigmoid()"}, "decode returns logits"),
+    ("a ReLU after the encoder's last layer", {"encoder_end": ", nn.ReLU()"}, "no activation after the last layers"),
+    ("log_var through a softplus", {"log_var": "F.softplus(log_var)"}, "no activation after the last layers"),
+    ("mu and log_var swapped", {"split": "log_var, mu"}, "mu is the first d_latent outputs"),
+    ("64 pixels written in", {"d_in": "64"}, "from image_shape"),
+    ("decode returns flat vectors", {"decode": "self.decoder(z)"}, "reshape the logits"),
+    ("tanh in the encoder", {"activation": "nn.Tanh"}, "ReLU between them"),
+    ("z = mu always", {"z": "mu"}, "draw z with your reparameterize"),
+    ("a sample even when deterministic", {"z": "reparameterize(mu, log_var)"}, "the code is mu itself"),
+    ("beta not passed on", {"beta": ""}, "pass beta on"),
+    ("probabilities to the loss", {"logits": "model.mean_image(z)"}, "not probabilities"),
+    ("sigma = exp(log_var)", {"z": "mu if deterministic else mu + log_var.exp() * torch.randn_like(mu)"},
+     "sigma = exp(log_var / 2)"),
+    ("mu cut from the graph", {"z": "mu if deterministic else reparameterize(mu.detach(), log_var)"},
+     "reparameterisation trick"),
+]]
+
+_ALL = LISTED + MISLEADING + EXTRA + GUMBEL + WGAN_STEP + VAE_MODEL
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -257,6 +315,7 @@ def test_the_reference_gets_full_marks_and_passes_its_checks(lesson: str):
     ("02_vae", "check-gaussian-kl", ["gaussian_kl"]),
     ("02_vae", "check-negative-elbo", ["negative_elbo"]),
     ("02_vae", "check-gumbel-softmax", ["gumbel_softmax"]),
+    ("02_vae", "check-vae-model", ["VAE", "vae_loss"]),
     ("05_wgan", "check-wasserstein-1d", ["wasserstein_1d"]),
     ("05_wgan", "check-clip-weights", ["clip_weights"]),
     ("05_wgan", "check-gradient-penalty", ["gradient_penalty"]),

@@ -7,10 +7,12 @@ from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from . import Case, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import Case, Mismatch, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
 
-__all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_iwae_bound", "check_gumbel_softmax"]
+__all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_vae", "check_iwae_bound",
+           "check_gumbel_softmax"]
 
 
 
@@ -362,6 +364,230 @@ def check_gumbel_softmax(gumbel_softmax: Callable[..., torch.Tensor]) -> Report:
 
 
 # ------------------------------------------------------------------------------------------------
+def vae_shapes(d_latent: int, image_shape: tuple[int, ...], d_hidden: int) -> list[tuple[int, ...]]:
+    """The shapes of lesson 02's VAE parameters, in order: what a student's model must match to be graded
+    on its weights (encoder d -> h -> h -> 2k, decoder k -> h -> h -> d, each a weight and a bias)."""
+    d = math.prod(image_shape)
+    layers = [(d, d_hidden), (d_hidden, d_hidden), (d_hidden, 2 * d_latent),
+              (d_latent, d_hidden), (d_hidden, d_hidden), (d_hidden, d)]
+    return [shape for d_in, d_out in layers for shape in ((d_out, d_in), (d_out,))]
+
+
+def vae_weights(d_latent: int, image_shape: tuple[int, ...], d_hidden: int, g: torch.Generator) -> list[torch.Tensor]:
+    """Random weights for that architecture, large enough that the outputs spread over both signs."""
+    return [torch.randn(shape, generator=g) / math.sqrt(shape[-1] if len(shape) == 2 else 4)
+            for shape in vae_shapes(d_latent, image_shape, d_hidden)]
+
+
+def _vae_reference(weights: list[torch.Tensor], x: torch.Tensor | None, z: torch.Tensor | None,
+                   image_shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """mu, log_var of x and the logits of z under the lesson's architecture with ``weights``."""
+    def mlp(h: torch.Tensor, ws: list[torch.Tensor]) -> torch.Tensor:
+        for k in range(0, len(ws), 2):
+            h = F.linear(h, ws[k], ws[k + 1])
+            h = F.relu(h) if k < len(ws) - 2 else h
+        return h
+    out = {}
+    if x is not None:
+        out["mu"], out["log_var"] = mlp(x.flatten(1), weights[:6]).chunk(2, dim=-1)
+    if z is not None:
+        out["logits"] = mlp(z, weights[6:]).view(-1, *image_shape)
+    return out
+
+
+def _load(model: nn.Module, weights: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(w)
+
+
+def _elbo_terms(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+    return recon, _kl(mu, log_var).mean()
+
+
+_VAE_ARCHITECTURE = ("the layers, in the order the lesson lists them: encoder d -> d_hidden -> d_hidden -> 2 d_latent, "
+                     "decoder d_latent -> d_hidden -> d_hidden -> d, each an nn.Linear with its bias")
+_NO_LAST_ACTIVATION = ("no activation after the last layers: mu and log_var take any real value, and decode returns "
+                       "logits (the loss and mean_image apply the sigmoid themselves)")
+
+
+class _Spy:
+    """A stand-in for the VAE inside the loss: fixed (mu, log_var) that require gradients, a fixed linear
+    decoder, and the code ``z`` it was asked to decode, so the check can look at the draw itself."""
+
+    def __init__(self, mu: torch.Tensor, log_var: torch.Tensor, g: torch.Generator):
+        self.mu, self.log_var = mu.requires_grad_(True), log_var.requires_grad_(True)
+        self.weight = torch.randn(mu.shape[1], 64, generator=g)
+        self.z: torch.Tensor | None = None
+
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        return (z @ self.weight).view(-1, 1, 8, 8)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mu, self.log_var
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        self.z = z
+        return self.logits(z)
+
+    def mean_image(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode(z))
+
+
+def _expected_gradients(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor, weight: torch.Tensor,
+                        x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """d(-ELBO)/d mu and d(-ELBO)/d log_var for the spy's linear decoder, given the code z that was drawn:
+    through z = mu + sigma * eps (eps read back from z), and through the KL's closed form."""
+    z = z.clone().requires_grad_(True)
+    recon, _ = _elbo_terms(x, (z @ weight).view(-1, 1, 8, 8), mu, log_var)
+    grad_z, = torch.autograd.grad(recon, z)
+    sigma = (0.5 * log_var).exp()
+    eps = (z.detach() - mu) / sigma
+    return grad_z + mu / len(mu), grad_z * eps * sigma / 2 + (log_var.exp() - 1) / (2 * len(mu))
+
+
+def spy_outputs(vae_loss: Callable[..., Callable], mu: torch.Tensor, log_var: torch.Tensor, x: torch.Tensor) -> list:
+    """Run ``vae_loss(1.0)`` on a spy model (fixed mu and log_var, a fixed linear decoder) and return what the
+    grader judges: the code drawn, mu, log_var, their gradients and the decoder's weight (a probe's raw values)."""
+    spy = _Spy(mu.clone(), log_var.clone(), torch.Generator().manual_seed(0))
+    vae_loss(1.0)(spy, (x,))["loss"].backward()
+    return [spy.z.detach(), spy.mu.detach(), spy.log_var.detach(), spy.mu.grad, spy.log_var.grad, spy.weight, x]
+
+
+def _spy_properties(raw: list) -> list:
+    """Whether the code was drawn as z = mu + exp(log_var / 2) * eps with standard normal eps, and whether the
+    gradients flowed through it (judged in the grader's process)."""
+    z, mu, log_var, grad_mu, grad_log_var, weight, x = raw
+    eps = (z - mu) / (0.5 * log_var).exp()
+    want_mu, want_log_var = _expected_gradients(z, mu, log_var, weight, x)
+    return [float(abs(float(eps.mean())) < 0.05), float(abs(float(eps.std()) - 1) < 0.05),
+            float(grad_mu is not None and torch.allclose(grad_mu, want_mu, atol=1e-5)),
+            float(grad_log_var is not None and torch.allclose(grad_log_var, want_log_var, atol=1e-5))]
+
+
+def check_vae(VAE: type, vae_loss: Callable[..., Callable]) -> Report:
+    """``VAE(d_latent, image_shape, d_hidden)`` with ``encode`` -> (mu, log_var) and ``decode`` -> logits, and
+    ``vae_loss(beta, deterministic)`` -> ``loss_fn(model, batch)`` that returns the negative ELBO's terms."""
+    __tracebackhide__ = True
+    g = seeded(0)
+    shape = (1, 8, 8)
+    x = (torch.rand(6, *shape, generator=g) > 0.5).float()
+    z = 2 * torch.randn(6, 3, generator=g)
+    weights = vae_weights(3, shape, 16, g)
+    state: dict = {}
+
+    def build() -> None:
+        torch.manual_seed(0)
+        model = VAE(3, shape, d_hidden=16)
+        expect(isinstance(model, nn.Module), "VAE(...) should be an nn.Module", "nn.Module", type(model).__name__)
+        state["model"] = model
+
+    def shapes() -> None:
+        model = state["model"]
+        out = model.encode(x)
+        expect(isinstance(out, (tuple, list)) and len(out) == 2, "encode(x) should return a pair (mu, log_var)",
+               "a pair", type(out).__name__, "the encoder's outputs hold both, side by side: cut them in two")
+        expect_shape(out[0], (6, 3), "mu for 6 images and d_latent = 3")
+        expect_shape(out[1], (6, 3), "log_var for 6 images and d_latent = 3")
+        expect_shape(model.decode(z), (6, *shape), "decode(z) for 6 codes", "reshape the logits to image_shape")
+        hint = "take the number of pixels and the output shape from image_shape"
+        try:
+            other = VAE(2, (1, 5, 6), d_hidden=8)
+            logits = other.decode(torch.randn(4, 2, generator=g))
+            other.encode(torch.rand(4, 1, 5, 6, generator=g))
+        except RuntimeError as err:
+            raise Mismatch("VAE(2, (1, 5, 6), d_hidden=8) on images of 5 x 6 pixels", "no error",
+                           f"{type(err).__name__}: {str(err)[:80]}", hint) from None
+        expect_shape(logits, (4, 1, 5, 6), "decode for image_shape = (1, 5, 6)", hint)
+
+    def architecture() -> None:
+        got = [tuple(p.shape) for p in state["model"].parameters()]
+        want = vae_shapes(3, shape, 16)
+        expect(got == want, "the parameters' shapes, in order (d = 64, d_hidden = 16, d_latent = 3)", want, got,
+               _VAE_ARCHITECTURE)
+
+    def function() -> None:
+        model = state["model"]
+        _load(model, weights)
+        want = _vae_reference(weights, x, z, shape)
+        with torch.no_grad():
+            mu, log_var = model.encode(x)
+            logits = model.decode(z)
+        swapped = torch.allclose(mu, want["log_var"], atol=1e-5) and torch.allclose(log_var, want["mu"], atol=1e-5)
+        activated = any(torch.allclose(t, f(w), atol=1e-5) for t, w in ((mu, want["mu"]), (log_var, want["log_var"]),
+                                                                          (logits, want["logits"]))
+                        for f in (torch.sigmoid, torch.exp, F.softplus, F.relu, torch.tanh))
+        hint = ("mu is the first d_latent outputs of the encoder and log_var the last d_latent" if swapped else
+                _NO_LAST_ACTIVATION if activated else
+                "compare your layers with the lesson's list: their order, their sizes, and ReLU between them")
+        expect_close(mu, want["mu"], "mu with the lesson's layers and given weights", hint=hint)
+        expect_close(log_var, want["log_var"], "log_var with the same weights", hint=hint)
+        expect_close(logits, want["logits"], "decode(z) with the same weights", hint=hint)
+
+    def loss_terms() -> None:
+        spy = _Spy(torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g), g)
+        got = vae_loss(0.5, True)(spy, (x,))
+        expect(isinstance(got, dict) and {"loss", "recon", "kl"} <= set(got),
+               "loss_fn(model, (x,)) should return negative_elbo's dict", "{'loss', 'recon', 'kl'}",
+               sorted(got) if isinstance(got, dict) else type(got).__name__)
+        expect(spy.z is not None and torch.equal(spy.z.detach(), spy.mu.detach()),
+               "with deterministic=True, the code decoded is mu itself", "z = mu", "another z",
+               "with deterministic=True the code is mu itself, with no noise")
+        recon, kl = _elbo_terms(x, spy.logits(spy.mu), spy.mu, spy.log_var)
+        as_probabilities, _ = _elbo_terms(x, torch.sigmoid(spy.logits(spy.mu)), spy.mu, spy.log_var)
+        expect_close(got["recon"], recon, "recon with deterministic=True (z = mu)",
+                     hint="pass the decoder's logits to negative_elbo, not probabilities"
+                     if math.isclose(float(torch.as_tensor(got["recon"]).detach()), float(as_probabilities.detach()),
+                                     rel_tol=1e-5) else "")
+        expect_close(got["kl"], kl, "kl with deterministic=True", hint="the KL is computed from mu and log_var")
+        expect_close(got["loss"], recon + 0.5 * kl, "loss with beta = 0.5", hint="pass beta on to negative_elbo")
+
+    def sampling() -> None:
+        spy = _Spy(torch.randn(5000, 3, generator=g), torch.randn(5000, 3, generator=g) - 1, g)
+        vae_loss(1.0)(spy, (x[:1].expand(5000, *shape),))
+        expect(spy.z is not None and not torch.equal(spy.z.detach(), spy.mu.detach()),
+               "with deterministic=False, the code is drawn from q(z|x)", "z != mu", "z = mu",
+               "without deterministic, draw z with your reparameterize: mu plus scaled noise")
+        eps = ((spy.z - spy.mu) / (0.5 * spy.log_var).exp()).detach()
+        spread = float(eps.std())
+        expect(abs(float(eps.mean())) < 0.05 and abs(spread - 1) < 0.05,
+               "the noise of z, (z - mu) / exp(log_var / 2), over 5,000 draws: mean 0, spread 1", "about 0 and 1",
+               f"{float(eps.mean()):.3f} and {spread:.3f}",
+               "z = mu + sigma * eps with sigma = exp(log_var / 2): use your reparameterize")
+
+    def gradients() -> None:
+        spy = _Spy(torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g), g)
+        vae_loss(1.0)(spy, (x,))["loss"].backward()
+        want_mu, want_log_var = _expected_gradients(spy.z.detach(), spy.mu.detach(), spy.log_var.detach(), spy.weight, x)
+        mu, log_var = spy.mu.detach(), spy.log_var.detach()
+        hint = "the code must stay a differentiable function of mu and log_var: that is the reparameterisation trick"
+        expect(spy.mu.grad is not None and spy.log_var.grad is not None, "the loss has gradients in mu and log_var",
+               "both", "missing", hint)
+        kl_only = (mu / len(mu), (log_var.exp() - 1) / (2 * len(mu)))  # what is left when z is cut from the graph
+        for got, want, only, what in ((spy.mu.grad, want_mu, kl_only[0], "d loss / d mu"),
+                                      (spy.log_var.grad, want_log_var, kl_only[1], "d loss / d log_var")):
+            expect_close(got, want, what, atol=1e-5, hint=hint if torch.allclose(got, only, atol=1e-6) else "")
+        torch.manual_seed(0)
+        model = VAE(3, shape, d_hidden=16)
+        _load(model, weights)
+        vae_loss(1.0)(model, (x,))["loss"].backward()
+        missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        expect(not missing, "every parameter of the VAE gets a gradient from the loss", "none missing", missing,
+               "keep every step of the loss inside autograd (no .detach(), no torch.no_grad())")
+
+    return run_cases("VAE and vae_loss", [
+        Case("builds", build, required=True),
+        Case("encode gives (mu, log_var), decode gives images", shapes, required=True),
+        Case("the lesson's layers, in order", architecture, required=True),
+        Case("computes the lesson's encoder and decoder", function),
+        Case("the loss at z = mu, with beta", loss_terms),
+        Case("the loss samples z", sampling),
+        Case("gradients flow through the sampled code to mu, log_var and every weight", gradients),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
 # Probes for the auto-grader
 # ------------------------------------------------------------------------------------------------
 from . import Probe  # noqa: E402
@@ -399,6 +625,21 @@ def _gumbel_properties(raw: list) -> list:
 _GUMBEL_ST = ("(lambda l, w: [torch.autograd.grad((gumbel_softmax(a, 0.7, hard=h) * w).sum(), a)[0] "
               "for h in (False, True) for a in [l.clone().requires_grad_(True)] if torch.manual_seed(5) is not None])"
               "(inp['logits'], inp['w'])")
+
+def _vae_inputs(g: torch.Generator, d_latent: int = 3, shape: tuple[int, ...] = (1, 8, 8), d_hidden: int = 12,
+                n: int = 5) -> dict[str, torch.Tensor]:
+    weights = vae_weights(d_latent, shape, d_hidden, g)
+    return {"x": (torch.rand(n, *shape, generator=g) > 0.5).float(), "z": 2 * torch.randn(n, d_latent, generator=g),
+            **{f"w{k}": w for k, w in enumerate(weights)}}
+
+
+def _vae_probe(use: str, d_latent: int = 3, shape: tuple[int, ...] = (1, 8, 8), d_hidden: int = 12) -> str:
+    """A probe's expression: the student's VAE with the inputs' weights loaded in order, handed to ``use``."""
+    return (f"({use})((lambda m: ([p.data.copy_(inp[f'w{{k}}']) for k, p in enumerate(m.parameters())], m)[1])"
+            f"(VAE({d_latent}, {shape}, {d_hidden})))")
+
+
+_VAE_OUTPUTS = "lambda m: [*m.encode(inp['x']), m.decode(inp['z'])]"
 
 PROBES: dict[str, list[Probe]] = {
     "check-gumbel-softmax": [
@@ -442,5 +683,18 @@ PROBES: dict[str, list[Probe]] = {
               lambda g: {"log_w": 50 * torch.randn(20, 7, generator=g)}),
         Probe("bound on huge log-weights", "iwae_bound(inp['log_w'])",
               lambda g: {"log_w": torch.randn(5, 3, generator=g) - 2000.0}),
+    ],
+    "check-vae-model": [
+        Probe("mu, log_var and decode(z) with given weights", _vae_probe(_VAE_OUTPUTS), _vae_inputs),
+        Probe("the same on images of 5 x 6 pixels", _vae_probe(_VAE_OUTPUTS, 2, (1, 5, 6), 8),
+              lambda g: _vae_inputs(g, 2, (1, 5, 6), 8)),
+        Probe("the loss's terms at z = mu with beta = 0.3",
+              _vae_probe("lambda m: (lambda d: [d['loss'], d['recon'], d['kl']])(vae_loss(0.3, True)(m, (inp['x'],)))"),
+              _vae_inputs, atol=1e-4, rtol=1e-5),
+        Probe("the code drawn for 4,000 images (its noise standard normal) and the gradients through it",
+              "__import__('course_utils.checks.vae', fromlist=['spy_outputs']).spy_outputs("
+              "vae_loss, inp['mu'], inp['log_var'], inp['x'])",
+              lambda g: {"mu": torch.randn(4000, 3, generator=g), "log_var": torch.randn(4000, 3, generator=g) - 1,
+                         "x": (torch.rand(4000, 1, 8, 8, generator=g) > 0.5).float()}, check=_spy_properties),
     ],
 }
