@@ -232,8 +232,18 @@ print(f"green: past pixels that reach output {position}; yellow: the {len(blind)
 # $$
 # y = \tanh(W_f * x + V_f h) \odot \sigma(W_g * x + V_g h).
 # $$
+#
+# ### ✎ Exercise 3: a gated layer
+# The layer's convolutions are given; write how it uses them. Each convolution is padded on every
+# side, so its output is *larger* than the image and sees too much: crop it so that output row
+# $r$ of the vertical stack sees input rows up to $r$, and output column $c$ of the horizontal
+# stack sees columns up to $c$ of its row (in the first layer, type A, strictly before $c$). The
+# vertical features enter the horizontal stack one row lower, so they carry rows strictly above.
+# `gate` splits its input's channels into $f$ (the first half) and $g$ (the second). After the
+# first layer the horizontal stack is residual: its input is added to its output. The check
+# computes each output's dependencies by autograd, as the figure above does.
 
-# %% id="lib-gated-model"
+# %% id="ex-gated-layer"
 class GatedLayer(nn.Module):
     """One layer of a gated PixelCNN: vertical and horizontal stacks, gated activations, optional class."""
 
@@ -250,13 +260,20 @@ class GatedLayer(nn.Module):
 
     @staticmethod
     def gate(a: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """tanh(f) * sigmoid(g) for the two halves (f, g) of a's channels, with the class bias h added first."""
+        ### HINT: Add the class bias (one value per channel, the same at every pixel) when there is one, then split the channels in two halves and multiply the tanh of the first by the sigmoid of the second.
+        ### BEGIN SOLUTION
         if h is not None:
             a = a + h[:, :, None, None]
         f, g = a.chunk(2, dim=1)
         return torch.tanh(f) * torch.sigmoid(g)
+        ### END SOLUTION
 
     def forward(self, v: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None = None):
+        """(v, h) -> (v_out, h_out): the vertical and the horizontal stack after this layer."""
         rows, cols = v.shape[-2:]
+        ### HINT: Crop each padded convolution back to the image so that nothing below row r (vertical) or right of column c (horizontal) is seen; in the first layer move the horizontal features one column right; shift the vertical features one row down before they feed the other stack; gate both with the class bias; the horizontal branch ends with its 1x1 convolution and, after the first layer, a skip connection from its input.
+        ### BEGIN SOLUTION
         v_features = self.vertical(v)[:, :, :rows, :]                        # rows <= r
         h_features = self.horizontal(h)[:, :, :, :cols]                      # columns <= c
         if self.first:                                                      # type A: not the pixel itself
@@ -266,8 +283,14 @@ class GatedLayer(nn.Module):
         v_out = self.gate(v_features, class_bias)
         h_out = self.horizontal_out(self.gate(h_features + self.vertical_to_horizontal(v_shifted), class_bias))
         return v_out, (h_out if self.first else h + h_out)                  # residual in the horizontal stack
+        ### END SOLUTION
 
 
+# %% id="check-gated-layer" points=12 tags=["nbval-check-output"]
+checks.check_gated_layer(GatedLayer)
+
+
+# %% id="lib-gated-model"
 class GatedPixelCNN(nn.Module):
     """A 7x7 first gated layer, n 3x3 gated layers, then a small head on the horizontal stack."""
 
@@ -311,7 +334,7 @@ plt.show()
 # Bits per dimension is comparable across image sizes. A uniform guess over 17 levels costs
 # $\log_2 17$ bits per pixel, just over four.
 #
-# ### ✎ Exercise 3: negative log-likelihood and bits per dimension
+# ### ✎ Exercise 4: negative log-likelihood and bits per dimension
 
 # %% id="ex-pixel-nll"
 def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -421,7 +444,7 @@ plt.show()
 # the whole image, so a sample costs $D$ forward passes, against one pass to evaluate $p(x)$.
 # Batching many images into each pass is what keeps this bearable on a CPU.
 #
-# ### ✎ Exercise 4: the sampler
+# ### ✎ Exercise 5: the sampler
 # `sample(model, n, shape, levels, y=None, x=None, start=0)` returns `n` images of integer levels.
 # `x` (optional) is an image to continue from, and `start` the raster index of the first pixel to
 # draw: the completions below use them. Call the model once per pixel on the whole batch, under

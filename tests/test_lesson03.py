@@ -12,7 +12,7 @@ from course_utils.checks import CheckFailed
 from course_utils.checks import pixelcnn as checks
 from course_utils.build import lesson_namespace
 
-IDS = ["ex-causal-mask", "ex-masked-conv", "lib-pixelcnn-model", "lib-gated-model", "ex-pixel-nll", "ex-sample"]
+IDS = ["ex-causal-mask", "ex-masked-conv", "lib-pixelcnn-model", "ex-gated-layer", "lib-gated-model", "ex-pixel-nll", "ex-sample"]
 
 
 @pytest.fixture(scope="module")

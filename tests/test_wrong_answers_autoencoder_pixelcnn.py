@@ -193,6 +193,52 @@ def pixel_nll(logits, x):
     return F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).mean(1)
 '''
 
+
+def _cells(lesson: str, prefix: str, notebook: bool) -> dict[str, str]:
+    """Cell id -> source of the cells whose id starts with ``prefix``: the solution, or the students' notebook."""
+    if notebook:
+        cells = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4).cells
+        ids = [c.get("id", "") for c in cells]
+    else:
+        cells = jupytext.read(ROOT / "solutions" / f"{lesson}.py").cells
+        ids = [c.metadata.get("id", "") for c in cells]
+    return {i: c.source for i, c in zip(ids, cells) if i.startswith(prefix)}
+
+
+def _gated(*replacements: tuple[str, str]) -> str:
+    """Lesson 03's gated layer (the solution's cell) with parts of it replaced: a wrong answer."""
+    source = _cells("03_pixelcnn", "ex-gated", notebook=False)["ex-gated-layer"]
+    for old, new in replacements:
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    return source
+
+
+_V_CROP = ("self.vertical(v)[:, :, :rows, :]", "self.vertical(v)[:, :, 1:rows + 1, :]")
+_H_CROP = ("self.horizontal(h)[:, :, :, :cols]", "self.horizontal(h)[:, :, :, 1:cols + 1]")
+_V_SHIFT = ("v_shifted = F.pad(v_features, (0, 0, 1, 0))[:, :, :rows, :]", "v_shifted = v_features")
+_RESIDUAL = ("return v_out, (h_out if self.first else h + h_out)", "return v_out, h_out")
+_A_SHIFT = ("            h_features = F.pad(h_features, (1, 0))[:, :, :, :cols]", "            pass")
+_GATE = ("f, g = a.chunk(2, dim=1)", "g, f = a.chunk(2, dim=1)")
+_BIAS = ("        if h is not None:\n            a = a + h[:, :, None, None]\n", "")
+_RELU = ("return torch.tanh(f) * torch.sigmoid(g)", "return torch.relu(f)")
+
+#: the gated layer (exercise 3 of lesson 03): each mistake, and a phrase of the hint that names it
+GATED = [
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_CROP, _H_CROP), "a centred crop", id="gated-centred-crops"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_CROP), "a centred crop", id="gated-vertical-centred-crop"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_SHIFT), "one row down", id="gated-vertical-not-shifted"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_A_SHIFT), "a pixel never sees itself", id="gated-type-a-sees-itself"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_RESIDUAL), "add the layer's input h", id="gated-no-residual"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(("return v_out, (h_out if self.first else h + h_out)",
+                                                            "return v_out, h + h_out if h.shape == h_out.shape else h_out")),
+                 "the first layer has no residual", id="gated-residual-in-first-layer"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_GATE), "first half of the channels and goes through tanh",
+                 id="gated-halves-swapped"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_BIAS), "add the class embedding", id="gated-class-ignored"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_RELU), "tanh of the first half", id="gated-relu"),
+]
+
 #: (lesson, grade_id, wrong answer, a phrase of the hint that names the mistake)
 WRONG = [
     # the three wrong answers that used to pass the check and get full marks
@@ -232,6 +278,7 @@ WRONG = [
     pytest.param("03_pixelcnn", "check-masked-conv", MASKED_ONCE_IN_INIT, "apply the mask in forward",
                  id="masked-once-in-init"),
     pytest.param("03_pixelcnn", "check-pixel-nll", NLL_MEAN_OVER_PIXELS, "do not average them", id="nll-mean-over-pixels"),
+    *GATED,
 ]
 
 
@@ -247,17 +294,6 @@ def test_wrong_answer_loses_marks_on_every_seed(lesson, grade_id, source, phrase
     shares = probe_shares(lesson, grade_id, source)
     assert len(shares) == len(SEEDS)
     assert all(share < 1 for share in shares), shares
-
-
-def _cells(lesson: str, prefix: str, notebook: bool) -> dict[str, str]:
-    """Cell id -> source of the cells whose id starts with ``prefix``: the solution, or the students' notebook."""
-    if notebook:
-        cells = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4).cells
-        ids = [c.get("id", "") for c in cells]
-    else:
-        cells = jupytext.read(ROOT / "solutions" / f"{lesson}.py").cells
-        ids = [c.metadata.get("id", "") for c in cells]
-    return {i: c.source for i, c in zip(ids, cells) if i.startswith(prefix)}
 
 
 EXERCISES = [(lesson, cell_id) for lesson in LESSONS for cell_id in _cells(lesson, "ex-", notebook=False)]

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import Case, Mismatch, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
 
-__all__ = ["check_causal_mask", "check_masked_conv", "check_pixel_nll", "check_sample"]
+__all__ = ["check_causal_mask", "check_masked_conv", "check_gated_layer", "check_pixel_nll", "check_sample"]
 
 
 def _mask(k: int, mask_type: str) -> torch.Tensor:
@@ -129,6 +129,143 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
 
 
 # ------------------------------------------------------------------------------------------------
+def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None, *,
+                     crop: bool = True, shift_v: bool = True, shift_a: bool = True, residual: bool | str = True,
+                     gate: str = "tanh sigmoid") -> tuple[torch.Tensor, torch.Tensor]:
+    """The gated layer of van den Oord et al. 2016 computed with ``layer``'s own convolutions (or, with a
+    flag off or another ``gate``, one of the ways it goes wrong, so the check can name the mistake)."""
+    rows, cols = v.shape[-2:]
+    v_features, h_features = layer.vertical(v), layer.horizontal(h)
+    if crop:
+        v_features, h_features = v_features[:, :, :rows, :], h_features[:, :, :, :cols]
+    else:  # centred crops: the padded convolutions see as far below and to the right as above and to the left
+        dr, dc = (v_features.shape[-2] - rows) // 2, (h_features.shape[-1] - cols) // 2
+        v_features, h_features = v_features[:, :, dr:dr + rows, :], h_features[:, :, :, dc:dc + cols]
+    if layer.first and shift_a:
+        h_features = F.pad(h_features, (1, 0))[:, :, :, :cols]
+    v_shifted = F.pad(v_features, (0, 0, 1, 0))[:, :, :rows, :] if shift_v else v_features
+    bias = layer.embedding(y)[:, :, None, None] if layer.embedding is not None and y is not None else 0
+
+    def gated(a: torch.Tensor) -> torch.Tensor:
+        f, g = (a + bias).chunk(2, dim=1)
+        return {"tanh sigmoid": lambda: torch.tanh(f) * torch.sigmoid(g), "swapped": lambda: torch.tanh(g) * torch.sigmoid(f),
+                "relu": lambda: F.relu(a + bias)[:, : f.shape[1]]}[gate]()
+
+    h_out = layer.horizontal_out(gated(h_features + layer.vertical_to_horizontal(v_shifted)))
+    add = residual == "always" or (residual is True and not layer.first)
+    return gated(v_features), (h + h_out if add and h.shape == h_out.shape else h_out)
+
+
+_GATED_MISTAKES = [  # (the variant of the reference, the hint that names it)
+    ({"crop": False}, "crop the padded convolutions from the top and the left, keeping their first rows and columns: a "
+                      "centred crop lets each output see rows below it and columns to its right"),
+    ({"shift_v": False}, "move the vertical features one row down before they join the horizontal stack: otherwise "
+                         "the horizontal stack sees its own row through them, the pixel itself and what follows included"),
+    ({"shift_a": False}, "in the first layer (type A) move the horizontal features one column to the right, so that a "
+                         "pixel never sees itself"),
+    ({"residual": False}, "after the first layer the horizontal stack is residual: add the layer's input h to its output"),
+    ({"residual": "always"}, "the first layer has no residual connection: its input is the image, not features of "
+                             "the same kind as its output"),
+    ({"gate": "swapped"}, "f is the first half of the channels and goes through tanh; g, the second half, through the "
+                          "sigmoid"),
+]
+
+
+def _gated_dependencies(layer: nn.Module, c_in: int, rows: int = 6, cols: int = 7) -> dict[str, torch.Tensor]:
+    """Which inputs (v or h, by position) reach each stack's output at the centre position, by autograd."""
+    v = torch.rand(1, c_in, rows, cols, requires_grad=True)
+    h = torch.rand(1, c_in, rows, cols, requires_grad=True)
+    r, c = rows // 2, cols // 2
+    out = {}
+    for name, k in (("v_out", 0), ("h_out", 1)):
+        result = layer(v, h)[k]
+        grads = torch.autograd.grad(result[0, :, r, c].sum(), (v, h), allow_unused=True)
+        out[name + " from v"], out[name + " from h"] = (
+            torch.zeros(rows, cols) if g is None else (g[0].abs().sum(0) > 0).float() for g in grads)
+    return out
+
+
+def check_gated_layer(GatedLayer: type) -> Report:
+    """``GatedLayer(c_in, channels, k, first, n_classes)``: ``gate`` and ``forward`` of one gated PixelCNN layer."""
+    __tracebackhide__ = True
+    g = torch.Generator().manual_seed(0)
+
+    def build(first: bool, n_classes: int | None = None, c_in: int = 3) -> nn.Module:
+        torch.manual_seed(1)
+        return GatedLayer(c_in, 4, 3, first, n_classes)
+
+    def shapes() -> None:
+        layer = build(True)
+        v, h = torch.rand(2, 3, 5, 6, generator=g), torch.rand(2, 3, 5, 6, generator=g)
+        out = layer(v, h)
+        expect(isinstance(out, (tuple, list)) and len(out) == 2, "forward should return (v_out, h_out)", "a pair",
+               type(out).__name__)
+        expect_shape(out[0], (2, 4, 5, 6), "v_out of the first layer (3 channels in, 4 out, a 5 x 6 image)",
+                     "crop each convolution's output back to the image's rows and columns")
+        expect_shape(out[1], (2, 4, 5, 6), "h_out of the first layer")
+        expect_shape(build(False, c_in=4)(out[0], out[1])[1], (2, 4, 5, 6), "h_out of a later layer")
+
+    def causal() -> None:
+        rows, cols, r, c = 6, 7, 3, 3
+        row, col = torch.arange(rows)[:, None].expand(rows, cols), torch.arange(cols)[None, :].expand(rows, cols)
+        for first in (True, False):
+            layer = build(first, c_in=3 if first else 4)
+            seen = _gated_dependencies(layer, 3 if first else 4, rows, cols)
+            kind = "first layer (type A)" if first else "later layer (type B)"
+            allowed = {
+                # the vertical 2 x 3 kernel covers rows r - 1 and r; shifted down, rows r - 2 and r - 1
+                "v_out from v": (row <= r) & (row >= r - 1) & ((col - c).abs() <= 1),
+                "v_out from h": torch.zeros(rows, cols, dtype=torch.bool),
+                "h_out from v": (row < r) & (row >= r - 2) & ((col - c).abs() <= 1),
+                # the 1 x 2 kernel covers columns c - 1 and c; type A moves it one column to the left of c
+                "h_out from h": (row == r) & ((col < c) & (col >= c - 2) if first else (col <= c) & (col >= c - 1)),
+            }
+            for key, ok in allowed.items():
+                leak = (seen[key] > 0) & ~ok
+                if bool(leak.any()):
+                    where = [tuple(int(i) for i in p) for p in leak.nonzero()[:3]]
+                    relative = ("below" if any(p[0] > r for p in where) else "its own row" if key == "h_out from v"
+                                else "the pixel itself" if (r, c) in where else "to the right")
+                    hints = {"below": _GATED_MISTAKES[0][1], "its own row": _GATED_MISTAKES[1][1],
+                             "the pixel itself": _GATED_MISTAKES[2][1], "to the right": _GATED_MISTAKES[0][1]}
+                    raise Mismatch(f"{kind}: {key.replace(' from ', ' at (3, 3) depends on input ')} at {where}",
+                                   "only the past", f"{relative}", hints[relative])
+            for key in ("v_out from v", "h_out from v", "h_out from h"):
+                missing = ~(seen[key] > 0) & allowed[key]
+                expect(not bool(missing.any()), f"{kind}: {key} reaches every position its kernel covers",
+                       "all of them", f"missing {[tuple(int(i) for i in p) for p in missing.nonzero()[:3]]}",
+                       "crop the convolutions' outputs, do not mask or zero their inputs")
+
+    def values() -> None:
+        for first, n_classes, c_in in ((True, None, 3), (False, None, 4), (False, 5, 4), (True, 5, 4)):
+            layer = build(first, n_classes, c_in)
+            v, h = torch.randn(2, c_in, 5, 6, generator=g), torch.randn(2, c_in, 5, 6, generator=g)
+            y = torch.tensor([1, 4]) if n_classes else None
+            with torch.no_grad():
+                got = layer(v, h, y) if n_classes else layer(v, h)
+                want = _gated_reference(layer, v, h, y)
+                hint = ""
+                for variant, text in _GATED_MISTAKES:
+                    other = _gated_reference(layer, v, h, y, **variant)
+                    if all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, other)):
+                        hint = text
+                        break
+                if not hint and n_classes and all(torch.allclose(a, b, atol=1e-5)
+                                                  for a, b in zip(got, _gated_reference(layer, v, h, None))):
+                    hint = "add the class embedding to both stacks' pre-activations, inside the gate"
+            what = f"{'first' if first else 'later'} layer{f', {n_classes} classes' if n_classes else ''}"
+            expect_close(got[0], want[0], f"v_out of a {what}", hint=hint or
+                         "v_out is the gate of the cropped vertical features: tanh of the first half of the channels "
+                         "times the sigmoid of the second")
+            expect_close(got[1], want[1], f"h_out of a {what}", hint=hint)
+
+    return run_cases("GatedLayer", [
+        Case("returns both stacks, shaped like the image", shapes, required=True),
+        Case("causal: each stack sees only the past it should", causal),
+        Case("the gated activations, the shift and the residual", values),
+    ])
+
+
 def check_pixel_nll(pixel_nll: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                     bits_per_dim: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
     """``pixel_nll(logits N x L x H x W, x N x 1 x H x W levels)``: −log p(x) per image (nats); and bits/dim."""
@@ -304,5 +441,15 @@ PROBES: dict[str, list[Probe]] = {
               f"[sample({_FAKES}._Marginal(inp['probs']), 4000, shape=(1, 1, 2), levels=5), inp['probs']]",
               lambda g: {"probs": torch.softmax(torch.randn(5, generator=g), 0)},
               check=_first_pixel),
+    ],
+    "check-gated-layer": [
+        Probe("both stacks of a first layer on random input", "GatedLayer(4, 4, 3, True)(inp['v'], inp['h'])",
+              lambda g: {"v": torch.randn(2, 4, 5, 6, generator=g), "h": torch.randn(2, 4, 5, 6, generator=g)}),
+        Probe("both stacks of a later layer with 3 classes", "GatedLayer(4, 4, 3, False, 3)(inp['v'], inp['h'], inp['y'])",
+              lambda g: {"v": torch.randn(2, 4, 6, 5, generator=g), "h": torch.randn(2, 4, 6, 5, generator=g),
+                         "y": torch.randint(3, (2,), generator=g)}),
+        Probe("which inputs reach the centre output of a first and a later layer",
+              "[list(__import__('course_utils.checks.pixelcnn', fromlist=['_gated_dependencies'])._gated_dependencies("
+              "GatedLayer(c, 4, 3, first), c).values()) for first, c in ((True, 2), (False, 4))]"),
     ],
 }
