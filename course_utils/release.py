@@ -109,13 +109,16 @@ def solution_lines(root: Path | None = None) -> dict[str, tuple[str, str]]:
     """Every line of every solution region, normalised (spaces removed): ``{line: (lesson, where)}``.
 
     Left out: comments and hints, lines shorter than :data:`MIN_LEAK` characters (a bare
-    ``return z`` is not a solution anyone could recognise), and lines the same lesson hands out
-    anyway outside its solution regions (lesson 01's given convolutional autoencoder also opens
-    with ``self.encoder = nn.Sequential(``).
+    ``return z`` is not a solution anyone could recognise), and lines that the same lesson or an
+    earlier one hands out anyway outside its solution regions (lesson 01's given convolutional
+    autoencoder opens with ``self.encoder = nn.Sequential(``, as lesson 02's VAE exercise does). A
+    later lesson's given code still counts: that is what :func:`find_leaks` reports as ``later``.
     """
     found: dict[str, tuple[str, str]] = {}
-    for source in lesson_sources(root):
-        given, solution = _given_and_solution(source)
+    given: set[str] = set()  # what this lesson and the earlier ones hand out
+    for source in sorted(lesson_sources(root)):
+        handed_out, solution = _given_and_solution(source)
+        given |= handed_out
         for flat, number in solution:
             if len(flat) >= MIN_LEAK and flat not in given:
                 found.setdefault(flat, (source.stem, f"{source.name}, cell {number}"))

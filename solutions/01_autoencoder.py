@@ -145,7 +145,7 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-# %% id="check-autoencoder" points=3 tags=["nbval-check-output"]
+# %% id="check-autoencoder" points=10 tags=["nbval-check-output"]
 checks.check_autoencoder(Autoencoder)
 
 # %% [markdown]

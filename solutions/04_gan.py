@@ -310,7 +310,7 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: to
     ### END SOLUTION
 
 
-# %% id="check-gan-step" points=3 tags=["nbval-check-output"]
+# %% id="check-gan-step" points=8 tags=["nbval-check-output"]
 checks.check_gan_step(gan_step)
 
 # %% [markdown]

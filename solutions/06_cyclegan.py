@@ -17,6 +17,7 @@
 
 # %%
 import random
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -370,8 +371,51 @@ checks.check_generator_objective(generator_objective)
 # ## 4. Training CycleGAN
 #
 # Each step draws a batch from X and an *independent* batch from Y, updates both generators on
-# the objective above, then both discriminators on their least-squares losses, using buffered fakes.
-# The step also takes an optional third term, the semantic loss of section 6 (weight 0 until then).
+# the objective above, then both discriminators on their least-squares losses, using buffered fakes:
+#
+# $$
+# \mathcal{L}_{D} = \tfrac12\big[\mathbb{E}_y (D_Y(y) - 1)^2 + \mathbb{E}\, D_Y(\tilde y)^2\big]
+#   + \tfrac12\big[\mathbb{E}_x (D_X(x) - 1)^2 + \mathbb{E}\, D_X(\tilde x)^2\big],
+# $$
+#
+# where $\tilde y$ and $\tilde x$ come from the history buffers, fed with the fakes of the
+# generators just updated: $\tilde y$ = `buffer_Y(G(x))`, $\tilde x$ = `buffer_X(F(y))`. The
+# factor ½ slows the discriminators relative to the generators, as Zhu et al. do. One optimiser
+# holds both generators' weights, another both discriminators'.
+#
+# ### ✎ Exercise 5: the CycleGAN training step
+# The generators' loss is `objective(G, F_, D_X, D_Y, x, y)["loss"]`: your `generator_objective`
+# with the lesson's weights (section 6 adds a term to it). Return the objective's terms and
+# `loss_D`, all as Python floats.
+
+# %% id="ex-cyclegan-update"
+def cyclegan_update(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, opt_G: torch.optim.Optimizer,
+                    opt_D: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, objective: Callable[..., dict],
+                    buffer_X: ImageBuffer, buffer_Y: ImageBuffer) -> dict[str, float]:
+    """One step: both generators on objective(...)["loss"], then both discriminators on L_D (buffered fakes)."""
+    ### HINT: First the generators: their loss, a clean gradient, a step. Then the fakes of the updated generators, made without a graph and passed through the buffers; each discriminator regresses its real images to 1 and the buffered fakes to 0, each pair of terms halved; a clean gradient and a step. Report every term as a number.
+    ### BEGIN SOLUTION
+    terms = objective(G, F_, D_X, D_Y, x, y)
+    opt_G.zero_grad()
+    terms["loss"].backward()
+    opt_G.step()
+    with torch.no_grad():  # the discriminators' step needs the fakes, not their gradients
+        fake_y, fake_x = buffer_Y(G(x)), buffer_X(F_(y))
+    loss_D = 0.5 * (((D_Y(y) - 1) ** 2).mean() + (D_Y(fake_y) ** 2).mean()) \
+        + 0.5 * (((D_X(x) - 1) ** 2).mean() + (D_X(fake_x) ** 2).mean())
+    opt_D.zero_grad()
+    loss_D.backward()
+    opt_D.step()
+    return {k: v.item() for k, v in terms.items()} | {"loss_D": loss_D.item()}
+    ### END SOLUTION
+
+
+# %% id="check-cyclegan-update" points=10 tags=["nbval-check-output"]
+checks.check_cyclegan_update(cyclegan_update)
+
+# %% [markdown]
+# The step that `train.fit_gan` calls draws the batch of Y and keeps the two buffers; the third
+# term of the objective, the semantic loss of section 6, has weight 0 until then.
 
 # %%
 CYCLE_STEPS = budget(600, 10)
@@ -383,26 +427,17 @@ def cyclegan_step(lambda_cycle: float, lambda_identity: float, lambda_semantic: 
     random.seed(shifted(seed))
     buffer_X, buffer_Y = ImageBuffer(50), ImageBuffer(50)
 
-    def step(generators, discriminators, opt_G, opt_D, x, z):
-        G, F_ = generators["G"], generators["F"]
-        D_X, D_Y = discriminators["D_X"], discriminators["D_Y"]
-        y = Y_train.x[torch.randint(len(Y_train), (len(x),), generator=y_batches)].to(x.device)
+    def objective(G, F_, D_X, D_Y, x, y):
         terms = generator_objective(G, F_, D_X, D_Y, x, y, lambda_cycle, lambda_identity)
-        loss = terms["loss"]
         if lambda_semantic:
             terms["semantic"] = semantic_loss(G, F_, x, y)
-            loss = loss + lambda_semantic * terms["semantic"]
-        opt_G.zero_grad()
-        loss.backward()
-        opt_G.step()
-        with torch.no_grad():  # the discriminators' step needs the fakes, not their gradients
-            fake_y, fake_x = buffer_Y(G(x)), buffer_X(F_(y))
-        loss_D = 0.5 * (((D_Y(y) - 1) ** 2).mean() + (D_Y(fake_y) ** 2).mean()) \
-            + 0.5 * (((D_X(x) - 1) ** 2).mean() + (D_X(fake_x) ** 2).mean())
-        opt_D.zero_grad()
-        loss_D.backward()
-        opt_D.step()
-        return {k: v.item() for k, v in terms.items()} | {"loss_D": loss_D.item()}
+            terms["loss"] = terms["loss"] + lambda_semantic * terms["semantic"]
+        return terms
+
+    def step(generators, discriminators, opt_G, opt_D, x, z):
+        y = Y_train.x[torch.randint(len(Y_train), (len(x),), generator=y_batches)].to(x.device)
+        return cyclegan_update(generators["G"], generators["F"], discriminators["D_X"], discriminators["D_Y"],
+                               opt_G, opt_D, x, y, objective, buffer_X, buffer_Y)
     return step
 
 

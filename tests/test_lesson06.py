@@ -15,7 +15,7 @@ from course_utils.build import lesson_namespace
 @pytest.fixture(scope="module")
 def solution():
     return lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
-                                            "ex-generator-objective", "lib-translation-models"])
+                                            "ex-generator-objective", "ex-cyclegan-update", "lib-translation-models"])
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -23,6 +23,7 @@ def test_checks_pass_on_the_solution(solution, capsys):
     assert checks.check_identity_loss(solution["identity_loss"])
     assert checks.check_image_buffer(solution["ImageBuffer"])
     assert checks.check_generator_objective(solution["generator_objective"])
+    assert checks.check_cyclegan_update(solution["cyclegan_update"])
 
 
 def test_cycle_loss_is_zero_for_inverse_maps_and_positive_otherwise(solution):

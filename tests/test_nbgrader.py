@@ -105,5 +105,5 @@ def test_autograde_gives_full_zero_and_partial_marks(course):
     with open(course / "grades.csv") as f:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
                   for row in csv.DictReader(f) if row["assignment"] == lesson}
-    # 11 points of checks and 2 of the written answer, which nbgrader leaves to the grader by hand
-    assert scores == {"full": (11.0, 13.0), "untouched": (0.0, 13.0), "partial": (4.0, 13.0)}
+    # 18 points of checks and 2 of the written answer, which nbgrader leaves to the grader by hand
+    assert scores == {"full": (18.0, 20.0), "untouched": (0.0, 20.0), "partial": (4.0, 20.0)}

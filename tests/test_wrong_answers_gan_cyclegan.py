@@ -144,6 +144,44 @@ def generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity
             "cycle": cycle, "identity": identity}
 '''
 
+_UPDATE = """
+def cyclegan_update(G, F_, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buffer_Y):
+    {first}
+    terms = objective(G, F_, D_X, D_Y, x, y)
+    {zero_G}
+    terms["loss"].backward()
+    opt_G.step()
+    {fakes}
+    loss_D = {half} * ((({D_Y_real}) ** 2).mean() + (({D_Y_fake}) ** 2).mean()) \\
+        + {half} * ((({D_X_real}) ** 2).mean() + (({D_X_fake}) ** 2).mean())
+    {zero_D}
+    loss_D.backward()
+    opt_D.step()
+    return {{k: v.item() for k, v in terms.items()}} | {{"loss_D": loss_D.item()}}
+"""
+
+
+def _update(**changes: str) -> str:
+    parts = {"first": "", "zero_G": "opt_G.zero_grad()", "zero_D": "opt_D.zero_grad()", "half": "0.5",
+             "fakes": "with torch.no_grad(): fake_y, fake_x = buffer_Y(G(x)), buffer_X(F_(y))",
+             "D_Y_real": "D_Y(y) - 1", "D_Y_fake": "D_Y(fake_y)", "D_X_real": "D_X(x) - 1", "D_X_fake": "D_X(fake_x)"}
+    return _UPDATE.format(**{**parts, **changes})
+
+
+#: the CycleGAN step (exercise 5 of lesson 06): each mistake, and a phrase of the hint that names it
+UPDATE = [("06_cyclegan", "check-cyclegan-update", _update(**changes), phrase) for changes, phrase in [
+    ({"fakes": "fake_y, fake_x = G(x).detach(), F_(y).detach()"}, "pass the fakes through the history buffers"),
+    ({"fakes": "with torch.no_grad(): fake_y, fake_x = buffer_X(G(x)), buffer_Y(F_(y))"}, "each domain keeps its own"),
+    ({"half": "1.0"}, "halve each discriminator's loss"),
+    ({"D_Y_real": "D_Y(y)", "D_Y_fake": "D_Y(fake_y) - 1", "D_X_real": "D_X(x)", "D_X_fake": "D_X(fake_x) - 1"},
+     "real images to 1 and fakes to 0"),
+    ({"zero_D": ""}, "the generators' loss ran through them"),
+    ({"zero_G": ""}, "one step is right, the next is not"),
+    ({"first": "with torch.no_grad(): stale_y, stale_x = G(x), F_(y)",
+      "fakes": "fake_y, fake_x = buffer_Y(stale_y), buffer_X(stale_x)"}, "with the generators just updated"),
+    ({"D_Y_real": "D_Y(x) - 1", "D_X_real": "D_X(y) - 1"}, "D_Y judges real y"),
+]]
+
 #: (lesson, grade_id, wrong answer, a phrase of the hint that names the mistake)
 WRONG = [
     ("04_gan", "check-generator-loss", SATURATING_WITH_LOG_SIGMOID, "log(1 − D) breaks down at a large logit"),
@@ -161,6 +199,7 @@ WRONG = [
     ("06_cyclegan", "check-generator-objective", OBJECTIVE_WITHOUT_IDENTITY, "loss = adversarial + λ_cyc · cycle"),
     ("06_cyclegan", "check-generator-objective", OBJECTIVE_DISCRIMINATORS_SWAPPED, "toward 1"),
     ("06_cyclegan", "check-generator-objective", OBJECTIVE_CYCLE_REVERSED, "mean |F(G(x)) − x| + mean |G(F(y)) − y|"),
+    *UPDATE,
 ]
 
 #: hints of the four mistakes above that must not show for the reference or for another mistake
@@ -199,6 +238,7 @@ STUBS = [
     ("04_gan", "check-modes-captured",
      "def modes_captured(samples, modes, std, threshold=3.0, min_count=20):\n    raise NotImplementedError\n"),
     ("06_cyclegan", "check-cycle-loss", "def cycle_loss(G, F, x, y):\n    raise NotImplementedError\n"),
+    ("06_cyclegan", "check-cyclegan-update", "def cyclegan_update(*args):\n    raise NotImplementedError\n"),
     ("06_cyclegan", "check-image-buffer",
      "class ImageBuffer:\n    def __init__(self, size=50):\n        self.size = size\n        self.images = []\n\n"
      "    def __call__(self, images):\n        raise NotImplementedError\n"),

@@ -10,7 +10,8 @@ from torch import nn
 
 from . import Case, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
 
-__all__ = ["check_cycle_loss", "check_identity_loss", "check_image_buffer", "check_generator_objective"]
+__all__ = ["check_cycle_loss", "check_identity_loss", "check_image_buffer", "check_generator_objective",
+           "check_cyclegan_update"]
 
 
 
@@ -220,6 +221,157 @@ def check_generator_objective(generator_objective: Callable[..., dict]) -> Repor
 
 
 # ------------------------------------------------------------------------------------------------
+class SpyBuffer:
+    """A stand-in for the history buffer: it replaces the first half of each batch by fixed older images, its
+    own, so that a step that skips a buffer or swaps the two shows in the weights it ends with."""
+
+    def __init__(self, old: torch.Tensor):
+        self.old = old
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        half = len(images) // 2
+        return torch.cat([self.old[:half], images[half:].detach()])
+
+
+def objective_terms(G, F, D_X, D_Y, x, y) -> dict[str, torch.Tensor]:
+    """The generators' objective with λ_cyc = 10 and λ_id = 5, as a dict: what the check hands the step."""
+    return dict(zip(("loss", "adversarial", "cycle", "identity"), _reference_objective(G, F, D_X, D_Y, x, y, 10.0, 5.0)))
+
+
+def _update_variant(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buffer_Y, mistake: str = "") -> dict:
+    """The lesson's CycleGAN step (or one of the ways it goes wrong, named by ``mistake``)."""
+    def generators() -> dict:
+        terms = objective(G, F, D_X, D_Y, x, y)
+        opt_G.zero_grad()
+        total = terms["loss"]
+        total.backward()
+        opt_G.step()
+        return terms
+
+    def discriminators(fake_y: torch.Tensor, fake_x: torch.Tensor) -> torch.Tensor:
+        real_target, fake_target = (0.0, 1.0) if mistake == "targets swapped" else (1.0, 0.0)
+        half = 1.0 if mistake == "no half" else 0.5
+        if mistake == "buffers swapped":
+            fake_y, fake_x = buffer_X(fake_y), buffer_Y(fake_x)
+        elif mistake != "no buffer":
+            fake_y, fake_x = buffer_Y(fake_y), buffer_X(fake_x)
+        loss_D = half * (((D_Y(y) - real_target) ** 2).mean() + ((D_Y(fake_y) - fake_target) ** 2).mean()) \
+            + half * (((D_X(x) - real_target) ** 2).mean() + ((D_X(fake_x) - fake_target) ** 2).mean())
+        if mistake != "discriminator gradients kept":
+            opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        return loss_D
+
+    if mistake == "discriminators first":
+        with torch.no_grad():
+            fakes = G(x), F(y)
+        loss_D = discriminators(*fakes)
+        terms = generators()
+    else:
+        with torch.no_grad():
+            stale = G(x), F(y)
+        terms = generators()
+        with torch.no_grad():
+            fakes = stale if mistake == "stale fakes" else (G(x), F(y))
+        loss_D = discriminators(*fakes)
+    values = {name: float(value.detach()) for name, value in terms.items()}
+    values["loss_D"] = float(loss_D.detach())
+    return values
+
+
+_UPDATE_MISTAKES = {
+    "discriminators first": "update the generators first, then the discriminators on the fakes of the updated generators",
+    "stale fakes": "make the discriminators' fakes after the generators' step, with the generators just updated",
+    "no buffer": "pass the fakes through the history buffers (buffer_Y for G(x), buffer_X for F(y)) before the "
+                 "discriminators see them",
+    "buffers swapped": "each domain keeps its own history: buffer_Y holds the fakes G(x) of Y, buffer_X the fakes F(y)",
+    "no half": "halve each discriminator's loss, as in L_D: the factor 1/2 slows the discriminators down",
+    "targets swapped": "each discriminator regresses real images to 1 and fakes to 0",
+    "discriminator gradients kept": "clear the discriminators' gradients before their backward pass: the generators' "
+                                    "loss ran through them and left gradients there",
+}
+
+
+def _update_models(seed: int):
+    torch.manual_seed(seed)
+    G, F = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1)
+    D_X = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1), nn.Flatten(), nn.Linear(32, 1))
+    D_Y = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1), nn.Flatten(), nn.Linear(32, 1))
+    opt_G = torch.optim.SGD([*G.parameters(), *F.parameters()], lr=0.02)
+    opt_D = torch.optim.SGD([*D_X.parameters(), *D_Y.parameters()], lr=0.02)
+    return G, F, D_X, D_Y, opt_G, opt_D
+
+
+def update_outputs(step: Callable[..., dict], seed: int, x: torch.Tensor, y: torch.Tensor, old_x: torch.Tensor,
+                   old_y: torch.Tensor, calls: int = 1) -> list:
+    """The weights of all four networks and the returned values after ``calls`` steps on fresh models and spy buffers
+    (the check's and the grader's measurement)."""
+    G, F, D_X, D_Y, opt_G, opt_D = _update_models(seed)
+    buffer_X, buffer_Y = SpyBuffer(old_x), SpyBuffer(old_y)
+    out: dict = {}
+    for _ in range(calls):
+        out = step(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective_terms, buffer_X, buffer_Y)
+    weights = [p.detach().clone() for net in (G, F, D_X, D_Y) for p in net.parameters()]
+    values = [out.get(k) for k in ("loss", "adversarial", "cycle", "identity", "loss_D")] if isinstance(out, dict) else []
+    return [weights, values]
+
+
+def check_cyclegan_update(cyclegan_update: Callable[..., dict]) -> Report:
+    """``cyclegan_update(G, F_, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buffer_Y)``: the generators'
+    step on ``objective``, then the discriminators' least-squares step on buffered fakes of the updated generators."""
+    __tracebackhide__ = True
+    x, y = _images(10, n=4), _images(11, n=4, scale=0.5)
+    old_x, old_y = _images(12, n=4), _images(13, n=4)
+
+    def returns() -> None:
+        G, F, D_X, D_Y, opt_G, opt_D = _update_models(0)
+        out = cyclegan_update(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective_terms, SpyBuffer(old_x), SpyBuffer(old_y))
+        keys = {"loss", "adversarial", "cycle", "identity", "loss_D"}
+        expect(isinstance(out, dict) and keys <= set(out), "the step should return the objective's terms and loss_D",
+               sorted(keys), sorted(out) if isinstance(out, dict) else type(out).__name__)
+        expect(all(isinstance(out[k], float) for k in keys), "every value should be a Python float", "float",
+               {k: type(out[k]).__name__ for k in sorted(keys)}, "report numbers, not tensors that keep the graph alive")
+
+    n_generator_weights = 4  # G's and F's weight and bias come first in update_outputs' list
+
+    def largest(a: list, b: list) -> float:
+        return max(float((p - q).abs().max()) for p, q in zip(a, b))
+
+    def compare(what: str, calls: int) -> None:
+        got = update_outputs(cyclegan_update, 0, x, y, old_x, old_y, calls)
+        want = update_outputs(_update_variant, 0, x, y, old_x, old_y, calls)
+        diff = largest(got[0], want[0])
+        hint = ""
+        if diff > 1e-5:
+            for mistake, text in _UPDATE_MISTAKES.items():
+                other = update_outputs(lambda *a: _update_variant(*a, mistake=mistake), 0, x, y, old_x, old_y, calls)
+                if largest(got[0], other[0]) < 1e-5:
+                    hint = text
+                    break
+            else:
+                if calls > 1 and largest(*(update_outputs(step, 0, x, y, old_x, old_y)[0]
+                                           for step in (cyclegan_update, _update_variant))) < 1e-5:
+                    hint = "clear each optimiser's gradients before its backward pass: one step is right, the next is not"
+                elif calls == 1 and largest(got[0][:n_generator_weights], want[0][:n_generator_weights]) < 1e-5:
+                    hint = ("the generators' step is right; the discriminators' loss is not: D_Y judges real y against "
+                            "buffered G(x), D_X real x against buffered F(y)")
+                elif calls == 1:
+                    hint = "the generators' step: a clean gradient of the objective's loss, then opt_G's step"
+        expect(diff < 1e-5, f"{what}: the weights of G, F, D_X and D_Y afterwards", "difference < 1e-5", f"{diff:.3g}",
+               hint)
+        for name, a, b in zip(("loss", "adversarial", "cycle", "identity", "loss_D"), got[1], want[1]):
+            expect_close(a, b, f"the returned {name}", hint="return the objective's terms as computed before the "
+                         "generators' step, and loss_D as computed before the discriminators' step")
+
+    return run_cases("cyclegan_update", [
+        Case("returns the terms and loss_D as numbers", returns, required=True),
+        Case("one step: the generators, then the discriminators on buffered fakes", lambda: compare("one step", 1)),
+        Case("three steps in a row stay exact", lambda: compare("three steps", 3)),
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
 # Probes for the auto-grader
 # ------------------------------------------------------------------------------------------------
 from . import Probe  # noqa: E402
@@ -266,6 +418,14 @@ _INTO_DOMAINS = ("(lambda g, f: cycle_loss(lambda t: 2 + g(t), f, inp['x'], inp[
                  "torch.nn.Sigmoid()))")
 
 
+_CYCLE_HELPERS = "__import__('course_utils.checks.cyclegan', fromlist=['update_outputs'])"
+
+
+def _update_inputs(g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {name: torch.rand(4, 1, 8, 8, generator=g) * scale for name, scale in
+            (("x", 1.0), ("y", 0.5), ("old_x", 1.0), ("old_y", 1.0))}
+
+
 PROBES: dict[str, list[Probe]] = {
     "check-cycle-loss": [
         Probe("cycle loss of two random networks between X = [0, 1] and Y = [2, 3]", _INTO_DOMAINS,
@@ -307,5 +467,12 @@ PROBES: dict[str, list[Probe]] = {
               "torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
               "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
               lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)}),
+    ],
+    "check-cyclegan-update": [
+        Probe("weights of all four networks and the returned values after one step",
+              f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], inp['old_x'], inp['old_y'])",
+              _update_inputs),
+        Probe("the same after three steps", f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], "
+              "inp['old_x'], inp['old_y'], 3)", _update_inputs),
     ],
 }

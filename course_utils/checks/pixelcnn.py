@@ -141,8 +141,8 @@ def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torc
     else:  # centred crops: the padded convolutions see as far below and to the right as above and to the left
         dr, dc = (v_features.shape[-2] - rows) // 2, (h_features.shape[-1] - cols) // 2
         v_features, h_features = v_features[:, :, dr:dr + rows, :], h_features[:, :, :, dc:dc + cols]
-    if layer.first and shift_a:
-        h_features = F.pad(h_features, (1, 0))[:, :, :, :cols]
+    if layer.first and shift_a:  # one column to the right, a zero column entering on the left
+        h_features = torch.cat([torch.zeros_like(h_features[..., :1]), h_features[..., :-1]], dim=-1)
     v_shifted = F.pad(v_features, (0, 0, 1, 0))[:, :, :rows, :] if shift_v else v_features
     bias = layer.embedding(y)[:, :, None, None] if layer.embedding is not None and y is not None else 0
 

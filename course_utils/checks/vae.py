@@ -402,8 +402,8 @@ def _load(model: nn.Module, weights: list[torch.Tensor]) -> None:
 
 
 def _elbo_terms(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
-    return recon, _kl(mu, log_var).mean()
+    log_likelihood = x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)  # Bernoulli, per pixel
+    return -log_likelihood.flatten(1).sum(1).mean(), _kl(mu, log_var).mean()
 
 
 _VAE_ARCHITECTURE = ("the layers, in the order the lesson lists them: encoder d -> d_hidden -> d_hidden -> 2 d_latent, "

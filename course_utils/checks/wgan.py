@@ -213,7 +213,7 @@ def _variant_step(n_critic: int, clip: float | None = None, penalty: float | Non
     """The WGAN step of Arjovsky et al.'s Algorithm 1 (Gulrajani et al.'s with ``penalty``), or one of the
     ways it goes wrong (``mistake``): what the check compares a student's step with, to name the mistake."""
     def step(G, C, opt_G, opt_C, real, z):
-        reals, zs = real.chunk(n_critic), z.chunk(n_critic)
+        reals, zs = torch.chunk(real, n_critic), torch.chunk(z, n_critic)
         z_G = {"all noise": z, "one critic step": z, "first noise": zs[0]}.get(mistake, zs[-1])
         if mistake == "one critic step":
             reals, zs = [real], [z]
@@ -237,13 +237,13 @@ def _variant_step(n_critic: int, clip: float | None = None, penalty: float | Non
             fake = G(z_k)
             fake = fake if mistake == "fakes not detached" else fake.detach()
             loss_C = C(fake).mean() - C(x).mean()
-            w_estimate = -loss_C.item()
+            w_estimate = -float(loss_C.detach())
             if penalty:
                 x_hat = (0.5 * x + 0.5 * fake.detach()).requires_grad_(True)  # a linear critic: any point will do
                 grad, = torch.autograd.grad(C(x_hat).sum(), x_hat, create_graph=True)
                 loss_C = loss_C + (0 if mistake == "no penalty" else penalty) * ((grad.norm(dim=1) - 1) ** 2).mean()
                 if mistake == "penalty in W":
-                    w_estimate = -loss_C.item()
+                    w_estimate = -float(loss_C.detach())
             if mistake != "critic gradients kept":
                 opt_C.zero_grad()
             loss_C.backward()
@@ -256,7 +256,7 @@ def _variant_step(n_critic: int, clip: float | None = None, penalty: float | Non
             _clamp(C, clip)
         if mistake != "generator first":
             loss_G = generator_step()
-        return {"W_estimate": w_estimate, "loss_G": loss_G.item()}
+        return dict(W_estimate=w_estimate, loss_G=float(loss_G.detach()))
     return step
 
 
