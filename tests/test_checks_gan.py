@@ -46,7 +46,7 @@ def test_step_mistakes_are_named(capsys):
 
     with pytest.raises(CheckFailed):
         checks.check_gan_step(no_detach)
-    assert "the generator's update should match" in capsys.readouterr().out
+    assert "must not leave gradients on the generator" in capsys.readouterr().out
 
     def saturating(G, D, opt_G, opt_D, real, z):
         fake = G(z)

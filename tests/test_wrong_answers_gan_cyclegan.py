@@ -182,6 +182,50 @@ UPDATE = [("06_cyclegan", "check-cyclegan-update", _update(**changes), phrase) f
     ({"D_Y_real": "D_Y(x) - 1", "D_X_real": "D_X(y) - 1"}, "D_Y judges real y"),
 ]]
 
+_GAN_STEP = """
+def gan_step(G, D, opt_G, opt_D, real, z):
+    fake = G(z)
+    {before}
+    loss_D = discriminator_loss({real_logits}, D({fake_D}))
+    {zero_D}
+    loss_D.backward()
+    opt_D.step()
+    loss_G = generator_loss({fake_logits})
+    {zero_G}
+    loss_G.backward()
+    opt_G.step()
+    return {{"loss_D": loss_D.item(), "loss_G": loss_G.item()}}
+"""
+
+
+def _gan_step(**changes: str) -> str:
+    parts = {"before": "", "real_logits": "D(real)", "fake_D": "fake.detach()", "zero_D": "opt_D.zero_grad()",
+             "fake_logits": "D(fake)", "zero_G": "opt_G.zero_grad()"}
+    return _GAN_STEP.format(**{**parts, **changes})
+
+
+#: lesson 04's step: each mistake, and a phrase of the hint that names it (and no other mistake's hint)
+GAN_STEP = [("04_gan", "check-gan-step", _gan_step(**changes), phrase) for changes, phrase in [
+    ({"fake_D": "fake", "fake_logits": "D(G(z))", "zero_G": ""}, "must not leave gradients on the generator"),
+    ({"zero_D": ""}, "clear the discriminator's gradients"),
+    ({"zero_G": ""}, "clear the generator's gradients"),
+    ({"real_logits": "D(fake.detach())", "fake_D": "real"}, "labels real samples 1 and fakes 0"),
+]]
+
+GAN_STEP_GENERATOR_FIRST = """
+def gan_step(G, D, opt_G, opt_D, real, z):
+    loss_G = generator_loss(D(G(z)))
+    opt_G.zero_grad()
+    loss_G.backward()
+    opt_G.step()
+    loss_D = discriminator_loss(D(real), D(G(z).detach()))
+    opt_D.zero_grad()
+    loss_D.backward()
+    opt_D.step()
+    return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+"""
+GAN_STEP.append(("04_gan", "check-gan-step", GAN_STEP_GENERATOR_FIRST, "trains the discriminator first"))
+
 #: (lesson, grade_id, wrong answer, a phrase of the hint that names the mistake)
 WRONG = [
     ("04_gan", "check-generator-loss", SATURATING_WITH_LOG_SIGMOID, "log(1 − D) breaks down at a large logit"),
@@ -191,7 +235,8 @@ WRONG = [
     ("04_gan", "check-modes-captured", MODES_FROM_THE_LIBRARY_ALIASED, "count the modes yourself"),
     ("04_gan", "check-modes-captured", MODES_STRICTLY_MORE_THAN_20, "at least 20 high-quality samples"),
     ("04_gan", "check-discriminator-loss", DISCRIMINATOR_LABELS_SWAPPED, "loss on fixed logits"),
-    ("04_gan", "check-gan-step", GAN_STEP_SATURATING, "−log D(G(z))"),
+    ("04_gan", "check-gan-step", GAN_STEP_SATURATING, "the non-saturating loss, -log D(G(z))"),
+    *GAN_STEP,
     ("06_cyclegan", "check-image-buffer", BUFFER_STOPS_STORING, "the buffer must keep storing"),
     ("06_cyclegan", "check-image-buffer", BUFFER_NEVER_RETURNS_STORED, "swap it with a random stored one"),
     ("06_cyclegan", "check-cycle-loss", CYCLE_REVERSED, "the order of the two translations"),

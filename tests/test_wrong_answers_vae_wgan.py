@@ -122,7 +122,7 @@ EXTRA = [
           _penalty(x_hat="real.clone().requires_grad_(True)"), "not at the samples themselves", ("rand_like",)),
     Wrong("one t per coordinate", "05_wgan", "check-gradient-penalty", _penalty(t="torch.rand_like(real)"), "one t per sample"),
     Wrong("no graph through the gradient", "05_wgan", "check-gradient-penalty", _penalty(create_graph="False"),
-          "create_graph=True"),
+          "keep its graph"),
     Wrong("squared norm", "05_wgan", "check-gradient-penalty",
           _penalty(penalty="((grad.flatten(1).pow(2).sum(1) - 1) ** 2).mean()"), "not its squared length",
           ("square the difference",)),

@@ -88,12 +88,12 @@ def check_autoencoder(Autoencoder: type) -> Report:
 
     def encode_shape() -> None:
         expect_shape(state["model"].encode(x), (5, 3), "encode(x) for x of shape (5, 1, 8, 8)",
-                     "flatten the image (x.flatten(1)) before the first nn.Linear, end with d_latent outputs")
+                     "a linear layer takes vectors: flatten each image first, and end the encoder with d_latent outputs")
 
     def decode_shape() -> None:
         z = torch.randn(5, 3, generator=g)
         expect_shape(state["model"].decode(z), (5, 1, 8, 8), "decode(z) for z of shape (5, 3)",
-                     "reshape the decoder's 64 outputs to image_shape, e.g. .view(-1, *self.image_shape)")
+                     "the decoder's outputs are flat: give them the shape of a batch of images (image_shape)")
 
     def output_range() -> None:
         with torch.no_grad():
@@ -106,7 +106,7 @@ def check_autoencoder(Autoencoder: type) -> Report:
     def bottleneck() -> None:
         model = state["model"]
         expect_close(model(x), model.decode(model.encode(x)), "forward(x) against decode(encode(x))",
-                     hint="forward must go through the bottleneck: return self.decode(self.encode(x))")
+                     hint="forward must go through the bottleneck: decode what encode gives, nothing else")
 
     def nonlinear() -> None:
         model = state["model"]
@@ -134,7 +134,7 @@ def check_autoencoder(Autoencoder: type) -> Report:
         ((model(x) - x) ** 2).sum().backward()
         missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
         expect(not missing, "every parameter should receive a gradient", "none missing", missing,
-               "every layer must be used in forward(); do not detach or wrap parts in torch.no_grad()")
+               "every layer must be used in forward, and every step kept inside autograd (nothing detached)")
 
     return run_cases("Autoencoder", [
         Case("Autoencoder(d_latent=3, image_shape=(1, 8, 8), d_hidden=32) builds", build, required=True),
@@ -193,7 +193,7 @@ def check_label_subset(label_subset: Callable[[torch.Tensor, int, int], torch.Te
     def per_class() -> None:
         counts = torch.bincount(y[state["idx"]], minlength=10)
         expect(bool((counts == 3).all()), "each class should appear exactly 3 times", [3] * 10, counts.tolist(),
-               "for each class c, pick among torch.nonzero(y == c)")
+               "for each class, pick among the indices of that class only")
 
     def distinct() -> None:
         idx = state["idx"]

@@ -133,7 +133,7 @@ def check_image_buffer(ImageBuffer: type) -> Report:
         generated = _images(5, n=3).requires_grad_()
         out = buffer(generated * 1.0)
         expect(not out.requires_grad, "returned images should be detached from the generator's graph", False, True,
-               "store and return images.detach(): the discriminator's update must not reach the generator")
+               "store and return images cut from the generator's graph: the discriminator's update must not reach the generator")
 
     def bounded() -> None:
         buffer = ImageBuffer(6)

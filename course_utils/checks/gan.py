@@ -129,12 +129,72 @@ def _models(seed: int):
     return G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
 
 
+def _step_variant(mistake: str) -> Callable[..., dict]:
+    """Goodfellow et al.'s step done one wrong way (``mistake``): what a student's weights are compared with
+    when they differ from the reference, so the hint names what happened."""
+    def step(G, D, opt_G, opt_D, real, z):
+        def discriminator() -> torch.Tensor:
+            fake = G(z) if mistake == "fakes not detached" else G(z).detach()
+            real_term, fake_term = ((F.softplus(D(real)), F.softplus(-D(fake))) if mistake == "labels swapped"
+                                    else (F.softplus(-D(real)), F.softplus(D(fake))))
+            loss = real_term.mean() + fake_term.mean()
+            if mistake != "discriminator gradients kept":
+                opt_D.zero_grad()
+            loss.backward()
+            opt_D.step()
+            return loss
+
+        def generator() -> torch.Tensor:
+            logits = D(G(z))
+            loss = -F.softplus(logits).mean() if mistake == "saturating" else F.softplus(-logits).mean()
+            if mistake not in ("generator gradients kept", "fakes not detached"):
+                opt_G.zero_grad()
+            loss.backward()
+            opt_G.step()
+            return loss
+
+        if mistake == "generator first":
+            loss_G = generator()
+            loss_D = discriminator()
+        else:
+            loss_D = discriminator()
+            loss_G = generator()
+        return {"loss_D": float(loss_D.detach()), "loss_G": float(loss_G.detach())}
+    return step
+
+
+_GAN_STEP_MISTAKES = {
+    "fakes not detached": "the discriminator's step must not leave gradients on the generator: cut the fakes out of "
+                          "the generator's graph for that step (or clear the generator's gradients before its own)",
+    "labels swapped": "the discriminator labels real samples 1 and fakes 0",
+    "saturating": "the generator's step uses the non-saturating loss, -log D(G(z)), not log(1 - D(G(z)))",
+    "generator first": "Algorithm 1 trains the discriminator first, then the generator against the updated one",
+    "discriminator gradients kept": "clear the discriminator's gradients before its backward pass: the generator's "
+                                    "previous step left gradients on it",
+    "generator gradients kept": "clear the generator's gradients before its backward pass: the discriminator's "
+                                "scores of the fakes left gradients on it",
+}
+
+
 def check_gan_step(gan_step: Callable[..., dict]) -> Report:
     """``gan_step(G, D, opt_G, opt_D, real, z)``: one discriminator step, then one generator step."""
     __tracebackhide__ = True
     real = torch.randn(16, 2, generator=seeded(0)) + 2
     z = torch.randn(16, 2, generator=seeded(1))
-    state: dict = {}
+
+    def after(step: Callable[..., dict], calls: int) -> tuple[nn.Module, nn.Module]:
+        G, D, opt_G, opt_D = _models(0)
+        for _ in range(calls):
+            step(G, D, opt_G, opt_D, real, z)
+        return G, D
+
+    def named(got: tuple[nn.Module, nn.Module], calls: int) -> str:
+        """The hint of the mistake whose weights the student's match, if any."""
+        for mistake, text in _GAN_STEP_MISTAKES.items():
+            G_m, D_m = after(_step_variant(mistake), calls)
+            if max(_max_difference(got[0], G_m), _max_difference(got[1], D_m)) < 1e-5:
+                return text
+        return ""
 
     def runs() -> None:
         G, D, opt_G, opt_D = _models(0)
@@ -142,38 +202,22 @@ def check_gan_step(gan_step: Callable[..., dict]) -> Report:
         expect(isinstance(out, dict) and {"loss_D", "loss_G"} <= set(out), "should return a dict with 'loss_D' and "
                "'loss_G'", "{'loss_D', 'loss_G'}", sorted(out) if isinstance(out, dict) else type(out).__name__)
         expect(all(isinstance(out[k], float) for k in ("loss_D", "loss_G")), "losses should be Python floats",
-               "float", {k: type(out[k]).__name__ for k in ("loss_D", "loss_G")}, "return loss.item()")
-        state["student"] = (G, D)
+               "float", {k: type(out[k]).__name__ for k in ("loss_D", "loss_G")}, "return numbers, not tensors")
 
-    def matches() -> None:
-        G, D, opt_G, opt_D = _models(0)
-        _reference_step(G, D, opt_G, opt_D, real, z)
-        G_s, D_s = state["student"]
-        d_diff = _max_difference(D, D_s)
-        g_diff = _max_difference(G, G_s)
-        expect(d_diff < 1e-5, "the discriminator's update should match one step on "
-               "−log D(x) − log(1 − D(G(z)))", "difference < 1e-5", f"{d_diff:.3g}",
-               "detach the fakes for the D step (fake.detach()) and call opt_D.zero_grad() before backward")
-        expect(g_diff < 1e-5, "the generator's update should match one step on −log D(G(z)) with the updated D",
-               "difference < 1e-5", f"{g_diff:.3g}",
-               "after the D step, recompute D(G(z)), zero the generator's gradients, backward, opt_G.step()")
-
-    def d_untouched_by_g() -> None:
-        G, D, opt_G, opt_D = _models(2)
-        G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
-        opt_Gr, opt_Dr = torch.optim.SGD(G_ref.parameters(), lr=0.1), torch.optim.SGD(D_ref.parameters(), lr=0.1)
-        gan_step(G, D, opt_G, opt_D, real, z)
-        gan_step(G, D, opt_G, opt_D, real, z)
-        _reference_step(G_ref, D_ref, opt_Gr, opt_Dr, real, z)
-        _reference_step(G_ref, D_ref, opt_Gr, opt_Dr, real, z)
-        diff = _max_difference(D, D_ref)
-        expect(diff < 1e-5, "two steps in a row should match too (no gradient left over between steps)",
-               "difference < 1e-5", f"{diff:.3g}", "zero each optimiser's gradients before its backward pass")
+    def compare(what: str, calls: int) -> None:
+        got = after(gan_step, calls)
+        want = after(_reference_step, calls)
+        d_diff, g_diff = _max_difference(got[1], want[1]), _max_difference(got[0], want[0])
+        hint = named(got, calls) if max(d_diff, g_diff) >= 1e-5 else ""
+        expect(d_diff < 1e-5, f"{what}: the discriminator's weights, against a step on −log D(x) − log(1 − D(G(z)))",
+               "difference < 1e-5", f"{d_diff:.3g}", hint)
+        expect(g_diff < 1e-5, f"{what}: the generator's weights, against a step on −log D(G(z)) with the updated D",
+               "difference < 1e-5", f"{g_diff:.3g}", hint)
 
     return run_cases("gan_step", [
         Case("returns both losses", runs, required=True),
-        Case("one step matches Goodfellow's Algorithm 1 (k = 1, non-saturating G)", matches),
-        Case("repeated steps stay exact", d_untouched_by_g),
+        Case("one step matches Goodfellow's Algorithm 1 (k = 1, non-saturating G)", lambda: compare("one step", 1)),
+        Case("repeated steps stay exact", lambda: compare("three steps", 3)),
     ])
 
 
@@ -306,6 +350,12 @@ PROBES: dict[str, list[Probe]] = {
         Probe("parameters after one step", _STEP,
               lambda g: {"real": torch.randn(16, 2, generator=g) + 2, "z": torch.randn(16, 2, generator=g)}),
         Probe("parameters after one step against a discriminator sure the samples are fake", _STEP_SURE_FAKE,
+              lambda g: {"real": torch.randn(16, 2, generator=g) + 2, "z": torch.randn(16, 2, generator=g)}),
+        Probe("parameters after two steps in a row (no gradient left over)",
+              _STEP.replace("(gan_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), "
+                            "lr=0.1), inp['real'], inp['z'])",
+                            "((lambda o_G, o_D: [gan_step(G, D, o_G, o_D, inp['real'], inp['z']) for _ in range(2)])"
+                            "(torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1))"),
               lambda g: {"real": torch.randn(16, 2, generator=g) + 2, "z": torch.randn(16, 2, generator=g)}),
     ],
     "check-modes-captured": [

@@ -93,7 +93,7 @@ def check_clip_weights(clip_weights: Callable[[nn.Module, float], None]) -> Repo
         critic(torch.randn(4, 2)).sum().backward()
         expect(critic.weight.grad is not None and critic.weight.requires_grad,
                "the critic should still be trainable after clipping", True, False,
-               "clamp p.data (or in torch.no_grad()); do not replace parameters with new tensors")
+               "change the parameters' values in place, outside autograd; do not replace the parameters with new tensors")
 
     return run_cases("clip_weights", [
         Case("every parameter in [−c, c], clamped in place", clipped, required=True),
@@ -162,7 +162,7 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
         expect(got.dim() == 0, "the penalty should be a scalar", "shape ()", f"shape {tuple(got.shape)}",
                "average over the batch")
         expect_close(got, 0.0, "penalty of f(x) = 0.6·x₁ + 0.8·x₂ (gradient norm 1 everywhere)",
-                     hint="the norm of the gradient per sample: grad.norm(dim=1)")
+                     hint="the length of the gradient of each sample, one norm per row, not one norm of the whole batch")
 
     def steep() -> None:
         got = float(gradient_penalty(_Linear([3.0, 0.0]), real, fake).detach())
@@ -181,7 +181,7 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
         expected = 2 / 3 - math.sqrt(2) + 1  # E[(√2·t − 1)²], t ~ U[0, 1]
         mistakes = [  # what a mistake gives here, and its hint
             (2 / 3 - 2 * (math.sqrt(2) + math.asinh(1)) / 3 + 1,  # E[(||t|| − 1)²], one t per coordinate
-             "t = torch.rand(len(real), 1) (shape N x 1, broadcast over the coordinates), not torch.rand_like(real)"),
+             "draw one t per sample, shared by all its coordinates (broadcast it), not one t per coordinate"),
             ((math.sqrt(2) - 1) ** 2, _ENDPOINTS),  # at the real points only
             (1.0, _ENDPOINTS),  # at the fake points only (the gradient is 0 there)
             ((math.sqrt(2) / 2 - 1) ** 2, "t is random, uniform on [0, 1] and drawn afresh for every sample, "
@@ -195,7 +195,7 @@ def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, 
         critic = _Linear([2.0, 0.0])
         penalty = gradient_penalty(critic, real, fake)
         expect(penalty.requires_grad, "the penalty must be differentiable in the critic's weights", True, False,
-               "torch.autograd.grad(..., create_graph=True) keeps the graph for the critic's update")
+               "the gradient inside the penalty must itself stay differentiable (keep its graph), so the critic can be trained on it")
         penalty.backward()
         expect_close(critic.w.grad, torch.tensor([2.0, 0.0]), "d penalty / d w for f(x) = w·x at w = (2, 0)",
                      hint="(||w|| − 1)² has gradient 2(||w|| − 1)·w/||w||")
