@@ -7,7 +7,8 @@ The notebooks import what they need::
 """
 
 from .device import budget, course_seed, fast_mode, generator, get_device, seed_everything, set_device
+from .hints import hint
 
 __version__ = "0.1.0"
-__all__ = ["budget", "course_seed", "fast_mode", "generator", "get_device", "seed_everything", "set_device",
+__all__ = ["budget", "course_seed", "fast_mode", "generator", "get_device", "hint", "seed_everything", "set_device",
            "__version__"]

@@ -36,9 +36,13 @@ import nbformat
 
 __all__ = ["CODE_STUB", "TEXT_STUB", "CHECK_TAG", "INSTALL_ID", "INSTALL_CELL", "Exercise", "BuildError",
            "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises", "flatten_code",
-           "library_sources", "lesson_namespace", "missing_outputs", "record_outputs", "main"]
+           "library_sources", "lesson_namespace", "missing_outputs", "record_outputs", "hint_texts", "main"]
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
+#: a deeper hint (level 2, 3, ...) below an exercise's ``### HINT:`` line: kept out of the notebooks,
+#: stored in ``course_utils/_hint_texts.py`` and printed on demand by ``course_utils.hint(cell_id)``
+DEEP_HINT = re.compile(r"^\s*### HINT (\d+): (.*)$")
+HINT_TEXTS = "course_utils/_hint_texts.py"
 #: What replaces a code solution region in the student notebook (nbgrader_config.py sets the same).
 CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("not done yet: the hint above names the idea")'
 TEXT_STUB = "YOUR ANSWER HERE"
@@ -179,6 +183,70 @@ def hint_problem(hints: list[str], region: list[str]) -> str:
     return ""
 
 
+def _deep_hints(source: str, cell_id: str, where: str) -> tuple[str, dict[int, list[str]]]:
+    """The source without its ``### HINT n:`` lines, and those hints by level.
+
+    Each sits just below a ``### HINT:`` line (or another deeper one), which gains a pointer to
+    :func:`course_utils.hint`. The hint rule (no piece of a solution line, plain ASCII) applies to
+    them as to the first level, against every solution line of the cell.
+    """
+    lines = source.split("\n")
+    if not any(DEEP_HINT.match(line) for line in lines):
+        return source, {}
+    if not cell_id.startswith("ex-"):
+        raise BuildError(f"{where}: deeper hints ('### HINT 2:') belong to an exercise (an ex- cell)")
+    region = [line for line in _solution_lines(lines)]
+    kept: list[str] = []
+    levels: dict[int, list[str]] = {}
+    for number, line in enumerate(lines, 1):
+        match = DEEP_HINT.match(line)
+        if not match:
+            kept.append(line)
+            continue
+        level = int(match.group(1))
+        if level < 2:
+            raise BuildError(f"{where}, line {number}: a deeper hint has level 2 or more ('### HINT 2:')")
+        if not kept or not kept[-1].strip().startswith(HINT):
+            raise BuildError(f"{where}, line {number}: a deeper hint goes just below the '{HINT}' line it deepens")
+        problem = hint_problem([f"{HINT} {match.group(2)}"], region)
+        if problem:
+            raise BuildError(f"{where}, line {number}: {problem}")
+        levels.setdefault(level, []).append(match.group(2).strip())
+        pointer = f' (deeper: hint("{cell_id}"))'
+        if not kept[-1].endswith(pointer):
+            kept[-1] += pointer
+    return "\n".join(kept), levels
+
+
+def _solution_lines(lines: list[str]) -> list[str]:
+    inside, found = False, []
+    for line in lines:
+        if line.strip() in (BEGIN, END):
+            inside = line.strip() == BEGIN
+        elif inside:
+            found.append(line)
+    return found
+
+
+def hint_texts(root: Path | None = None) -> str:
+    """The source of ``course_utils/_hint_texts.py``: every exercise's deeper hints, by cell id and level."""
+    root = root or repo_root()
+    hints: dict[str, dict[int, list[str]]] = {}
+    for source in lesson_sources(root):
+        nb = jupytext.read(source, fmt="py:percent")
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                cell_id = str(cell.metadata.get("id", ""))
+                _, levels = _deep_hints(cell.source, cell_id, f"{source.name}, cell {index + 1}")
+                if levels:
+                    hints[cell_id] = levels
+    import pprint
+
+    return ('"""Deeper hints of the exercises, by cell id and level: written by the build from the\n'
+            '``### HINT n:`` lines of ``solutions/*.py``; edit those, not this file."""\n\n'
+            f"HINTS: dict[str, dict[int, list[str]]] = {pprint.pformat(hints, width=110, sort_dicts=True)}\n")
+
+
 def _strip_solutions(source: str, markdown: bool, where: str) -> str:
     """The source with each solution region replaced by its stub, as nbgrader's ClearSolutions does."""
     out: list[str] = []
@@ -264,6 +332,7 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
             }
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+            cell.source, _ = _deep_hints(cell.source, str(grade_id or ""), where)
         _strip_solutions(cell.source, cell.cell_type == "markdown", where)  # validates markers
         if cell.cell_type == "code" and grade_id:
             problem = _id_problem(str(grade_id), cell.source, solution, points is not None)
@@ -455,6 +524,8 @@ def build_all(root: Path | None = None, check: bool = False) -> list[Path]:
     changed: list[Path] = []
     outputs = [build_lesson(source, root) for source in lesson_sources(root)]
     outputs += [{source.with_suffix(".ipynb"): _text(_prepare(source))} for source in dashboard_sources(root)]
+    if (root / "course_utils").is_dir():
+        outputs.append({root / HINT_TEXTS: hint_texts(root)})
     for built in outputs:
         for path, text in built.items():
             current = path.read_text(encoding="utf-8") if path.exists() else None

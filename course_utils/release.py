@@ -34,7 +34,8 @@ __all__ = ["STUDENT_MODULES", "STUDENT_DEPENDENCIES", "solution_lines", "find_le
            "release", "main"]
 
 #: The modules a notebook imports: the student library. Everything else in the package is tooling.
-STUDENT_MODULES = ("__init__", "device", "data", "train", "viz", "widgets", "metrics", "results", "gan2d")
+STUDENT_MODULES = ("__init__", "device", "hints", "_hint_texts", "data", "train", "viz", "widgets", "metrics", "results",
+                   "gan2d")
 #: What those modules need. torch is a range that accepts the builds hosted services preinstall.
 STUDENT_DEPENDENCIES = ("torch>=2.2", "numpy", "matplotlib", "scikit-learn", "tqdm", "ipywidgets>=8", "pillow")
 #: A solution line shorter than this (spaces removed) is too generic to count as a leak (``return z``).

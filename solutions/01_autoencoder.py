@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils import budget, fast_mode, get_device, seed_everything
+from course_utils import budget, fast_mode, get_device, hint, seed_everything
 from course_utils import data, train, viz
 from course_utils.checks import autoencoder as checks
 from course_utils.results import record, say
@@ -84,6 +84,7 @@ plt.show()
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """L = (1/N) Σ_n ||x_n − x̂_n||²: squared error summed over pixels, averaged over images."""
     ### HINT: The squared error of every pixel, added up within each image, then averaged over the images of the batch.
+    ### HINT 2: Subtract, square, then reduce in two steps: a sum over every axis but the batch axis (flatten the image first), then a mean over the images. Use torch only, no loops.
     ### BEGIN SOLUTION
     return ((x - x_hat) ** 2).flatten(1).sum(dim=1).mean()
     ### END SOLUTION
@@ -113,6 +114,7 @@ class Autoencoder(nn.Module):
         self.image_shape = tuple(image_shape)
         d_in = int(np.prod(image_shape))
         ### HINT: Two stacks of layers that mirror each other, as listed above; the encoder ends without an activation, the decoder with a sigmoid.
+        ### HINT 2: Encoder: flatten, then linear d_in to d_hidden, ReLU, d_hidden to d_hidden, ReLU, d_hidden to d_latent. Decoder: the same widths backwards, ReLU between layers and a sigmoid at the very end. nn.Sequential holds each stack; d_in is the product of image_shape.
         ### BEGIN SOLUTION
         self.encoder = nn.Sequential(
             nn.Flatten(),
@@ -130,6 +132,7 @@ class Autoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """z = f_φ(x)."""
         ### HINT: The encoder turns a batch of images into one code of d_latent numbers per image.
+        ### HINT 2: One call: the encoder stack already flattens the images.
         ### BEGIN SOLUTION
         return self.encoder(x)
         ### END SOLUTION
@@ -137,6 +140,7 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """x̂ = g_θ(z), reshaped to N x C x H x W."""
         ### HINT: The decoder's output is flat: give it back the shape of the images.
+        ### HINT 2: view or reshape with -1 for the batch and the three numbers of image_shape after it.
         ### BEGIN SOLUTION
         return self.decoder(z).view(-1, *self.image_shape)
         ### END SOLUTION
@@ -388,6 +392,7 @@ say(f"Singular values of the centred training digits: $\\sigma_{K_LINEAR} = {sin
 def conv_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.Conv2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
     ### HINT: Count the positions where a kernel of size k fits in the padded input, moving s at a time; the division rounds down.
+    ### HINT 2: Padding adds p on both sides, so the padded length is i + 2p; the first window starts at 0, the last one must end inside. Integer division by the stride counts the steps, plus the first window.
     ### BEGIN SOLUTION
     return (i + 2 * p - k) // s + 1
     ### END SOLUTION
@@ -396,6 +401,7 @@ def conv_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
 def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.ConvTranspose2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
     ### HINT: Run the convolution's size formula backwards: the i inputs sit s apart, the kernel adds its size, and the padding removes p on each side.
+    ### HINT 2: Solve the convolution's formula for i, without the rounding: (output - 1) times the stride, plus the kernel, minus the padding on both sides.
     ### BEGIN SOLUTION
     return (i - 1) * s - 2 * p + k
     ### END SOLUTION
@@ -525,6 +531,7 @@ plt.show()
 def label_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:
     """Indices (int64) of n_per_class randomly chosen examples of each class in y."""
     ### HINT: For each class, draw that many of its indices without replacement, from a generator seeded by seed, so the same labels come back every time.
+    ### HINT 2: Make one torch.Generator seeded with seed; for each class value in torch.unique(y), take the indices where y equals it, permute them with torch.randperm(..., generator=...) and keep the first n_per_class; concatenate.
     ### BEGIN SOLUTION
     generator = torch.Generator().manual_seed(seed)
     chosen = []
@@ -549,6 +556,7 @@ checks.check_label_subset(label_subset)
 def probe_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor) -> float:
     """Test accuracy of a logistic-regression classifier trained on (f_train, y_train)."""
     ### HINT: Standardise the features with statistics of the training features only, fit a logistic regression, and score it on the held-out features.
+    ### HINT 2: scikit-learn: a pipeline of StandardScaler and LogisticRegression (raise max_iter); fit it on the training features and labels as NumPy arrays, then score on the test features. The pipeline fits the scaler on the training data only.
     ### BEGIN SOLUTION
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import budget, fast_mode, get_device, seed_everything
+from course_utils import budget, fast_mode, get_device, hint, seed_everything
 from course_utils import data, train, viz, widgets
 from course_utils.checks import vae as checks
 from course_utils.metrics import bits_per_dim
@@ -121,6 +121,7 @@ plt.show()
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """z = mu + exp(log_var / 2) ⊙ eps, eps ~ N(0, I), differentiable in mu and log_var."""
     ### HINT: Draw standard normal noise shaped like mu, scale it by the standard deviation (log_var is the log of its square), and shift it by mu.
+    ### HINT 2: sigma = exp(log_var / 2); randn_like gives eps with the shape, dtype and device of mu; z = mu + sigma * eps, elementwise.
     ### BEGIN SOLUTION
     eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * log_var) * eps
@@ -164,6 +165,7 @@ print(f"reparameterised: dJ/dmu = {mu.grad.item():.3f}  (exact: 2 mu = {2 * mu.i
 def gaussian_kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(log_var)) || N(0, I)) for each row: shape N."""
     ### HINT: Apply the closed form above to each latent dimension, then add the dimensions up: one value per example.
+    ### HINT 2: Per dimension: 0.5 * (mu squared + exp(log_var) - 1 - log_var). Sum over the last axis; do not average over dimensions or over the batch here.
     ### BEGIN SOLUTION
     return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)
     ### END SOLUTION
@@ -215,6 +217,7 @@ def negative_elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_v
                   beta: float = 1.0) -> dict[str, torch.Tensor]:
     """−ELBO = recon + beta·kl, with recon = −log p(x|z) (Bernoulli, summed over pixels); batch means."""
     ### HINT: Recon is the Bernoulli negative log-likelihood of the pixels given the logits, added up over the pixels of each image; kl comes from your gaussian_kl; both are averaged over the batch.
+    ### HINT 2: The binary cross-entropy of torch.nn.functional that takes logits, with reduction none, gives one value per pixel: flatten each image, sum, then mean over the batch. The KL is your function's output averaged over the batch. loss = recon + beta * kl.
     ### BEGIN SOLUTION
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
     kl = gaussian_kl(mu, log_var).mean()
@@ -252,6 +255,7 @@ class VAE(nn.Module):
         self.d_latent, self.image_shape = d_latent, tuple(image_shape)
         d_in = int(np.prod(image_shape))
         ### HINT: Two stacks of layers as listed above; the encoder's last layer has room for both mean and log-variance, and neither stack ends with an activation.
+        ### HINT 2: As in lesson 01, with two differences: the encoder's last linear layer has 2 * d_latent outputs, and the decoder's last linear layer has no sigmoid after it.
         ### BEGIN SOLUTION
         self.encoder = nn.Sequential(
             nn.Flatten(), nn.Linear(d_in, d_hidden), nn.ReLU(),
@@ -266,6 +270,7 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, log_var) of q(z|x), each of shape (N, d_latent)."""
         ### HINT: The encoder's outputs, cut into two halves along the feature dimension.
+        ### HINT 2: chunk(2, dim=-1) cuts a tensor into two equal halves along its last axis: the first is mu, the second log_var.
         ### BEGIN SOLUTION
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var
@@ -274,6 +279,7 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of p(x|z), shaped like images."""
         ### HINT: The decoder's raw outputs, reshaped to a batch of images.
+        ### HINT 2: view with -1 for the batch and image_shape after it, as in lesson 01.
         ### BEGIN SOLUTION
         return self.decoder(z).view(-1, *self.image_shape)
         ### END SOLUTION
@@ -288,6 +294,7 @@ def vae_loss(beta: float = 1.0, deterministic: bool = False):
     def loss_fn(model: VAE, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         x = batch[0]
         ### HINT: Encode, draw the code with your reparameterisation of exercise 1 (unless deterministic), decode, and score the logits with your negative ELBO.
+        ### HINT 2: model.encode(x) gives (mu, log_var); z is mu itself when deterministic, else your reparameterize of them; the logits are model.decode(z); pass x, the logits, mu, log_var and beta to negative_elbo.
         ### BEGIN SOLUTION
         mu, log_var = model.encode(x)
         z = mu if deterministic else reparameterize(mu, log_var)
@@ -447,6 +454,7 @@ plt.show()
 def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
     """log (1/K) Σ_k exp(log_w[k]) for each column: shape N."""
     ### HINT: Average the weights in log space: a log-sum-exp over the K samples, then subtract log K.
+    ### HINT 2: torch.logsumexp over the sample axis (axis 0) is log of the sum of exp, computed stably; the average is the sum divided by K, so subtract log K (math.log).
     ### BEGIN SOLUTION
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
     ### END SOLUTION
@@ -683,6 +691,7 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False) -> torc
     gradient is the relaxed sample's (straight-through).
     """
     ### HINT: Turn uniform noise into standard Gumbel noise with two logarithms (keep the uniform away from 0), add it to the logits, divide by the temperature and normalise with a softmax. For hard samples, take the one-hot vector of the largest entry and give it the soft sample's gradient: add the soft sample and subtract a copy of it cut from the graph.
+    ### HINT 2: u = rand_like(logits) clamped away from 0; g is minus the log of minus the log of u; add g to the logits, divide by tau, softmax over the last axis. Hard: the one-hot vector of the argmax (F.one_hot, cast to y's dtype), plus y, minus y cut from the graph: the value is one-hot, the gradient is y's (straight-through).
     ### BEGIN SOLUTION
     u = torch.rand_like(logits).clamp_min(1e-10)
     g = -torch.log(-torch.log(u))

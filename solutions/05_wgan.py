@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from scipy.optimize import linprog
 from torch import nn
 
-from course_utils import budget, fast_mode, generator, get_device, seed_everything
+from course_utils import budget, fast_mode, generator, get_device, hint, seed_everything
 from course_utils import data, gan2d, metrics, train, viz, widgets
 from course_utils.checks import wgan as checks
 from course_utils.results import record, say
@@ -148,6 +148,7 @@ plt.show()
 def wasserstein_1d(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """W1 between two 1D samples of the same size: mean |sorted u − sorted v|."""
     ### HINT: In 1D the optimal plan pairs the k-th smallest value of u with the k-th smallest value of v.
+    ### HINT 2: torch.sort(...).values sorts each sample; subtract, take the absolute value and average.
     ### BEGIN SOLUTION
     return (torch.sort(u).values - torch.sort(v).values).abs().mean()
     ### END SOLUTION
@@ -191,6 +192,7 @@ print(f"linear program: {W_lp:.4f}   CDF formula: {W_cdf:.4f}   sorted samples (
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """E[f(fake)] − E[f(real)]: minimising it widens the gap between real and fake scores."""
     ### HINT: The gap between the critic's average scores, fakes minus reals; no log and no sigmoid.
+    ### HINT 2: A mean over the fake scores minus a mean over the real ones.
     ### BEGIN SOLUTION
     return fake_scores.mean() - real_scores.mean()
     ### END SOLUTION
@@ -199,6 +201,7 @@ def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.T
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """−E[f(G(z))]: the generator raises the critic's score of its samples."""
     ### HINT: The generator wants the critic to score its samples high.
+    ### HINT 2: Minus the mean of the fake scores.
     ### BEGIN SOLUTION
     return -fake_scores.mean()
     ### END SOLUTION
@@ -224,6 +227,7 @@ checks.check_critic_losses(critic_loss, wgan_generator_loss)
 def clip_weights(critic: nn.Module, c: float) -> None:
     """Clamp every parameter of the critic to [−c, c], in place."""
     ### HINT: Change every parameter in place, outside the autograd graph, so that each value stays within [-c, c].
+    ### HINT 2: Inside torch.no_grad(), loop over critic.parameters() and clamp each one in place (the trailing-underscore version of clamp).
     ### BEGIN SOLUTION
     with torch.no_grad():
         for p in critic.parameters():
@@ -254,6 +258,7 @@ checks.check_clip_weights(clip_weights)
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·real + (1 − t)·fake, t ~ U[0, 1] once per sample."""
     ### HINT: One mixing weight per sample, broadcast over its other dimensions; points between real and fake that require gradients; the critic's gradient there, kept in the graph so the penalty can be trained; the squared distance of its norm from 1, averaged.
+    ### HINT 2: t = torch.rand with shape (N, 1, ...) (one 1 per remaining axis); x_hat = t * real + (1 - t) * fake, marked requires_grad; torch.autograd.grad of critic(x_hat).sum() with respect to x_hat, with create_graph; flatten each gradient, take its norm per row, subtract 1, square, mean.
     ### BEGIN SOLUTION
     t = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
@@ -432,6 +437,7 @@ def wgan_step(n_critic: int, clip: float | None = None, penalty: float | None = 
     def step(G: nn.Module, C: nn.Module, opt_G: torch.optim.Optimizer, opt_C: torch.optim.Optimizer,
              real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
         ### HINT: Loop over matching slices of the real batch and of the noise; in each critic step the generated points are data for the critic (no gradient flows back to G), its loss is your critic loss plus the weighted penalty when one is asked for, and clipping follows the update. Keep the estimate of W before the penalty. Then one generator step against the critic just trained. Reuse your functions from exercises 2-4.
+        ### HINT 2: chunk splits real and z into n_critic equal parts. For each pair: fake from G detached; loss from critic_loss on C of the real slice and of the fake; W estimate is minus that loss (as a number, before the penalty); add penalty times gradient_penalty when penalty is set; zero, backward, step; clip_weights when clip is set. Then the generator: wgan_generator_loss on C of G of the last noise slice; zero, backward, step.
         ### BEGIN SOLUTION
         reals, zs = real.chunk(n_critic), z.chunk(n_critic)
         for batch, z_k in zip(reals, zs):

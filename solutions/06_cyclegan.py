@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import budget, fast_mode, get_device, seed_everything
+from course_utils import budget, fast_mode, get_device, hint, seed_everything
 from course_utils.device import generator, shifted, unshifted_seeds
 from course_utils import data, metrics, train, viz
 from course_utils.checks import cyclegan as checks
@@ -270,6 +270,7 @@ print(f"Y classifier on Y: {accuracy(classifier_Y, Y_test.x, Y_test.y):.3f}   on
 def cycle_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |F(G(x)) − x| + mean |G(F(y)) − y|."""
     ### HINT: Both round trips, X to Y to X and Y to X to Y, each compared with where it started by the mean absolute error.
+    ### HINT 2: mean of |F_(G(x)) - x| plus mean of |G(F_(y)) - y|: each translator is applied to the other's output.
     ### BEGIN SOLUTION
     return (F_(G(x)) - x).abs().mean() + (G(F_(y)) - y).abs().mean()
     ### END SOLUTION
@@ -289,6 +290,7 @@ checks.check_cycle_loss(cycle_loss)
 def identity_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |G(y) − y| + mean |F(x) − x|: G: X -> Y leaves images of Y unchanged, and F likewise."""
     ### HINT: G is applied to y (already in Y), F_ to x.
+    ### HINT 2: mean of |G(y) - y| plus mean of |F_(x) - x|.
     ### BEGIN SOLUTION
     return (G(y) - y).abs().mean() + (F_(x) - x).abs().mean()
     ### END SOLUTION
@@ -317,6 +319,7 @@ class ImageBuffer:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Store the (detached) images; once full, return a stored image instead of each new one with probability ½."""
         ### HINT: Until the pool is full, store each image and pass it through; after that, with probability one half, swap the new image for a random stored one and return the stored one.
+        ### HINT 2: Loop over the images of the batch, detached. While fewer than size are stored, append and return the image. Otherwise draw random.random(): below one half, pick a random stored index, return a clone of the stored image and store the new one in its place; else return the new image. Stack what you return.
         ### BEGIN SOLUTION
         out = []
         for image in images.detach():
@@ -355,6 +358,7 @@ def generator_objective(G, F_, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambd
                         lambda_identity: float = 5.0) -> dict[str, torch.Tensor]:
     """LSGAN adversarial terms of both generators + λ_cyc · cycle + λ_id · identity."""
     ### HINT: Least-squares adversarial terms, in which each generator wants the other domain's discriminator to score its fakes 1; then add the weighted cycle and identity losses.
+    ### HINT 2: adversarial = mean of (D_Y(G(x)) - 1) squared + mean of (D_X(F_(y)) - 1) squared; reuse cycle_loss and identity_loss; return a dict with the weighted sum and the three terms.
     ### BEGIN SOLUTION
     adversarial = ((D_Y(G(x)) - 1) ** 2).mean() + ((D_X(F_(y)) - 1) ** 2).mean()
     cycle = cycle_loss(G, F_, x, y)
@@ -394,6 +398,7 @@ def cyclegan_update(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module,
                     buffer_X: ImageBuffer, buffer_Y: ImageBuffer) -> dict[str, float]:
     """One step: both generators on objective(...)["loss"], then both discriminators on L_D (buffered fakes)."""
     ### HINT: First the generators: their loss, a clean gradient, a step. Then the fakes of the updated generators, made without a graph and passed through the buffers; each discriminator regresses its real images to 1 and the buffered fakes to 0, each pair of terms halved; a clean gradient and a step. Report every term as a number.
+    ### HINT 2: terms = objective(...); zero opt_G, backward terms['loss'], step. Under torch.no_grad(), fake_y is buffer_Y of G(x) and fake_x is buffer_X of F_(y). loss_D = 0.5 * (mean (D_Y(y) - 1)^2 + mean D_Y(fake_y)^2) + the same for D_X with x and fake_x; zero opt_D, backward, step. Return every term with .item() plus loss_D.
     ### BEGIN SOLUTION
     terms = objective(G, F_, D_X, D_Y, x, y)
     opt_G.zero_grad()

@@ -128,6 +128,14 @@ def test_solution_notebook_round_trips_to_the_source(course):
         (SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
             "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"), "repeats the solution"),
         (SOURCE.replace("multiply x by itself.", "x \u2212 1 times x plus x"), "plain ASCII"),
+        (SOURCE.replace("    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n"
+                        "    ### HINT 2: just return x * x + 0 * x * x * x * x * x * x\n").replace(
+            "    return x * x\n", "    return x * x + 0 * x * x * x * x * x * x\n"), "repeats the solution"),
+        (SOURCE.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    ### HINT 2: deeper\n", 1),
+         "just below the '### HINT:' line"),
+        (SOURCE.replace("# %%\nimport math", "# %%\nimport math\n### HINT 2: deeper"), "belong to an exercise"),
+        (SOURCE.replace("    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n"
+                        "    ### HINT 1: deeper\n"), "level 2 or more"),
     ],
 )
 def test_malformed_sources_are_rejected(course, bad, message):
@@ -137,6 +145,40 @@ def test_malformed_sources_are_rejected(course, bad, message):
         return
     with pytest.raises(build.BuildError, match=message):
         build.build_all(course)
+
+
+DEEP = SOURCE.replace("    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n"
+                      "    ### HINT 2: the product of x with x, nothing else\n    ### HINT 3: one multiplication\n")
+
+
+def test_deeper_hints_stay_out_of_the_notebooks_and_are_one_call_away(course, capsys):
+    (course / "solutions/01_demo.py").write_text(DEEP)
+    build.build_all(course)
+    pointer = '    ### HINT: multiply x by itself. (deeper: hint("ex-square"))'
+    for path in ("solutions/01_demo.ipynb", "notebooks/01_demo.ipynb"):
+        cell = nbformat.read(course / path, 4).cells[3]
+        assert "HINT 2" not in cell.source and "HINT 3" not in cell.source and pointer in cell.source.split("\n")
+    texts: dict = {}
+    exec(build.hint_texts(course), texts)  # the generated module of the demo course
+    assert texts["HINTS"] == {"ex-square": {2: ["the product of x with x, nothing else"], 3: ["one multiplication"]}}
+
+
+def test_the_course_s_deeper_hints_are_generated_and_printed(root, capsys, monkeypatch):
+    from course_utils import hints
+
+    assert (root / build.HINT_TEXTS).read_text() == build.hint_texts(root)  # drift: run the build
+    exercises = [c for s in build.lesson_sources(root) for c in build.jupytext.read(s).cells
+                 if str(c.metadata.get("id", "")).startswith("ex-")]
+    assert {str(c.metadata["id"]) for c in exercises} == set(hints.HINTS)  # every exercise has a level 2
+    monkeypatch.setattr(hints, "HINTS", {"ex-square": {2: ["two"], 3: ["three"]}})
+    hints.hint("square")
+    assert capsys.readouterr().out == 'ex-square, hint 2:\n  - two\nStill stuck? hint("ex-square", 3)\n'
+    hints.hint("ex-square", 3)
+    assert "Still stuck" not in capsys.readouterr().out
+    with pytest.raises(ValueError, match="hints of level 2, 3"):
+        hints.hint("ex-square", 4)
+    with pytest.raises(ValueError, match="exercises that have one are ex-square"):
+        hints.hint("cube")
 
 
 def test_every_hint_of_the_course_names_the_idea_not_the_code(root):
