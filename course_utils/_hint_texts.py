@@ -17,11 +17,11 @@ HINTS: dict[str, dict[int, list[str]]] = {'ex-autoencoder': {2: ['Encoder: flatt
                           'Minus the mean of the fake scores.']},
  'ex-cycle-loss': {2: ['mean of |F_(G(x)) - x| plus mean of |G(F_(y)) - y|: each translator is applied to '
                        "the other's output."]},
- 'ex-cyclegan-update': {2: ["terms = objective(...); zero opt_G, backward terms['loss'], step. Under "
-                            'torch.no_grad(), fake_y is buffer_Y of G(x) and fake_x is buffer_X of F_(y). '
-                            'loss_D = 0.5 * (mean (D_Y(y) - 1)^2 + mean D_Y(fake_y)^2) + the same for D_X '
-                            'with x and fake_x; zero opt_D, backward, step. Return every term with .item() '
-                            'plus loss_D.']},
+ 'ex-cyclegan-update': {2: ["The generators' loss also leaves gradients on the discriminators, so clear "
+                            "those before the discriminators' backward pass. Make the fakes for the "
+                            "discriminators inside torch.no_grad(), after opt_G's step; G(x) belongs to Y "
+                            'and goes to buffer_Y, F_(y) to buffer_X. Least squares: (score - 1) squared for '
+                            'real images, score squared for fakes, each a batch mean.']},
  'ex-discriminator-loss': {2: ['-log sigmoid(l) = softplus(-l) for the real logits, -log(1 - sigmoid(l)) = '
                                'softplus(l) for the fake ones; each term is a mean over its own batch, then '
                                'add them.']},
@@ -29,8 +29,8 @@ HINTS: dict[str, dict[int, list[str]]] = {'ex-autoencoder': {2: ['Encoder: flatt
                      'generated batch detached; zero, backward, step. Then call D on G(z) again (the '
                      "discriminator has changed) for the generator's loss; zero, backward, step. Return the "
                      'two losses with .item().']},
- 'ex-gated-layer': {2: ['h has shape (batch, channels): index it with two new trailing axes so it broadcasts '
-                        'over rows and columns. chunk(2, dim=1) splits the channels.',
+ 'ex-gated-layer': {2: ['The class bias has shape (batch, channels): give it two new trailing axes so that '
+                        'it broadcasts over rows and columns. chunk(2, dim=1) splits the channels.',
                         'Slicing keeps rows 0 to rows - 1 of the vertical output and columns 0 to cols - 1 '
                         'of the horizontal one. F.pad with (1, 0) adds one column on the left, with (0, 0, '
                         '1, 0) one row on top: pad, then cut back to the image size. The class bias is '
@@ -97,14 +97,15 @@ HINTS: dict[str, dict[int, list[str]]] = {'ex-autoencoder': {2: ['Encoder: flatt
                       'chunk(2, dim=-1) cuts a tensor into two equal halves along its last axis: the first '
                       'is mu, the second log_var.',
                       'view with -1 for the batch and image_shape after it, as in lesson 01.',
-                      'model.encode(x) gives (mu, log_var); z is mu itself when deterministic, else your '
-                      'reparameterize of them; the logits are model.decode(z); pass x, the logits, mu, '
-                      'log_var and beta to negative_elbo.']},
+                      'Three things go wrong most often: sampling even when deterministic is set, passing '
+                      'probabilities where negative_elbo wants logits, and forgetting beta. The code must '
+                      'stay a differentiable function of mu and log_var, which your reparameterisation '
+                      'guarantees.']},
  'ex-wasserstein-1d': {2: ['torch.sort(...).values sorts each sample; subtract, take the absolute value and '
                            'average.']},
- 'ex-wgan-step': {2: ['chunk splits real and z into n_critic equal parts. For each pair: fake from G '
-                      'detached; loss from critic_loss on C of the real slice and of the fake; W estimate is '
-                      'minus that loss (as a number, before the penalty); add penalty times gradient_penalty '
-                      'when penalty is set; zero, backward, step; clip_weights when clip is set. Then the '
-                      'generator: wgan_generator_loss on C of G of the last noise slice; zero, backward, '
-                      'step.']}}
+ 'ex-wgan-step': {2: ["A tensor's chunk method cuts it into equal slices along the batch axis. Per critic "
+                      'step, the generated points are detached from G; the W estimate is the negative of the '
+                      'critic loss before the penalty is added, as a number; each optimiser clears its '
+                      "gradients before its own backward pass; clipping follows the optimiser's step. The "
+                      "generator's step scores G of the last noise slice with the critic as it is after its "
+                      'last update.']}}

@@ -243,8 +243,9 @@ checks.check_negative_elbo(negative_elbo)
 # - `self.decoder`: a linear layer from $k$ to `d_hidden`, ReLU; to `d_hidden` again, ReLU; a
 #   linear layer to the $d$ pixels' logits, shaped like the images by `decode`.
 #
-# The loss draws one reparameterised $z$ per image (or uses $z = \mu$ when `deterministic`, an
-# autoencoder with the VAE's loss, which section 8 compares) and returns your `negative_elbo`.
+# The loss draws one reparameterised $z$ per image, or uses $z = \mu$ when `deterministic` (with
+# $\beta = 0$ that trains a plain autoencoder, which sections 7 and 9 set beside the VAE), and
+# returns your `negative_elbo`.
 
 # %% id="ex-vae-model"
 class VAE(nn.Module):
@@ -294,7 +295,7 @@ def vae_loss(beta: float = 1.0, deterministic: bool = False):
     def loss_fn(model: VAE, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         x = batch[0]
         ### HINT: Encode, draw the code with your reparameterisation of exercise 1 (unless deterministic), decode, and score the logits with your negative ELBO.
-        ### HINT 2: model.encode(x) gives (mu, log_var); z is mu itself when deterministic, else your reparameterize of them; the logits are model.decode(z); pass x, the logits, mu, log_var and beta to negative_elbo.
+        ### HINT 2: Three things go wrong most often: sampling even when deterministic is set, passing probabilities where negative_elbo wants logits, and forgetting beta. The code must stay a differentiable function of mu and log_var, which your reparameterisation guarantees.
         ### BEGIN SOLUTION
         mu, log_var = model.encode(x)
         z = mu if deterministic else reparameterize(mu, log_var)

@@ -239,11 +239,18 @@ print(f"green: past pixels that reach output {position}; yellow: the {len(blind)
 # The layer's convolutions are given; write how it uses them. Each convolution is padded on every
 # side, so its output is *larger* than the image and sees too much: crop it so that output row
 # $r$ of the vertical stack sees input rows up to $r$, and output column $c$ of the horizontal
-# stack sees columns up to $c$ of its row (in the first layer, type A, strictly before $c$). The
-# vertical features enter the horizontal stack one row lower, so they carry rows strictly above.
-# `gate` splits its input's channels into $f$ (the first half) and $g$ (the second). After the
-# first layer the horizontal stack is residual: its input is added to its output. The check
-# computes each output's dependencies by autograd, as the figure above does.
+# stack sees columns up to $c$ of its row (in the first layer, type A, strictly before $c$). Then,
+# in this order:
+# 1. the vertical stack's output is the gate of its cropped features;
+# 2. the cropped vertical features, moved one row down (so they carry rows strictly above), go
+#    through the 1x1 convolution `vertical_to_horizontal` and are added to the cropped horizontal
+#    features; their gate goes through the 1x1 convolution `horizontal_out`;
+# 3. after the first layer, the horizontal stack is residual: its input `h` is added to that result.
+#
+# `gate(a, class_bias)` adds the class bias (one value per channel and image, from `self.embedding`,
+# the same at every pixel) when there is one, in both stacks, then splits the channels of `a` into
+# $f$ (the first half) and $g$ (the second): $\tanh(f) \odot \sigma(g)$. The check computes each
+# output's dependencies by autograd, as the figure above does.
 
 # %% id="ex-gated-layer"
 class GatedLayer(nn.Module):
@@ -261,13 +268,13 @@ class GatedLayer(nn.Module):
         self.embedding = nn.Embedding(n_classes, 2 * channels) if n_classes else None
 
     @staticmethod
-    def gate(a: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
-        """tanh(f) * sigmoid(g) for the two halves (f, g) of a's channels, with the class bias h added first."""
+    def gate(a: torch.Tensor, class_bias: torch.Tensor | None) -> torch.Tensor:
+        """tanh(f) * sigmoid(g) for the two halves (f, g) of a's channels, with the class bias added first."""
         ### HINT: Add the class bias (one value per channel, the same at every pixel) when there is one, then split the channels in two halves and multiply the tanh of the first by the sigmoid of the second.
-        ### HINT 2: h has shape (batch, channels): index it with two new trailing axes so it broadcasts over rows and columns. chunk(2, dim=1) splits the channels.
+        ### HINT 2: The class bias has shape (batch, channels): give it two new trailing axes so that it broadcasts over rows and columns. chunk(2, dim=1) splits the channels.
         ### BEGIN SOLUTION
-        if h is not None:
-            a = a + h[:, :, None, None]
+        if class_bias is not None:
+            a = a + class_bias[:, :, None, None]
         f, g = a.chunk(2, dim=1)
         return torch.tanh(f) * torch.sigmoid(g)
         ### END SOLUTION

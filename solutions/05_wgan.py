@@ -414,9 +414,11 @@ print(f"mean push near the ring:           GAN non-saturating loss {push_ns[at_r
 # **The training step.** Arjovsky et al.'s Algorithm 1 trains the critic $n_\text{critic}$ times for
 # each generator step, so that the generator always learns from a critic close to its optimum, the
 # one whose estimate is $W$. Each critic step draws its own batch of real data and of noise:
-# `gan2d.train_2d` hands the step $n_\text{critic}$ batches at once, stacked, for the step to split.
+# `gan2d.train_2d` hands the step $n_\text{critic}$ batches at once, one after the other along the
+# batch axis ($n_\text{critic} \cdot N$ rows), for the step to split into $n_\text{critic}$ slices.
 # A critic step minimises $L_\text{critic}$ (with the penalty, or followed by clipping), with the
-# generated points treated as data: the critic's update must not move the generator. Then the
+# generated points treated as data: the critic's update must not move the generator. Its estimate
+# of $W$ is read from the same scores its loss uses, before its update. Then the
 # generator takes one step on $-\mathbb{E}[f_w(g_\theta(z))]$ against the critic just trained. The
 # step returns the last critic step's estimate $\mathbb{E}[f_w(x)] - \mathbb{E}[f_w(\tilde x)]$
 # of $W$ (without the penalty), which section 7 draws as a training curve.
@@ -428,16 +430,17 @@ def wgan_step(n_critic: int, clip: float | None = None, penalty: float | None = 
     """A WGAN step: n_critic critic steps (clipping after each, or a gradient penalty of weight `penalty`),
     then one generator step.
 
-    The returned step(G, C, opt_G, opt_C, real, z) receives n_critic batches at once, stacked in
-    `real` and `z`: it splits each into n_critic equal slices and gives each critic step its own
-    slice of both. The generator step uses the last slice of noise. It returns
+    The returned step(G, C, opt_G, opt_C, real, z) receives n_critic batches at once, one after the
+    other along the first axis of `real` and `z`: it splits each into n_critic equal slices and
+    gives each critic step its own slice of both. The generator step uses the last slice of noise.
+    It returns
     {"W_estimate": float, "loss_G": float}: the last critic step's E f(real) - E f(fake), and the
     generator's loss.
     """
     def step(G: nn.Module, C: nn.Module, opt_G: torch.optim.Optimizer, opt_C: torch.optim.Optimizer,
              real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
         ### HINT: Loop over matching slices of the real batch and of the noise; in each critic step the generated points are data for the critic (no gradient flows back to G), its loss is your critic loss plus the weighted penalty when one is asked for, and clipping follows the update. Keep the estimate of W before the penalty. Then one generator step against the critic just trained. Reuse your functions from exercises 2-4.
-        ### HINT 2: chunk splits real and z into n_critic equal parts. For each pair: fake from G detached; loss from critic_loss on C of the real slice and of the fake; W estimate is minus that loss (as a number, before the penalty); add penalty times gradient_penalty when penalty is set; zero, backward, step; clip_weights when clip is set. Then the generator: wgan_generator_loss on C of G of the last noise slice; zero, backward, step.
+        ### HINT 2: A tensor's chunk method cuts it into equal slices along the batch axis. Per critic step, the generated points are detached from G; the W estimate is the negative of the critic loss before the penalty is added, as a number; each optimiser clears its gradients before its own backward pass; clipping follows the optimiser's step. The generator's step scores G of the last noise slice with the critic as it is after its last update.
         ### BEGIN SOLUTION
         reals, zs = real.chunk(n_critic), z.chunk(n_critic)
         for batch, z_k in zip(reals, zs):

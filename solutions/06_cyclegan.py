@@ -389,8 +389,8 @@ checks.check_generator_objective(generator_objective)
 #
 # ### ✎ Exercise 5: the CycleGAN training step
 # The generators' loss is `objective(G, F_, D_X, D_Y, x, y)["loss"]`: your `generator_objective`
-# with the lesson's weights (section 6 adds a term to it). Return the objective's terms and
-# `loss_D`, all as Python floats.
+# with the lesson's weights (section 6 adds a term to it). Return every entry of the objective's
+# dict (`loss` included) and `loss_D`, all as Python numbers (a one-element tensor's `item()`).
 
 # %% id="ex-cyclegan-update"
 def cyclegan_update(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, opt_G: torch.optim.Optimizer,
@@ -398,7 +398,7 @@ def cyclegan_update(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module,
                     buffer_X: ImageBuffer, buffer_Y: ImageBuffer) -> dict[str, float]:
     """One step: both generators on objective(...)["loss"], then both discriminators on L_D (buffered fakes)."""
     ### HINT: First the generators: their loss, a clean gradient, a step. Then the fakes of the updated generators, made without a graph and passed through the buffers; each discriminator regresses its real images to 1 and the buffered fakes to 0, each pair of terms halved; a clean gradient and a step. Report every term as a number.
-    ### HINT 2: terms = objective(...); zero opt_G, backward terms['loss'], step. Under torch.no_grad(), fake_y is buffer_Y of G(x) and fake_x is buffer_X of F_(y). loss_D = 0.5 * (mean (D_Y(y) - 1)^2 + mean D_Y(fake_y)^2) + the same for D_X with x and fake_x; zero opt_D, backward, step. Return every term with .item() plus loss_D.
+    ### HINT 2: The generators' loss also leaves gradients on the discriminators, so clear those before the discriminators' backward pass. Make the fakes for the discriminators inside torch.no_grad(), after opt_G's step; G(x) belongs to Y and goes to buffer_Y, F_(y) to buffer_X. Least squares: (score - 1) squared for real images, score squared for fakes, each a batch mean.
     ### BEGIN SOLUTION
     terms = objective(G, F_, D_X, D_Y, x, y)
     opt_G.zero_grad()

@@ -220,13 +220,13 @@ _V_SHIFT = ("v_shifted = F.pad(v_features, (0, 0, 1, 0))[:, :, :rows, :]", "v_sh
 _RESIDUAL = ("return v_out, (h_out if self.first else h + h_out)", "return v_out, h_out")
 _A_SHIFT = ("            h_features = F.pad(h_features, (1, 0))[:, :, :, :cols]", "            pass")
 _GATE = ("f, g = a.chunk(2, dim=1)", "g, f = a.chunk(2, dim=1)")
-_BIAS = ("        if h is not None:\n            a = a + h[:, :, None, None]\n", "")
+_BIAS = ("        if class_bias is not None:\n            a = a + class_bias[:, :, None, None]\n", "")
 _RELU = ("return torch.tanh(f) * torch.sigmoid(g)", "return torch.relu(f)")
 
 #: the gated layer (exercise 3 of lesson 03): each mistake, and a phrase of the hint that names it
 GATED = [
-    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_CROP, _H_CROP), "a centred crop", id="gated-centred-crops"),
-    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_CROP), "a centred crop", id="gated-vertical-centred-crop"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_CROP, _H_CROP), "keep the first rows", id="gated-centred-crops"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_CROP), "keep the first rows", id="gated-vertical-centred-crop"),
     pytest.param("03_pixelcnn", "check-gated-layer", _gated(_V_SHIFT), "one row down", id="gated-vertical-not-shifted"),
     pytest.param("03_pixelcnn", "check-gated-layer", _gated(_A_SHIFT), "a pixel never sees itself", id="gated-type-a-sees-itself"),
     pytest.param("03_pixelcnn", "check-gated-layer", _gated(_RESIDUAL), "add the layer's input h", id="gated-no-residual"),
@@ -237,6 +237,18 @@ GATED = [
                  id="gated-halves-swapped"),
     pytest.param("03_pixelcnn", "check-gated-layer", _gated(_BIAS), "add the class embedding", id="gated-class-ignored"),
     pytest.param("03_pixelcnn", "check-gated-layer", _gated(_RELU), "tanh of the first half", id="gated-relu"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(
+        ("v_shifted = F.pad(v_features, (0, 0, 1, 0))[:, :, :rows, :]", "v_shifted = v_features"),
+        ("self.vertical_to_horizontal(v_shifted)", "F.pad(self.vertical_to_horizontal(v_shifted), (0, 0, 1, 0))[:, :, :rows, :]")),
+        "before the 1x1 convolution", id="gated-shift-after-the-1x1-convolution"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(("self.vertical(v)[:, :, :rows, :]", "self.vertical(v)[:, :, -rows:, :]")),
+                 "keep the first rows", id="gated-last-rows-kept"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(("v_out = self.gate(v_features, class_bias)",
+                                                            "v_out = self.gate(v_features, None)")),
+                 "the vertical one too", id="gated-class-bias-horizontal-only"),
+    pytest.param("03_pixelcnn", "check-gated-layer", _gated(("return v_out, (h_out if self.first else h + h_out)",
+                                                            "return v_out, h + h_out")),
+                 "the first layer has no residual", id="gated-residual-in-first-layer-crashes"),
 ]
 
 #: (lesson, grade_id, wrong answer, a phrase of the hint that names the mistake)

@@ -216,6 +216,10 @@ WGAN_STEP = [Wrong(name, "05_wgan", "check-wgan-step", _wgan_step(**changes), hi
     ("clipping before the update", {"clip_after": "", "clip_before": "if clip: clip_weights(C, clip)"},
      "clip right after the critic's update"),
     ("the penalty left out", {"weight": "0"}, "add the weighted gradient penalty"),
+    ("every critic step on the whole batch", {"pairs": "[(real, z)] * n_critic"}, "not the whole batch every time"),
+    ("W read after the critic's update", {"w_after": "", "clip_after": "if clip: clip_weights(C, clip)\n"
+                                          "            with torch.no_grad(): w_estimate = (C(batch).mean() - C(fake).mean()).item()"},
+     "before the critic's update"),
     ("the penalty counted in W", {"w_before": "0.0", "w_after": "w_estimate = -loss_C.item()"},
      "before the penalty is added"),
     ("W with the sign flipped", {"w_before": "loss_C.item()"}, "the negative of its loss"),

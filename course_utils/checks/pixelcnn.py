@@ -131,7 +131,8 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
 # ------------------------------------------------------------------------------------------------
 def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None, *,
                      crop: bool = True, shift_v: bool = True, shift_a: bool = True, residual: bool | str = True,
-                     gate: str = "tanh sigmoid") -> tuple[torch.Tensor, torch.Tensor]:
+                     gate: str = "tanh sigmoid", shift_after: bool = False, bias_in: str = "both"
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """The gated layer of van den Oord et al. 2016 computed with ``layer``'s own convolutions (or, with a
     flag off or another ``gate``, one of the ways it goes wrong, so the check can name the mistake)."""
     rows, cols = v.shape[-2:]
@@ -143,22 +144,34 @@ def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torc
         v_features, h_features = v_features[:, :, dr:dr + rows, :], h_features[:, :, :, dc:dc + cols]
     if layer.first and shift_a:  # one column to the right, a zero column entering on the left
         h_features = torch.cat([torch.zeros_like(h_features[..., :1]), h_features[..., :-1]], dim=-1)
-    v_shifted = F.pad(v_features, (0, 0, 1, 0))[:, :, :rows, :] if shift_v else v_features
-    bias = layer.embedding(y)[:, :, None, None] if layer.embedding is not None and y is not None else 0
+    def down(t: torch.Tensor) -> torch.Tensor:  # one row down, a zero row entering on top
+        return torch.cat([torch.zeros_like(t[:, :, :1]), t[:, :, :-1]], dim=2)
 
-    def gated(a: torch.Tensor) -> torch.Tensor:
+    if shift_after:  # the 1x1 convolution first, then the shift: its bias fills the top row instead of zeros
+        from_above = down(layer.vertical_to_horizontal(v_features))
+    else:
+        from_above = layer.vertical_to_horizontal(down(v_features) if shift_v else v_features)
+    class_bias = layer.embedding(y)[:, :, None, None] if layer.embedding is not None and y is not None else 0
+
+    def gated(a: torch.Tensor, stack: str) -> torch.Tensor:
+        bias = class_bias if bias_in in ("both", stack) else 0
         f, g = (a + bias).chunk(2, dim=1)
         return {"tanh sigmoid": lambda: torch.tanh(f) * torch.sigmoid(g), "swapped": lambda: torch.tanh(g) * torch.sigmoid(f),
                 "relu": lambda: F.relu(a + bias)[:, : f.shape[1]]}[gate]()
 
-    h_out = layer.horizontal_out(gated(h_features + layer.vertical_to_horizontal(v_shifted)))
+    h_out = layer.horizontal_out(gated(h_features + from_above, "horizontal"))
     add = residual == "always" or (residual is True and not layer.first)
-    return gated(v_features), (h + h_out if add and h.shape == h_out.shape else h_out)
+    return gated(v_features, "vertical"), (h + h_out if add and h.shape == h_out.shape else h_out)
 
 
 _GATED_MISTAKES = [  # (the variant of the reference, the hint that names it)
-    ({"crop": False}, "crop the padded convolutions from the top and the left, keeping their first rows and columns: a "
-                      "centred crop lets each output see rows below it and columns to its right"),
+    ({"crop": False}, "keep the first rows and the first columns of each padded output (cut the extra ones at the "
+                      "bottom and on the right): any other crop lets an output see rows below it or columns to its "
+                      "right"),
+    ({"shift_after": True}, "move the vertical features down before the 1x1 convolution vertical_to_horizontal, not "
+                            "after it: the top row must receive nothing from above, not the convolution's bias"),
+    ({"bias_in": "vertical"}, "add the class bias in the gates of both stacks, the horizontal one too"),
+    ({"bias_in": "horizontal"}, "add the class bias in the gates of both stacks, the vertical one too"),
     ({"shift_v": False}, "move the vertical features one row down before they join the horizontal stack: otherwise "
                          "the horizontal stack sees its own row through them, the pixel itself and what follows included"),
     ({"shift_a": False}, "in the first layer (type A) move the horizontal features one column to the right, so that a "
@@ -169,6 +182,11 @@ _GATED_MISTAKES = [  # (the variant of the reference, the hint that names it)
     ({"gate": "swapped"}, "f is the first half of the channels and goes through tanh; g, the second half, through the "
                           "sigmoid"),
 ]
+
+
+def _gated_hint(**variant) -> str:
+    """The hint of the mistake ``variant`` of :func:`_gated_reference` (its keyword arguments)."""
+    return next(text for v, text in _GATED_MISTAKES if v == variant)
 
 
 def _gated_dependencies(layer: nn.Module, c_in: int, rows: int = 6, cols: int = 7) -> dict[str, torch.Tensor]:
@@ -197,7 +215,16 @@ def check_gated_layer(GatedLayer: type) -> Report:
     def shapes() -> None:
         layer = build(True)
         v, h = torch.rand(2, 3, 5, 6, generator=g), torch.rand(2, 3, 5, 6, generator=g)
-        out = layer(v, h)
+        try:
+            out = layer(v, h)
+        except RuntimeError as err:  # fine with as many channels in as out: the input added to the output?
+            square = build(True, c_in=4)
+            try:
+                square(torch.rand(2, 4, 5, 6, generator=g), torch.rand(2, 4, 5, 6, generator=g))
+            except RuntimeError:
+                raise err from None
+            raise Mismatch("a first layer with 3 channels in and 4 out", "no error", f"RuntimeError: {str(err)[:80]}",
+                           _gated_hint(residual="always")) from None
         expect(isinstance(out, (tuple, list)) and len(out) == 2, "forward should return (v_out, h_out)", "a pair",
                type(out).__name__)
         expect_shape(out[0], (2, 4, 5, 6), "v_out of the first layer (3 channels in, 4 out, a 5 x 6 image)",
@@ -226,8 +253,8 @@ def check_gated_layer(GatedLayer: type) -> Report:
                     where = [tuple(int(i) for i in p) for p in leak.nonzero()[:3]]
                     relative = ("below" if any(p[0] > r for p in where) else "its own row" if key == "h_out from v"
                                 else "the pixel itself" if (r, c) in where else "to the right")
-                    hints = {"below": _GATED_MISTAKES[0][1], "its own row": _GATED_MISTAKES[1][1],
-                             "the pixel itself": _GATED_MISTAKES[2][1], "to the right": _GATED_MISTAKES[0][1]}
+                    hints = {"below": _gated_hint(crop=False), "its own row": _gated_hint(shift_v=False),
+                             "the pixel itself": _gated_hint(shift_a=False), "to the right": _gated_hint(crop=False)}
                     raise Mismatch(f"{kind}: {key.replace(' from ', ' at (3, 3) depends on input ')} at {where}",
                                    "only the past", f"{relative}", hints[relative])
             for key in ("v_out from v", "h_out from v", "h_out from h"):
@@ -254,9 +281,11 @@ def check_gated_layer(GatedLayer: type) -> Report:
                                                   for a, b in zip(got, _gated_reference(layer, v, h, None))):
                     hint = "add the class embedding to both stacks' pre-activations, inside the gate"
             what = f"{'first' if first else 'later'} layer{f', {n_classes} classes' if n_classes else ''}"
-            expect_close(got[0], want[0], f"v_out of a {what}", hint=hint or
-                         "v_out is the gate of the cropped vertical features: tanh of the first half of the channels "
-                         "times the sigmoid of the second")
+            a = torch.randn(2, 8, 3, 3, generator=g)
+            gate_right = torch.allclose(layer.gate(a, None), torch.tanh(a[:, :4]) * torch.sigmoid(a[:, 4:]), atol=1e-6)
+            expect_close(got[0], want[0], f"v_out of a {what}", hint=hint or (
+                "v_out is the gate of the cropped vertical features, with the class bias" if gate_right else
+                "gate: tanh of the first half of the channels times the sigmoid of the second"))
             expect_close(got[1], want[1], f"h_out of a {what}", hint=hint)
 
     return run_cases("GatedLayer", [

@@ -217,6 +217,8 @@ def _variant_step(n_critic: int, clip: float | None = None, penalty: float | Non
         z_G = {"all noise": z, "one critic step": z, "first noise": zs[0]}.get(mistake, zs[-1])
         if mistake == "one critic step":
             reals, zs = [real], [z]
+        elif mistake == "whole batch each step":
+            reals, zs = [real] * n_critic, [z] * n_critic
         elif mistake == "same slice":
             reals, zs = [reals[0]] * n_critic, [zs[0]] * n_critic
 
@@ -250,6 +252,9 @@ def _variant_step(n_critic: int, clip: float | None = None, penalty: float | Non
             if clip and mistake == "clip before update":
                 _clamp(C, clip)
             opt_C.step()
+            if mistake == "W after update":
+                with torch.no_grad():
+                    w_estimate = float(C(x).mean() - C(fake).mean())
             if clip and mistake not in ("clip once", "clip before update"):
                 _clamp(C, clip)
         if clip and mistake == "clip once":
@@ -268,6 +273,8 @@ def _clamp(C: nn.Module, c: float) -> None:
 
 _STEP_MISTAKES = {  # a mistake the check recognises, and what its hint says
     "one critic step": "take n_critic critic steps per call, each on its own slice of the batch, not one step on all of it",
+    "whole batch each step": "give each critic step its own slice of the batch (n_critic slices), not the whole batch "
+                             "every time",
     "same slice": "give each critic step its own slice of the real batch and of the noise, not the first slice every time",
     "all noise": "the generator step uses the last slice of noise only (a batch the size of one critic batch)",
     "first noise": "the generator step uses the last slice of noise, the one the critic saw last",
@@ -280,6 +287,7 @@ _STEP_MISTAKES = {  # a mistake the check recognises, and what its hint says
     "critic gradients kept": "clear the critic's gradients before each of its backward passes: they add up otherwise",
     "no penalty": "when a penalty weight is given, add the weighted gradient penalty to the critic's loss",
     "penalty in W": "report the critic's estimate of W before the penalty is added: it is E f(real) - E f(fake)",
+    "W after update": "read W from the scores the critic step's loss used, before the critic's update",
 }
 
 
@@ -342,10 +350,21 @@ def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
                "float", {k: type(out[k]).__name__ for k in ("W_estimate", "loss_G")},
                "return numbers, not tensors that keep the graph alive")
 
+    def w_hint(got: float, want: float, n_critic: int, penalty: float | None, linear_critic: bool = False) -> str:
+        """The hint of the W mistake whose value the student's matches (the weights being right)."""
+        if abs(got + want) < 1e-5:
+            return _W_SIGN
+        for mistake in ("W after update", "penalty in W"):
+            other = _after(_variant_step(n_critic, None, penalty, mistake), 0, real, z,
+                           linear_critic=linear_critic)[2]["W_estimate"]
+            if abs(got - other) < 1e-5:
+                return _STEP_MISTAKES[mistake]
+        return _W_SIGN
+
     def plain() -> None:
         outs = compare("3 critic steps, then a generator step (no constraint)", 3)
-        expect_close(outs["got"]["W_estimate"], outs["want"]["W_estimate"], "W_estimate after the last critic step",
-                     hint=_W_SIGN)
+        got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
+        expect_close(got, want, "W_estimate after the last critic step", hint=w_hint(got, want, 3, None))
         expect_close(outs["got"]["loss_G"], outs["want"]["loss_G"], "loss_G", hint="the generator's loss is -E f(G(z))")
 
     def clipped() -> None:
@@ -355,8 +374,7 @@ def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
         outs = compare("2 critic steps with a gradient penalty of weight 2 (a linear critic)", 2, penalty=2.0,
                        linear_critic=True)
         got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
-        expect_close(got, want, "W_estimate with a penalty",
-                     hint=_W_SIGN if abs(got + want) < 1e-5 else _STEP_MISTAKES["penalty in W"])
+        expect_close(got, want, "W_estimate with a penalty", hint=w_hint(got, want, 2, 2.0, linear_critic=True))
 
     def repeated() -> None:
         compare("two calls in a row", 2, calls=2)
