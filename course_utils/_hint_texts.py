@@ -1,108 +1,116 @@
 """Deeper hints of the exercises, by cell id and level: written by the build from the
 ``### HINT n:`` lines of ``solutions/*.py``; edit those, not this file."""
 
-HINTS: dict[str, dict[int, list[str]]] = {'ex-autoencoder': {2: ['Encoder: flatten, then linear d_in to d_hidden, ReLU, d_hidden to d_hidden, ReLU, '
-                        'd_hidden to d_latent. Decoder: the same widths backwards, ReLU between layers and a '
-                        'sigmoid at the very end. nn.Sequential holds each stack; d_in is the product of '
-                        'image_shape.',
+HINTS: dict[str, dict[int, list[str]]] = {'ex-autoencoder': {2: ['The listed layers go into two nn.Sequential stacks, encoder and decoder; the only '
+                        'asymmetry is the last activation. If the check says the codes are never negative, '
+                        "look at what follows the encoder's last linear layer.",
                         'One call: the encoder stack already flattens the images.',
-                        'view or reshape with -1 for the batch and the three numbers of image_shape after '
-                        'it.']},
- 'ex-causal-mask': {2: ['Start from zeros of shape k x k; set to 1 every row above the centre row, and the '
-                        "centre row's entries left of the centre column; for type B also the centre "
-                        'itself.']},
- 'ex-clip-weights': {2: ['Inside torch.no_grad(), loop over critic.parameters() and clamp each one in place '
-                         '(the trailing-underscore version of clamp).']},
- 'ex-critic-losses': {2: ['A mean over the fake scores minus a mean over the real ones.',
-                          'Minus the mean of the fake scores.']},
- 'ex-cycle-loss': {2: ['mean of |F_(G(x)) - x| plus mean of |G(F_(y)) - y|: each translator is applied to '
-                       "the other's output."]},
+                        'The decoder gives one long vector per image; the rest of the course expects images '
+                        'with a channel axis, shaped like the input. Let the batch size be inferred rather '
+                        'than written in.']},
+ 'ex-causal-mask': {2: ['Draw a 5 x 5 mask on paper for each type first; the only difference between A and B '
+                        'is one entry, the centre. Rows below the centre are always hidden.']},
+ 'ex-clip-weights': {2: ['The constraint is a box on every parameter, biases included. Change the values in '
+                         'place, outside autograd; building new tensors would cut the parameters from the '
+                         'optimiser.']},
+ 'ex-critic-losses': {2: ['The critic wants real scores high and fake scores low, and an optimiser '
+                          'minimises: the loss is the gap in the direction the critic wants to shrink.',
+                          'The generator wants the critic to score its samples high; the optimiser '
+                          'minimises.']},
+ 'ex-cycle-loss': {2: ['Each round trip applies one translator and then the other, in the order that brings '
+                       'a sample home; compare with the start by the mean absolute error. Mind the order: G '
+                       'sends X to Y.']},
  'ex-cyclegan-update': {2: ["The generators' loss also leaves gradients on the discriminators, so clear "
                             "those before the discriminators' backward pass. Make the fakes for the "
                             "discriminators inside torch.no_grad(), after opt_G's step; G(x) belongs to Y "
                             'and goes to buffer_Y, F_(y) to buffer_X. Least squares: (score - 1) squared for '
                             'real images, score squared for fakes, each a batch mean.']},
- 'ex-discriminator-loss': {2: ['-log sigmoid(l) = softplus(-l) for the real logits, -log(1 - sigmoid(l)) = '
-                               'softplus(l) for the fake ones; each term is a mean over its own batch, then '
-                               'add them.']},
- 'ex-gan-step': {2: ["Generate with G(z). The discriminator's loss takes D of the real batch and D of the "
-                     'generated batch detached; zero, backward, step. Then call D on G(z) again (the '
-                     "discriminator has changed) for the generator's loss; zero, backward, step. Return the "
-                     'two losses with .item().']},
- 'ex-gated-layer': {2: ['The class bias has shape (batch, channels): give it two new trailing axes so that '
-                        'it broadcasts over rows and columns. chunk(2, dim=1) splits the channels.',
-                        'Slicing keeps rows 0 to rows - 1 of the vertical output and columns 0 to cols - 1 '
-                        'of the horizontal one. F.pad with (1, 0) adds one column on the left, with (0, 0, '
-                        '1, 0) one row on top: pad, then cut back to the image size. The class bias is '
-                        'self.embedding(y) when there is an embedding and a y.']},
- 'ex-gaussian-kl': {2: ['Per dimension: 0.5 * (mu squared + exp(log_var) - 1 - log_var). Sum over the last '
-                        'axis; do not average over dimensions or over the batch here.']},
- 'ex-generator-loss': {2: ['Saturating: the generator minimises log(1 - D) = -softplus(l). Non-saturating: '
-                           'it minimises -log D = softplus(-l). Average over the batch in both cases.']},
- 'ex-generator-objective': {2: ['adversarial = mean of (D_Y(G(x)) - 1) squared + mean of (D_X(F_(y)) - 1) '
-                                'squared; reuse cycle_loss and identity_loss; return a dict with the '
-                                'weighted sum and the three terms.']},
- 'ex-gradient-penalty': {2: ['t = torch.rand with shape (N, 1, ...) (one 1 per remaining axis); x_hat = t * '
-                             'real + (1 - t) * fake, marked requires_grad; torch.autograd.grad of '
-                             'critic(x_hat).sum() with respect to x_hat, with create_graph; flatten each '
-                             'gradient, take its norm per row, subtract 1, square, mean.']},
- 'ex-gumbel-softmax': {2: ['u = rand_like(logits) clamped away from 0; g is minus the log of minus the log '
-                           'of u; add g to the logits, divide by tau, softmax over the last axis. Hard: the '
-                           "one-hot vector of the argmax (F.one_hot, cast to y's dtype), plus y, minus y cut "
-                           "from the graph: the value is one-hot, the gradient is y's (straight-through)."]},
- 'ex-identity-loss': {2: ['mean of |G(y) - y| plus mean of |F_(x) - x|.']},
- 'ex-image-buffer': {2: ['Loop over the images of the batch, detached. While fewer than size are stored, '
-                         'append and return the image. Otherwise draw random.random(): below one half, pick '
-                         'a random stored index, return a clone of the stored image and store the new one in '
-                         'its place; else return the new image. Stack what you return.']},
- 'ex-iwae-bound': {2: ['torch.logsumexp over the sample axis (axis 0) is log of the sum of exp, computed '
-                       'stably; the average is the sum divided by K, so subtract log K (math.log).']},
- 'ex-label-subset': {2: ['Make one torch.Generator seeded with seed; for each class value in '
-                         'torch.unique(y), take the indices where y equals it, permute them with '
-                         'torch.randperm(..., generator=...) and keep the first n_per_class; concatenate.']},
- 'ex-masked-conv': {2: ['F.conv2d takes the input, a weight, a bias and the padding: multiply self.weight by '
-                        'self.mask inside forward (not once in __init__), and pass self.bias and '
-                        'self.padding.']},
- 'ex-modes-captured': {2: ["torch.cdist gives every sample's distance to every mode; min over the modes "
-                           'gives the nearest one and its distance. Keep the samples within threshold * std, '
-                           'count them per mode (torch.bincount with minlength), and count the modes with at '
-                           'least min_count.']},
- 'ex-negative-elbo': {2: ['The binary cross-entropy of torch.nn.functional that takes logits, with reduction '
-                          'none, gives one value per pixel: flatten each image, sum, then mean over the '
-                          "batch. The KL is your function's output averaged over the batch. loss = recon + "
-                          'beta * kl.']},
+ 'ex-discriminator-loss': {2: ['The softplus identities turn each log of a sigmoid into something finite for '
+                               'any logit; which sign goes with real and which with fake follows from the '
+                               'labels 1 and 0. Test your loss on logits of 0: it must give 2 log 2.']},
+ 'ex-gan-step': {2: ["Three slips are common: letting the discriminator's step reach the generator, scoring "
+                     "the fakes for the generator's step with the discriminator from before its update, and "
+                     'forgetting to clear gradients before a backward pass.']},
+ 'ex-gated-layer': {2: ['The class bias comes per image and per channel of a; it must broadcast over the '
+                        'pixels, so it needs two singleton axes at the end.',
+                        'Work out, on paper, which output rows a convolution padded on both sides produces '
+                        'beyond the image: the extra ones are at the bottom for the vertical stack and on '
+                        'the right for the horizontal one. Shifting by one means padding one row (or column) '
+                        'at the start and cutting back to the image size.']},
+ 'ex-gaussian-kl': {2: ['Write the closed form for one dimension first and check it on mu = 0, log_var = 0, '
+                        'where the KL must be 0. Then the reduction: a sum over the latent dimensions only, '
+                        'keeping the batch axis.']},
+ 'ex-generator-loss': {2: ['Both losses are written from the fake logits alone. The saturating one is log(1 '
+                           '- D), minimised, so its value is negative; the non-saturating one is -log D. '
+                           'Check both at a logit of -100: finite values, and a gradient near 0 for the '
+                           'saturating loss only.']},
+ 'ex-generator-objective': {2: ['Least squares: each generator wants the discriminator of its output domain '
+                                "to say 1 for its fakes. Which discriminator judges G's output? Reuse your "
+                                'cycle and identity losses with their weights.']},
+ 'ex-gradient-penalty': {2: ['Three pitfalls: one mixing weight per sample (not per coordinate), created on '
+                             "the data's device; the points between real and fake must require gradients "
+                             'before the critic sees them; and the gradient must keep its graph, or the '
+                             'penalty cannot train the critic.']},
+ 'ex-gumbel-softmax': {2: ['Gumbel noise is minus the log of minus the log of a uniform, so the uniform must '
+                           'stay away from 0. For the hard sample, the straight-through trick takes its '
+                           'value from the one-hot vector and its gradient from the relaxed sample.']},
+ 'ex-identity-loss': {2: ['Feed each translator an image that already lies in its output domain; it should '
+                          'hand it back unchanged.']},
+ 'ex-image-buffer': {2: ['Return one image for every image given. The pool keeps receiving new images after '
+                         'it is full: a returned old image is replaced by the new one. Store images cut from '
+                         "the generator's graph."]},
+ 'ex-iwae-bound': {2: ['Exponentiating log-weights of -1000 underflows to 0. The identity log mean exp(a) = '
+                       'logsumexp(a) - log K keeps everything in log space; reduce over the axis that holds '
+                       'the K samples.']},
+ 'ex-label-subset': {2: ['Two pitfalls: a generator created but not passed to the random call (the subset '
+                         'then changes from run to run), and drawing from the whole label set instead of '
+                         "from one class's indices at a time."]},
+ 'ex-masked-conv': {2: ['Two slips: masking the weight once in __init__ (an optimiser step then refills the '
+                        "hidden entries) and dropping the layer's bias or padding by calling the functional "
+                        'convolution without them.']},
+ 'ex-modes-captured': {2: ['Each sample belongs to its nearest mode only, and counts only if it lies within '
+                           'threshold standard deviations of it. Modes with no sample must still appear in '
+                           'the count (with zero).']},
+ 'ex-negative-elbo': {2: ['Two reductions happen, in this order: over the pixels of an image (a sum: the '
+                          'log-likelihood of the whole image) and over the batch (a mean). Averaging over '
+                          'pixels is the most common slip, and so is a KL averaged rather than summed over '
+                          'dimensions.']},
  'ex-output-sizes': {2: ['Padding adds p on both sides, so the padded length is i + 2p; the first window '
                          'starts at 0, the last one must end inside. Integer division by the stride counts '
                          'the steps, plus the first window.',
-                         "Solve the convolution's formula for i, without the rounding: (output - 1) times "
-                         'the stride, plus the kernel, minus the padding on both sides.']},
- 'ex-pixel-nll': {2: ['F.cross_entropy takes logits of shape (N, L, H, W) and integer targets of shape (N, '
-                      'H, W): drop the channel axis of x, ask for reduction none, flatten each image and '
-                      'sum.',
-                      'One bit is log(2) nats: divide by log 2, and by the number of dimensions.']},
- 'ex-probe-accuracy': {2: ['scikit-learn: a pipeline of StandardScaler and LogisticRegression (raise '
-                           'max_iter); fit it on the training features and labels as NumPy arrays, then '
-                           'score on the test features. The pipeline fits the scaler on the training data '
-                           'only.']},
- 'ex-reconstruction-loss': {2: ['Subtract, square, then reduce in two steps: a sum over every axis but the '
-                                'batch axis (flatten the image first), then a mean over the images. Use '
-                                'torch only, no loops.']},
- 'ex-reparameterize': {2: ['sigma = exp(log_var / 2); randn_like gives eps with the shape, dtype and device '
-                           'of mu; z = mu + sigma * eps, elementwise.']},
- 'ex-sample': {2: ['For i from start to rows * cols - 1, divmod(i, cols) gives the row and column; softmax '
-                   "the model's logits at that pixel over the levels; torch.multinomial draws one level per "
-                   'image (pass the generator; it wants CPU probabilities).']},
+                         'Careful with the names: here i is the size going into the transposed convolution, '
+                         "which is the size coming out of the matching convolution. Undo the convolution's "
+                         'formula for its input, ignoring the rounding.']},
+ 'ex-pixel-nll': {2: ['The cross-entropy of torch expects the class axis second and integer targets without '
+                      "a channel axis. Add up over each image's pixels (its log-likelihood), one value per "
+                      'image.',
+                      'Nats are natural logarithms, bits base-2 ones; the number of dimensions is the number '
+                      'of pixels.']},
+ 'ex-probe-accuracy': {2: ['A common leak: fitting the standardisation on all the features, or on the test '
+                           'ones. Whatever learns statistics must see only the training features; the test '
+                           'features are only transformed and scored.']},
+ 'ex-reconstruction-loss': {2: ['Check the shape of what you return: one number for the whole batch. The '
+                                'usual slip is averaging over the pixels too, which divides the loss by the '
+                                'number of pixels and changes what the optimiser balances.']},
+ 'ex-reparameterize': {2: ['The network predicts the log of the variance, so the standard deviation is the '
+                           'square root of its exponential. The noise needs its own value for every example '
+                           'and every latent dimension.']},
+ 'ex-sample': {2: ['Pixels before start must stay as given. Each pixel needs the model run again, because '
+                   'its distribution depends on the pixels just drawn. Draw with the generator you are given '
+                   '(it lives on the CPU, so the probabilities must too), and write each draw back into the '
+                   'images before the next pixel.']},
  'ex-vae-model': {2: ["As in lesson 01, with two differences: the encoder's last linear layer has 2 * "
                       "d_latent outputs, and the decoder's last linear layer has no sigmoid after it.",
-                      'chunk(2, dim=-1) cuts a tensor into two equal halves along its last axis: the first '
-                      'is mu, the second log_var.',
-                      'view with -1 for the batch and image_shape after it, as in lesson 01.',
+                      'The encoder gives 2k numbers per image; the first k are the mean, the last k the '
+                      'log-variance. Split along the feature axis, not the batch axis.',
+                      'Undo the flattening of the encoder: the batch size stays free, the rest is '
+                      'image_shape.',
                       'Three things go wrong most often: sampling even when deterministic is set, passing '
                       'probabilities where negative_elbo wants logits, and forgetting beta. The code must '
                       'stay a differentiable function of mu and log_var, which your reparameterisation '
                       'guarantees.']},
- 'ex-wasserstein-1d': {2: ['torch.sort(...).values sorts each sample; subtract, take the absolute value and '
-                           'average.']},
+ 'ex-wasserstein-1d': {2: ['The optimal plan in 1D pairs values in sorted order; W1 is the average distance '
+                           'between partners, not the distance between the means.']},
  'ex-wgan-step': {2: ["A tensor's chunk method cuts it into equal slices along the batch axis. Per critic "
                       'step, the generated points are detached from G; the W estimate is the negative of the '
                       'critic loss before the penalty is added, as a number; each optimiser clears its '

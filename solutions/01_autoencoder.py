@@ -84,7 +84,7 @@ plt.show()
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """L = (1/N) Σ_n ||x_n − x̂_n||²: squared error summed over pixels, averaged over images."""
     ### HINT: The squared error of every pixel, added up within each image, then averaged over the images of the batch.
-    ### HINT 2: Subtract, square, then reduce in two steps: a sum over every axis but the batch axis (flatten the image first), then a mean over the images. Use torch only, no loops.
+    ### HINT 2: Check the shape of what you return: one number for the whole batch. The usual slip is averaging over the pixels too, which divides the loss by the number of pixels and changes what the optimiser balances.
     ### BEGIN SOLUTION
     return ((x - x_hat) ** 2).flatten(1).sum(dim=1).mean()
     ### END SOLUTION
@@ -114,7 +114,7 @@ class Autoencoder(nn.Module):
         self.image_shape = tuple(image_shape)
         d_in = int(np.prod(image_shape))
         ### HINT: Two stacks of layers that mirror each other, as listed above; the encoder ends without an activation, the decoder with a sigmoid.
-        ### HINT 2: Encoder: flatten, then linear d_in to d_hidden, ReLU, d_hidden to d_hidden, ReLU, d_hidden to d_latent. Decoder: the same widths backwards, ReLU between layers and a sigmoid at the very end. nn.Sequential holds each stack; d_in is the product of image_shape.
+        ### HINT 2: The listed layers go into two nn.Sequential stacks, encoder and decoder; the only asymmetry is the last activation. If the check says the codes are never negative, look at what follows the encoder's last linear layer.
         ### BEGIN SOLUTION
         self.encoder = nn.Sequential(
             nn.Flatten(),
@@ -140,7 +140,7 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """x̂ = g_θ(z), reshaped to N x C x H x W."""
         ### HINT: The decoder's output is flat: give it back the shape of the images.
-        ### HINT 2: view or reshape with -1 for the batch and the three numbers of image_shape after it.
+        ### HINT 2: The decoder gives one long vector per image; the rest of the course expects images with a channel axis, shaped like the input. Let the batch size be inferred rather than written in.
         ### BEGIN SOLUTION
         return self.decoder(z).view(-1, *self.image_shape)
         ### END SOLUTION
@@ -401,7 +401,7 @@ def conv_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
 def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
     """Spatial size after nn.ConvTranspose2d(kernel_size=k, stride=s, padding=p) on an i x i input."""
     ### HINT: Run the convolution's size formula backwards: the i inputs sit s apart, the kernel adds its size, and the padding removes p on each side.
-    ### HINT 2: Solve the convolution's formula for i, without the rounding: (output - 1) times the stride, plus the kernel, minus the padding on both sides.
+    ### HINT 2: Careful with the names: here i is the size going into the transposed convolution, which is the size coming out of the matching convolution. Undo the convolution's formula for its input, ignoring the rounding.
     ### BEGIN SOLUTION
     return (i - 1) * s - 2 * p + k
     ### END SOLUTION
@@ -531,7 +531,7 @@ plt.show()
 def label_subset(y: torch.Tensor, n_per_class: int, seed: int = 0) -> torch.Tensor:
     """Indices (int64) of n_per_class randomly chosen examples of each class in y."""
     ### HINT: For each class, draw that many of its indices without replacement, from a generator seeded by seed, so the same labels come back every time.
-    ### HINT 2: Make one torch.Generator seeded with seed; for each class value in torch.unique(y), take the indices where y equals it, permute them with torch.randperm(..., generator=...) and keep the first n_per_class; concatenate.
+    ### HINT 2: Two pitfalls: a generator created but not passed to the random call (the subset then changes from run to run), and drawing from the whole label set instead of from one class's indices at a time.
     ### BEGIN SOLUTION
     generator = torch.Generator().manual_seed(seed)
     chosen = []
@@ -556,7 +556,7 @@ checks.check_label_subset(label_subset)
 def probe_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor, y_test: torch.Tensor) -> float:
     """Test accuracy of a logistic-regression classifier trained on (f_train, y_train)."""
     ### HINT: Standardise the features with statistics of the training features only, fit a logistic regression, and score it on the held-out features.
-    ### HINT 2: scikit-learn: a pipeline of StandardScaler and LogisticRegression (raise max_iter); fit it on the training features and labels as NumPy arrays, then score on the test features. The pipeline fits the scaler on the training data only.
+    ### HINT 2: A common leak: fitting the standardisation on all the features, or on the test ones. Whatever learns statistics must see only the training features; the test features are only transformed and scored.
     ### BEGIN SOLUTION
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

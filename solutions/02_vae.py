@@ -121,7 +121,7 @@ plt.show()
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """z = mu + exp(log_var / 2) ⊙ eps, eps ~ N(0, I), differentiable in mu and log_var."""
     ### HINT: Draw standard normal noise shaped like mu, scale it by the standard deviation (log_var is the log of its square), and shift it by mu.
-    ### HINT 2: sigma = exp(log_var / 2); randn_like gives eps with the shape, dtype and device of mu; z = mu + sigma * eps, elementwise.
+    ### HINT 2: The network predicts the log of the variance, so the standard deviation is the square root of its exponential. The noise needs its own value for every example and every latent dimension.
     ### BEGIN SOLUTION
     eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * log_var) * eps
@@ -165,7 +165,7 @@ print(f"reparameterised: dJ/dmu = {mu.grad.item():.3f}  (exact: 2 mu = {2 * mu.i
 def gaussian_kl(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(log_var)) || N(0, I)) for each row: shape N."""
     ### HINT: Apply the closed form above to each latent dimension, then add the dimensions up: one value per example.
-    ### HINT 2: Per dimension: 0.5 * (mu squared + exp(log_var) - 1 - log_var). Sum over the last axis; do not average over dimensions or over the batch here.
+    ### HINT 2: Write the closed form for one dimension first and check it on mu = 0, log_var = 0, where the KL must be 0. Then the reduction: a sum over the latent dimensions only, keeping the batch axis.
     ### BEGIN SOLUTION
     return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)
     ### END SOLUTION
@@ -217,7 +217,7 @@ def negative_elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, log_v
                   beta: float = 1.0) -> dict[str, torch.Tensor]:
     """−ELBO = recon + beta·kl, with recon = −log p(x|z) (Bernoulli, summed over pixels); batch means."""
     ### HINT: Recon is the Bernoulli negative log-likelihood of the pixels given the logits, added up over the pixels of each image; kl comes from your gaussian_kl; both are averaged over the batch.
-    ### HINT 2: The binary cross-entropy of torch.nn.functional that takes logits, with reduction none, gives one value per pixel: flatten each image, sum, then mean over the batch. The KL is your function's output averaged over the batch. loss = recon + beta * kl.
+    ### HINT 2: Two reductions happen, in this order: over the pixels of an image (a sum: the log-likelihood of the whole image) and over the batch (a mean). Averaging over pixels is the most common slip, and so is a KL averaged rather than summed over dimensions.
     ### BEGIN SOLUTION
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
     kl = gaussian_kl(mu, log_var).mean()
@@ -271,7 +271,7 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, log_var) of q(z|x), each of shape (N, d_latent)."""
         ### HINT: The encoder's outputs, cut into two halves along the feature dimension.
-        ### HINT 2: chunk(2, dim=-1) cuts a tensor into two equal halves along its last axis: the first is mu, the second log_var.
+        ### HINT 2: The encoder gives 2k numbers per image; the first k are the mean, the last k the log-variance. Split along the feature axis, not the batch axis.
         ### BEGIN SOLUTION
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var
@@ -280,7 +280,7 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of p(x|z), shaped like images."""
         ### HINT: The decoder's raw outputs, reshaped to a batch of images.
-        ### HINT 2: view with -1 for the batch and image_shape after it, as in lesson 01.
+        ### HINT 2: Undo the flattening of the encoder: the batch size stays free, the rest is image_shape.
         ### BEGIN SOLUTION
         return self.decoder(z).view(-1, *self.image_shape)
         ### END SOLUTION
@@ -455,7 +455,7 @@ plt.show()
 def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
     """log (1/K) Σ_k exp(log_w[k]) for each column: shape N."""
     ### HINT: Average the weights in log space: a log-sum-exp over the K samples, then subtract log K.
-    ### HINT 2: torch.logsumexp over the sample axis (axis 0) is log of the sum of exp, computed stably; the average is the sum divided by K, so subtract log K (math.log).
+    ### HINT 2: Exponentiating log-weights of -1000 underflows to 0. The identity log mean exp(a) = logsumexp(a) - log K keeps everything in log space; reduce over the axis that holds the K samples.
     ### BEGIN SOLUTION
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
     ### END SOLUTION
@@ -692,7 +692,7 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False) -> torc
     gradient is the relaxed sample's (straight-through).
     """
     ### HINT: Turn uniform noise into standard Gumbel noise with two logarithms (keep the uniform away from 0), add it to the logits, divide by the temperature and normalise with a softmax. For hard samples, take the one-hot vector of the largest entry and give it the soft sample's gradient: add the soft sample and subtract a copy of it cut from the graph.
-    ### HINT 2: u = rand_like(logits) clamped away from 0; g is minus the log of minus the log of u; add g to the logits, divide by tau, softmax over the last axis. Hard: the one-hot vector of the argmax (F.one_hot, cast to y's dtype), plus y, minus y cut from the graph: the value is one-hot, the gradient is y's (straight-through).
+    ### HINT 2: Gumbel noise is minus the log of minus the log of a uniform, so the uniform must stay away from 0. For the hard sample, the straight-through trick takes its value from the one-hot vector and its gradient from the relaxed sample.
     ### BEGIN SOLUTION
     u = torch.rand_like(logits).clamp_min(1e-10)
     g = -torch.log(-torch.log(u))

@@ -96,7 +96,7 @@ plt.show()
 def causal_mask(k: int, mask_type: str) -> torch.Tensor:
     """A k x k float tensor: 1 where a masked kernel may look, 0 elsewhere (type 'A' or 'B')."""
     ### HINT: A kernel may look at every row above its centre and at the centre row left of the centre; only type B may look at the centre itself.
-    ### HINT 2: Start from zeros of shape k x k; set to 1 every row above the centre row, and the centre row's entries left of the centre column; for type B also the centre itself.
+    ### HINT 2: Draw a 5 x 5 mask on paper for each type first; the only difference between A and B is one entry, the centre. Rows below the centre are always hidden.
     ### BEGIN SOLUTION
     mask = torch.zeros(k, k)
     centre = k // 2
@@ -140,7 +140,7 @@ class MaskedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ### HINT: Convolve with the masked weight, masked anew at every call, and with the layer's own bias and padding.
-        ### HINT 2: F.conv2d takes the input, a weight, a bias and the padding: multiply self.weight by self.mask inside forward (not once in __init__), and pass self.bias and self.padding.
+        ### HINT 2: Two slips: masking the weight once in __init__ (an optimiser step then refills the hidden entries) and dropping the layer's bias or padding by calling the functional convolution without them.
         ### BEGIN SOLUTION
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
         ### END SOLUTION
@@ -271,7 +271,7 @@ class GatedLayer(nn.Module):
     def gate(a: torch.Tensor, class_bias: torch.Tensor | None) -> torch.Tensor:
         """tanh(f) * sigmoid(g) for the two halves (f, g) of a's channels, with the class bias added first."""
         ### HINT: Add the class bias (one value per channel, the same at every pixel) when there is one, then split the channels in two halves and multiply the tanh of the first by the sigmoid of the second.
-        ### HINT 2: The class bias has shape (batch, channels): give it two new trailing axes so that it broadcasts over rows and columns. chunk(2, dim=1) splits the channels.
+        ### HINT 2: The class bias comes per image and per channel of a; it must broadcast over the pixels, so it needs two singleton axes at the end.
         ### BEGIN SOLUTION
         if class_bias is not None:
             a = a + class_bias[:, :, None, None]
@@ -283,7 +283,7 @@ class GatedLayer(nn.Module):
         """(v, h) -> (v_out, h_out): the vertical and the horizontal stack after this layer."""
         rows, cols = v.shape[-2:]
         ### HINT: Crop each padded convolution back to the image so that nothing below row r (vertical) or right of column c (horizontal) is seen; in the first layer move the horizontal features one column right; shift the vertical features one row down before they feed the other stack; gate both with the class bias; the horizontal branch ends with its 1x1 convolution and, after the first layer, a skip connection from its input.
-        ### HINT 2: Slicing keeps rows 0 to rows - 1 of the vertical output and columns 0 to cols - 1 of the horizontal one. F.pad with (1, 0) adds one column on the left, with (0, 0, 1, 0) one row on top: pad, then cut back to the image size. The class bias is self.embedding(y) when there is an embedding and a y.
+        ### HINT 2: Work out, on paper, which output rows a convolution padded on both sides produces beyond the image: the extra ones are at the bottom for the vertical stack and on the right for the horizontal one. Shifting by one means padding one row (or column) at the start and cutting back to the image size.
         ### BEGIN SOLUTION
         v_features = self.vertical(v)[:, :, :rows, :]                        # rows <= r
         h_features = self.horizontal(h)[:, :, :, :cols]                      # columns <= c
@@ -351,7 +351,7 @@ plt.show()
 def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """−log p(x) in nats for each image: logits N x L x H x W, x N x 1 x H x W integer levels -> N."""
     ### HINT: Each pixel's level is a class: take the cross-entropy of every pixel's logits and add it up over each image.
-    ### HINT 2: F.cross_entropy takes logits of shape (N, L, H, W) and integer targets of shape (N, H, W): drop the channel axis of x, ask for reduction none, flatten each image and sum.
+    ### HINT 2: The cross-entropy of torch expects the class axis second and integer targets without a channel axis. Add up over each image's pixels (its log-likelihood), one value per image.
     ### BEGIN SOLUTION
     return F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).sum(1)
     ### END SOLUTION
@@ -360,7 +360,7 @@ def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def bits_per_dim(nll_nats: torch.Tensor, dims: int) -> torch.Tensor:
     """Convert nats per image into bits per dimension."""
     ### HINT: Nats become bits through a change of logarithm base, and per dimension means per pixel.
-    ### HINT 2: One bit is log(2) nats: divide by log 2, and by the number of dimensions.
+    ### HINT 2: Nats are natural logarithms, bits base-2 ones; the number of dimensions is the number of pixels.
     ### BEGIN SOLUTION
     return nll_nats / (dims * math.log(2))
     ### END SOLUTION
@@ -475,7 +475,7 @@ def sample(model: nn.Module, n: int, shape: tuple[int, int, int] = (1, 8, 8), le
     x = x.to(device_)
     y = y.to(device_) if y is not None else None
     ### HINT: Visit the pixels in raster order from start; at each one run the model on the whole batch, turn that pixel's logits into probabilities and draw a level for every image.
-    ### HINT 2: For i from start to rows * cols - 1, divmod(i, cols) gives the row and column; softmax the model's logits at that pixel over the levels; torch.multinomial draws one level per image (pass the generator; it wants CPU probabilities).
+    ### HINT 2: Pixels before start must stay as given. Each pixel needs the model run again, because its distribution depends on the pixels just drawn. Draw with the generator you are given (it lives on the CPU, so the probabilities must too), and write each draw back into the images before the next pixel.
     ### BEGIN SOLUTION
     for i in range(start, rows * cols):
         r, c = divmod(i, cols)

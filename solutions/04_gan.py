@@ -78,7 +78,7 @@ print(f"device: {device}; fast mode: {fast_mode()}")
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """−mean log D(x) − mean log(1 − D(G(z))), from the discriminator's logits."""
     ### HINT: Binary cross-entropy from logits, with label 1 for real and 0 for generated samples: use the two softplus identities above and average each term over its own batch.
-    ### HINT 2: -log sigmoid(l) = softplus(-l) for the real logits, -log(1 - sigmoid(l)) = softplus(l) for the fake ones; each term is a mean over its own batch, then add them.
+    ### HINT 2: The softplus identities turn each log of a sigmoid into something finite for any logit; which sign goes with real and which with fake follows from the labels 1 and 0. Test your loss on logits of 0: it must give 2 log 2.
     ### BEGIN SOLUTION
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     ### END SOLUTION
@@ -157,7 +157,7 @@ print(f"2·JSD − 2·log 2:            {2 * jsd - 2 * math.log(2):.4f}   (JSD =
 def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
     """saturating: mean log(1 − D(G(z))); non-saturating: mean −log D(G(z)); from logits."""
     ### HINT: Write each loss as a function of the logit with the softplus identities of exercise 1; the saturating loss is log(1 - D), and the generator minimises it.
-    ### HINT 2: Saturating: the generator minimises log(1 - D) = -softplus(l). Non-saturating: it minimises -log D = softplus(-l). Average over the batch in both cases.
+    ### HINT 2: Both losses are written from the fake logits alone. The saturating one is log(1 - D), minimised, so its value is negative; the non-saturating one is -log D. Check both at a logit of -100: finite values, and a gradient near 0 for the saturating loss only.
     ### BEGIN SOLUTION
     if saturating:
         return -F.softplus(fake_logits).mean()
@@ -298,7 +298,7 @@ def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: to
              real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
     """One discriminator step, then one non-saturating generator step. Returns {'loss_D', 'loss_G'}."""
     ### HINT: Two updates in order: the discriminator on real samples and on generated ones cut from the generator's graph, then the generator through the updated discriminator; each optimiser's gradients are zeroed before its backward pass.
-    ### HINT 2: Generate with G(z). The discriminator's loss takes D of the real batch and D of the generated batch detached; zero, backward, step. Then call D on G(z) again (the discriminator has changed) for the generator's loss; zero, backward, step. Return the two losses with .item().
+    ### HINT 2: Three slips are common: letting the discriminator's step reach the generator, scoring the fakes for the generator's step with the discriminator from before its update, and forgetting to clear gradients before a backward pass.
     ### BEGIN SOLUTION
     fake = G(z)
     loss_D = discriminator_loss(D(real), D(fake.detach()))
@@ -333,7 +333,7 @@ def modes_captured(samples: torch.Tensor, modes: torch.Tensor, std: float, thres
                    min_count: int = 20) -> int:
     """How many modes have at least min_count samples within threshold·std of them (nearest mode)."""
     ### HINT: Find each sample's nearest mode and its distance, keep the samples within threshold standard deviations, and count the modes that keep at least min_count of them.
-    ### HINT 2: torch.cdist gives every sample's distance to every mode; min over the modes gives the nearest one and its distance. Keep the samples within threshold * std, count them per mode (torch.bincount with minlength), and count the modes with at least min_count.
+    ### HINT 2: Each sample belongs to its nearest mode only, and counts only if it lies within threshold standard deviations of it. Modes with no sample must still appear in the count (with zero).
     ### BEGIN SOLUTION
     distance, nearest = torch.cdist(samples, modes).min(dim=1)
     counts = torch.bincount(nearest[distance <= threshold * std], minlength=len(modes))

@@ -148,7 +148,7 @@ plt.show()
 def wasserstein_1d(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """W1 between two 1D samples of the same size: mean |sorted u − sorted v|."""
     ### HINT: In 1D the optimal plan pairs the k-th smallest value of u with the k-th smallest value of v.
-    ### HINT 2: torch.sort(...).values sorts each sample; subtract, take the absolute value and average.
+    ### HINT 2: The optimal plan in 1D pairs values in sorted order; W1 is the average distance between partners, not the distance between the means.
     ### BEGIN SOLUTION
     return (torch.sort(u).values - torch.sort(v).values).abs().mean()
     ### END SOLUTION
@@ -192,7 +192,7 @@ print(f"linear program: {W_lp:.4f}   CDF formula: {W_cdf:.4f}   sorted samples (
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """E[f(fake)] − E[f(real)]: minimising it widens the gap between real and fake scores."""
     ### HINT: The gap between the critic's average scores, fakes minus reals; no log and no sigmoid.
-    ### HINT 2: A mean over the fake scores minus a mean over the real ones.
+    ### HINT 2: The critic wants real scores high and fake scores low, and an optimiser minimises: the loss is the gap in the direction the critic wants to shrink.
     ### BEGIN SOLUTION
     return fake_scores.mean() - real_scores.mean()
     ### END SOLUTION
@@ -201,7 +201,7 @@ def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.T
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """−E[f(G(z))]: the generator raises the critic's score of its samples."""
     ### HINT: The generator wants the critic to score its samples high.
-    ### HINT 2: Minus the mean of the fake scores.
+    ### HINT 2: The generator wants the critic to score its samples high; the optimiser minimises.
     ### BEGIN SOLUTION
     return -fake_scores.mean()
     ### END SOLUTION
@@ -227,7 +227,7 @@ checks.check_critic_losses(critic_loss, wgan_generator_loss)
 def clip_weights(critic: nn.Module, c: float) -> None:
     """Clamp every parameter of the critic to [−c, c], in place."""
     ### HINT: Change every parameter in place, outside the autograd graph, so that each value stays within [-c, c].
-    ### HINT 2: Inside torch.no_grad(), loop over critic.parameters() and clamp each one in place (the trailing-underscore version of clamp).
+    ### HINT 2: The constraint is a box on every parameter, biases included. Change the values in place, outside autograd; building new tensors would cut the parameters from the optimiser.
     ### BEGIN SOLUTION
     with torch.no_grad():
         for p in critic.parameters():
@@ -258,7 +258,7 @@ checks.check_clip_weights(clip_weights)
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·real + (1 − t)·fake, t ~ U[0, 1] once per sample."""
     ### HINT: One mixing weight per sample, broadcast over its other dimensions; points between real and fake that require gradients; the critic's gradient there, kept in the graph so the penalty can be trained; the squared distance of its norm from 1, averaged.
-    ### HINT 2: t = torch.rand with shape (N, 1, ...) (one 1 per remaining axis); x_hat = t * real + (1 - t) * fake, marked requires_grad; torch.autograd.grad of critic(x_hat).sum() with respect to x_hat, with create_graph; flatten each gradient, take its norm per row, subtract 1, square, mean.
+    ### HINT 2: Three pitfalls: one mixing weight per sample (not per coordinate), created on the data's device; the points between real and fake must require gradients before the critic sees them; and the gradient must keep its graph, or the penalty cannot train the critic.
     ### BEGIN SOLUTION
     t = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)

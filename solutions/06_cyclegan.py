@@ -270,7 +270,7 @@ print(f"Y classifier on Y: {accuracy(classifier_Y, Y_test.x, Y_test.y):.3f}   on
 def cycle_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |F(G(x)) − x| + mean |G(F(y)) − y|."""
     ### HINT: Both round trips, X to Y to X and Y to X to Y, each compared with where it started by the mean absolute error.
-    ### HINT 2: mean of |F_(G(x)) - x| plus mean of |G(F_(y)) - y|: each translator is applied to the other's output.
+    ### HINT 2: Each round trip applies one translator and then the other, in the order that brings a sample home; compare with the start by the mean absolute error. Mind the order: G sends X to Y.
     ### BEGIN SOLUTION
     return (F_(G(x)) - x).abs().mean() + (G(F_(y)) - y).abs().mean()
     ### END SOLUTION
@@ -290,7 +290,7 @@ checks.check_cycle_loss(cycle_loss)
 def identity_loss(G, F_, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean |G(y) − y| + mean |F(x) − x|: G: X -> Y leaves images of Y unchanged, and F likewise."""
     ### HINT: G is applied to y (already in Y), F_ to x.
-    ### HINT 2: mean of |G(y) - y| plus mean of |F_(x) - x|.
+    ### HINT 2: Feed each translator an image that already lies in its output domain; it should hand it back unchanged.
     ### BEGIN SOLUTION
     return (G(y) - y).abs().mean() + (F_(x) - x).abs().mean()
     ### END SOLUTION
@@ -319,7 +319,7 @@ class ImageBuffer:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Store the (detached) images; once full, return a stored image instead of each new one with probability ½."""
         ### HINT: Until the pool is full, store each image and pass it through; after that, with probability one half, swap the new image for a random stored one and return the stored one.
-        ### HINT 2: Loop over the images of the batch, detached. While fewer than size are stored, append and return the image. Otherwise draw random.random(): below one half, pick a random stored index, return a clone of the stored image and store the new one in its place; else return the new image. Stack what you return.
+        ### HINT 2: Return one image for every image given. The pool keeps receiving new images after it is full: a returned old image is replaced by the new one. Store images cut from the generator's graph.
         ### BEGIN SOLUTION
         out = []
         for image in images.detach():
@@ -358,7 +358,7 @@ def generator_objective(G, F_, D_X, D_Y, x: torch.Tensor, y: torch.Tensor, lambd
                         lambda_identity: float = 5.0) -> dict[str, torch.Tensor]:
     """LSGAN adversarial terms of both generators + λ_cyc · cycle + λ_id · identity."""
     ### HINT: Least-squares adversarial terms, in which each generator wants the other domain's discriminator to score its fakes 1; then add the weighted cycle and identity losses.
-    ### HINT 2: adversarial = mean of (D_Y(G(x)) - 1) squared + mean of (D_X(F_(y)) - 1) squared; reuse cycle_loss and identity_loss; return a dict with the weighted sum and the three terms.
+    ### HINT 2: Least squares: each generator wants the discriminator of its output domain to say 1 for its fakes. Which discriminator judges G's output? Reuse your cycle and identity losses with their weights.
     ### BEGIN SOLUTION
     adversarial = ((D_Y(G(x)) - 1) ** 2).mean() + ((D_X(F_(y)) - 1) ** 2).mean()
     cycle = cycle_loss(G, F_, x, y)
