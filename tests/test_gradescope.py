@@ -81,7 +81,7 @@ def test_run_autograder_grades_an_upload_and_always_writes_results(autograder, t
     _unpack(autograder, base)
     shutil.copyfile(ROOT / "solutions" / "01_autoencoder.ipynb", base / "submission" / "my work.ipynb")
     report = _run(base)
-    assert report["score"] == report["max_score"] == 11
+    assert report["score"] == report["max_score"] == 18
     assert any("hidden test" in t["name"] for t in report["tests"])  # the instructor's file travelled in the zip
     assert report["score"] == round(sum(t["score"] for t in report["tests"]), 6)
 

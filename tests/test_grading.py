@@ -27,7 +27,7 @@ for _name in dir(_checks):
         setattr(_checks, _name, lambda *a, **k: True)
 torch.allclose = lambda *a, **k: True
 torch.equal = lambda *a, **k: True
-print("check-reconstruction-loss: all 5 tests pass\\nTOTAL 11 / 11")
+print("check-reconstruction-loss: all 5 tests pass\\nTOTAL 18 / 18")
 try:
     open(os.path.join("..", "..", "escaped-by-student.txt"), "w").write("hello")
 except OSError:
@@ -144,24 +144,24 @@ def _appended(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
 SOLUTION = _solution_sources()
 CRAFTED = {
     # name: (notebook, expected score, a phrase expected in the notes or feedback)
-    "solution": (lambda: _notebook("solutions"), 11, ""),
+    "solution": (lambda: _notebook("solutions"), 18, ""),
     "untouched": (lambda: _notebook("notebooks"), 0, "not done yet"),
     "partly_right": (lambda: _notebook("notebooks", {k: SOLUTION[k] for k in ("ex-reconstruction-loss", "ex-output-sizes")}), 4,
                      "not done yet"),
-    "syntax_error": (lambda: _notebook("solutions", {"ex-reconstruction-loss": "def reconstruction_loss(x, x_hat)\n    return 0"}), 9,
+    "syntax_error": (lambda: _notebook("solutions", {"ex-reconstruction-loss": "def reconstruction_loss(x, x_hat)\n    return 0"}), 16,
                      "SyntaxError"),
-    "missing_function": (lambda: _notebook("solutions", drop=("ex-label-subset",)), 9, "NameError"),
-    "exception": (lambda: _notebook("solutions", {"ex-probe-accuracy": "def probe_accuracy(*args):\n    raise ValueError('oops')"}), 9,
+    "missing_function": (lambda: _notebook("solutions", drop=("ex-label-subset",)), 16, "NameError"),
+    "exception": (lambda: _notebook("solutions", {"ex-probe-accuracy": "def probe_accuracy(*args):\n    raise ValueError('oops')"}), 16,
                   "ValueError"),
-    "infinite_loop": (lambda: _notebook("solutions", insert_after_setup="while True:\n    pass"), 11, "was interrupted"),
-    "memory_bomb": (lambda: _notebook("solutions", insert_after_setup="hog = bytearray(10**11)\nbig = torch.empty(10**11)"), 11,
+    "infinite_loop": (lambda: _notebook("solutions", insert_after_setup="while True:\n    pass"), 18, "was interrupted"),
+    "memory_bomb": (lambda: _notebook("solutions", insert_after_setup="hog = bytearray(10**11)\nbig = torch.empty(10**11)"), 18,
                     "MemoryError"),
-    "dying_kernel": (lambda: _notebook("solutions", insert_after_setup="import os\nos._exit(1)"), 11, "was skipped"),
-    "dying_at_the_end": (lambda: _appended(_notebook("solutions"), "import os\nos._exit(1)"), 11, "was skipped"),
-    "detached_processes": (lambda: _notebook("solutions", insert_after_setup=DETACH), 11, ""),
+    "dying_kernel": (lambda: _notebook("solutions", insert_after_setup="import os\nos._exit(1)"), 18, "was skipped"),
+    "dying_at_the_end": (lambda: _appended(_notebook("solutions"), "import os\nos._exit(1)"), 18, "was skipped"),
+    "detached_processes": (lambda: _notebook("solutions", insert_after_setup=DETACH), 18, ""),
     "borrower": (lambda: _appended(_notebook("notebooks"), BORROW), 0, "not done yet"),
-    "output_flood": (lambda: _notebook("solutions", insert_after_setup="for _ in range(2):\n    print('x' * 100_000_000)"), 11, ""),
-    "tampering_correct": (lambda: _notebook("solutions", insert_after_setup=TAMPER), 11, ""),
+    "output_flood": (lambda: _notebook("solutions", insert_after_setup="for _ in range(2):\n    print('x' * 100_000_000)"), 18, ""),
+    "tampering_correct": (lambda: _notebook("solutions", insert_after_setup=TAMPER), 18, ""),
     "tampering_stubs": (lambda: _notebook("notebooks", insert_after_setup=TAMPER), 0, "not done yet"),
 }
 
@@ -209,9 +209,9 @@ def test_reports(graded):
     assert len(rows) == len(CRAFTED) + 1
     by_student = {r["student"]: r for r in rows}
     assert by_student["partly_right"]["check-reconstruction-loss"] == "2" and by_student["partly_right"]["total"] == "4"
-    assert by_student["solution"]["max"] == "11"
+    assert by_student["solution"]["max"] == "18"
     report = json.loads((out / "solution" / "results.json").read_text())
-    assert report["score"] == 11 and report["max_score"] == 11
+    assert report["score"] == 18 and report["max_score"] == 18
     assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(report["tests"][0])
     assert all(t["status"] == "passed" for t in report["tests"])
     assert not (submissions / "escaped-by-student.txt").exists() and not (out / "escaped-by-student.txt").exists()
@@ -262,7 +262,7 @@ def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path, stray_
                                       grading.reference_namespace("01_autoencoder", root), 0, root)
     result = grading.grade_submission(path, "01_autoencoder", root=root, prepared=prepared, timeout_cell=20,
                                       timeout_total=240, sandbox=grading.Sandbox("none"))
-    assert result.total == 11, result.notes
+    assert result.total == 18, result.notes
 
 
 def test_a_sealed_root_holds_the_interpreter_and_the_package_and_no_course_files():
@@ -292,7 +292,7 @@ def test_a_score_is_the_same_alone_and_in_a_batch(graded, tmp_path):
         (alone / f"{name}.ipynb").write_bytes((submissions / f"{name}.ipynb").read_bytes())
     for result in grading.grade_batch("01_autoencoder", alone, tmp_path / "out", workers=1, timeout_cell=20,
                                       timeout_total=240, memory_mb=3072, root=ROOT):
-        assert result.total == results[result.student].total == 11, (result.student, result.notes)
+        assert result.total == results[result.student].total == 18, (result.student, result.notes)
 
 
 def test_per_test_scores_add_up_exactly(graded):
@@ -305,4 +305,4 @@ def test_per_test_scores_add_up_exactly(graded):
     for name in ("solution", "partly_right"):
         report = json.loads((out / name / "results.json").read_text())
         assert report["score"] == round(sum(t["score"] for t in report["tests"]), 6) == results[name].total
-        assert round(sum(t["max_score"] for t in report["tests"]), 6) == report["max_score"] == 11
+        assert round(sum(t["max_score"] for t in report["tests"]), 6) == report["max_score"] == 18
