@@ -195,7 +195,7 @@ def _deep_hints(source: str, cell_id: str, where: str) -> tuple[str, dict[int, l
         return source, {}
     if not cell_id.startswith("ex-"):
         raise BuildError(f"{where}: deeper hints ('### HINT 2:') belong to an exercise (an ex- cell)")
-    region = [line for line in _solution_lines(lines)]
+    region = _solution_lines(lines)
     kept: list[str] = []
     levels: dict[int, list[str]] = {}
     for number, line in enumerate(lines, 1):

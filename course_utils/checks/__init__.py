@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 __all__ = [
+    "largest_difference",
     "CheckFailed",
     "NotDone",
     "Mismatch",
@@ -270,3 +271,12 @@ def expect_close(
         raise Mismatch(f"{what} should be a number", float(expected), got, hint) from None
     e = float(expected.item() if isinstance(expected, torch.Tensor) else expected)
     expect(math.isclose(g, e, rel_tol=rtol, abs_tol=atol), what, e, g, hint)
+
+
+def largest_difference(a: Any, b: Any) -> float:
+    """The largest absolute difference between two networks' parameters (``nn.Module``) or two lists of
+    tensors, in order: how far a student's step left the weights from a reference step's."""
+    if isinstance(a, torch.nn.Module):
+        a, b = list(a.parameters()), list(b.parameters())
+    with torch.no_grad():
+        return max(float((p - q).abs().max()) for p, q in zip(a, b))

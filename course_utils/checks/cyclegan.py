@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import Case, Report, largest_difference, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
 
 __all__ = ["check_cycle_loss", "check_identity_loss", "check_image_buffer", "check_generator_objective",
            "check_cyclegan_update"]
@@ -335,25 +335,22 @@ def check_cyclegan_update(cyclegan_update: Callable[..., dict]) -> Report:
 
     n_generator_weights = 4  # G's and F's weight and bias come first in update_outputs' list
 
-    def largest(a: list, b: list) -> float:
-        return max(float((p - q).abs().max()) for p, q in zip(a, b))
-
     def compare(what: str, calls: int) -> None:
         got = update_outputs(cyclegan_update, 0, x, y, old_x, old_y, calls)
         want = update_outputs(_update_variant, 0, x, y, old_x, old_y, calls)
-        diff = largest(got[0], want[0])
+        diff = largest_difference(got[0], want[0])
         hint = ""
         if diff > 1e-5:
             for mistake, text in _UPDATE_MISTAKES.items():
                 other = update_outputs(lambda *a: _update_variant(*a, mistake=mistake), 0, x, y, old_x, old_y, calls)
-                if largest(got[0], other[0]) < 1e-5:
+                if largest_difference(got[0], other[0]) < 1e-5:
                     hint = text
                     break
             else:
-                if calls > 1 and largest(*(update_outputs(step, 0, x, y, old_x, old_y)[0]
+                if calls > 1 and largest_difference(*(update_outputs(step, 0, x, y, old_x, old_y)[0]
                                            for step in (cyclegan_update, _update_variant))) < 1e-5:
                     hint = "clear each optimiser's gradients before its backward pass: one step is right, the next is not"
-                elif calls == 1 and largest(got[0][:n_generator_weights], want[0][:n_generator_weights]) < 1e-5:
+                elif calls == 1 and largest_difference(got[0][:n_generator_weights], want[0][:n_generator_weights]) < 1e-5:
                     hint = ("the generators' step is right; the discriminators' loss is not: D_Y judges real y against "
                             "buffered G(x), D_X real x against buffered F(y)")
                 elif calls == 1:

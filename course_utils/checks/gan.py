@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Mismatch, Report, seeded, expect, expect_close, expect_tensor, run_cases
+from . import Case, Mismatch, Report, largest_difference, seeded, expect, expect_close, expect_tensor, run_cases
 from ..gan2d import gan_step
 from .. import metrics as _metrics
 
@@ -117,11 +117,6 @@ _LARGE_LOGIT_HINT = ("{what} breaks down at a large logit: D = σ(l) rounds to {
 _reference_step = gan_step  # the non-saturating step of Goodfellow et al.'s Algorithm 1, defined once
 
 
-def _max_difference(a: nn.Module, b: nn.Module) -> float:
-    with torch.no_grad():
-        return max(float((p - q).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
-
-
 def _models(seed: int):
     torch.manual_seed(seed)
     G = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
@@ -192,7 +187,7 @@ def check_gan_step(gan_step: Callable[..., dict]) -> Report:
         """The hint of the mistake whose weights the student's match, if any."""
         for mistake, text in _GAN_STEP_MISTAKES.items():
             G_m, D_m = after(_step_variant(mistake), calls)
-            if max(_max_difference(got[0], G_m), _max_difference(got[1], D_m)) < 1e-5:
+            if max(largest_difference(got[0], G_m), largest_difference(got[1], D_m)) < 1e-5:
                 return text
         return ""
 
@@ -207,7 +202,7 @@ def check_gan_step(gan_step: Callable[..., dict]) -> Report:
     def compare(what: str, calls: int) -> None:
         got = after(gan_step, calls)
         want = after(_reference_step, calls)
-        d_diff, g_diff = _max_difference(got[1], want[1]), _max_difference(got[0], want[0])
+        d_diff, g_diff = largest_difference(got[1], want[1]), largest_difference(got[0], want[0])
         hint = named(got, calls) if max(d_diff, g_diff) >= 1e-5 else ""
         expect(d_diff < 1e-5, f"{what}: the discriminator's weights, against a step on −log D(x) − log(1 − D(G(z)))",
                "difference < 1e-5", f"{d_diff:.3g}", hint)

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, seeded, expect, expect_close, expect_tensor, run_cases
+from . import Case, Report, largest_difference, seeded, expect, expect_close, expect_tensor, run_cases
 
 __all__ = ["check_wasserstein_1d", "check_clip_weights", "check_critic_losses", "check_gradient_penalty", "check_wgan_step"]
 
@@ -310,10 +310,6 @@ def _after(step: Callable, seed: int, real: torch.Tensor, z: torch.Tensor, *, ca
     return ([p.detach().clone() for p in G.parameters()], [p.detach().clone() for p in C.parameters()], out)
 
 
-def _largest(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    return max(float((p - q).abs().max()) for p, q in zip(a, b))
-
-
 def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
     """``wgan_step(n_critic, clip, penalty)`` returns ``step(G, C, opt_G, opt_C, real, z)``: n_critic critic
     steps, each on its own slice of ``real`` and ``z`` (clipped or penalised), then one generator step
@@ -328,13 +324,13 @@ def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
                                    linear_critic=linear_critic)
         want_G, want_C, want = _after(_variant_step(n_critic, clip, penalty), 0, real, z, calls=calls,
                                       linear_critic=linear_critic)
-        diff = max(_largest(got_C, want_C), _largest(got_G, want_G))
+        diff = max(largest_difference(got_C, want_C), largest_difference(got_G, want_G))
         hint = ""
         if diff > 1e-5:
             for mistake in mistakes:
                 mis_G, mis_C, _ = _after(_variant_step(n_critic, clip, penalty, mistake), 0, real, z, calls=calls,
                                          linear_critic=linear_critic)
-                if max(_largest(got_C, mis_C), _largest(got_G, mis_G)) < 1e-5:
+                if max(largest_difference(got_C, mis_C), largest_difference(got_G, mis_G)) < 1e-5:
                     hint = _STEP_MISTAKES[mistake]
                     break
         expect(diff < 1e-5, f"{what}: the critic's and the generator's weights after the step", "difference < 1e-5",
