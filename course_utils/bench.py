@@ -10,11 +10,13 @@ stands, not what a CPU lecture run on 8x8 digits should reach.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import torch
 from .build import build_all, lesson_sources, repo_root
 from .run import LessonRun, execute_lesson
 
-__all__ = ["REFERENCES", "reference_workload", "bench_lesson", "format_seed_table", "main"]
+__all__ = ["REFERENCES", "reference_workload", "graded_metrics", "bench_lesson", "format_seed_table", "main"]
 
 REFERENCES: dict[str, list[str]] = {
     "01_autoencoder": [
@@ -81,8 +83,6 @@ def reference_workload(repeats: int = 3) -> float:
     default), so a lesson's wall time divided by it (``wall_ratio``) compares machines that differ
     2-4x in speed from one day to the next.
     """
-    import time
-
     g = torch.Generator().manual_seed(0)
     images = torch.randn(64, 32, 16, 16, generator=g)
     kernels = torch.randn(32, 32, 3, 3, generator=g) / 17
@@ -101,11 +101,41 @@ def reference_workload(repeats: int = 3) -> float:
     return best
 
 
+def graded_metrics(lesson: str, root: Path, since: float) -> dict[str, float]:
+    """What the grader gives the weights this run saved (lessons with trained-model exercises).
+
+    For each ``TRAINED`` exercise: the measured value on the grading digits (``graded <id>``) and the
+    fraction of its points (``graded <id> credit``), read from ``solutions/<lesson>.weights.pt`` if
+    this run wrote it (modified after ``since``).
+    """
+    from .graded_models import GradingData, measure_weights
+    from .grading import _checks_module, reference_namespace
+
+    specs = getattr(_checks_module(lesson), "TRAINED", {})
+    out: dict[str, float] = {}
+    if not specs:
+        return out
+    reference, grading = reference_namespace(lesson, root), GradingData()
+    for grade_id, spec in specs.items():
+        path = root / "solutions" / spec.file
+        if not path.is_file() or path.stat().st_mtime < since:
+            continue
+        value = measure_weights(path, spec, reference, grading)
+        name = grade_id.removeprefix("check-")
+        out[f"graded {name}"] = round(value, 4)
+        out[f"graded {name} credit"] = round(spec.credit(value), 4)
+    return out
+
+
 def _from_scratch(lesson: str, *, root: Path, out: Path, fast: bool, seed: int | None) -> tuple[LessonRun, float]:
     """Time the reference workload, then run ``lesson`` from an empty checkpoint folder: (its run, the reference seconds)."""
     reference = reference_workload()
+    start = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
         run = execute_lesson(lesson, root=root, out_dir=out, fast=fast, checkpoints=checkpoints, seed=seed)
+    if run.ok and not fast:
+        with contextlib.redirect_stdout(sys.stderr):  # the classifier's "loaded" line must not reach --json's output
+            run.metrics.update(graded_metrics(lesson, root, start))
     return run, reference
 
 

@@ -329,10 +329,14 @@ def _load_digits(split: str, test_fraction: float = 0.2) -> Images:
 
     bunch = load_digits()
     index = np.arange(len(bunch.target))
-    train_idx, test_idx = train_test_split(
+    train_idx, held_idx = train_test_split(
         index, test_size=test_fraction, random_state=0, stratify=bunch.target
     )
-    idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "all": index}[split]
+    # a quarter of the held-out fifth is kept for the grader: no lesson loads it
+    test_idx, grading_idx = train_test_split(
+        held_idx, test_size=0.25, random_state=0, stratify=bunch.target[held_idx]
+    )
+    idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "grading": np.sort(grading_idx), "all": index}[split]
     x = torch.from_numpy(bunch.images[idx].astype(np.float32) / 16.0).unsqueeze(1)
     y = torch.from_numpy(bunch.target[idx].astype(np.int64))
     return Images(x, y, "digits", split, [str(d) for d in range(10)], 17)
@@ -414,8 +418,10 @@ def load(
 
     Args:
         name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"ring"`` or ``"grid"``.
-        split: ``"train"`` or ``"test"`` (digits also ``"all"``). Digits are split 80/20,
-            stratified and fixed, so every lesson holds out the same 360 images.
+        split: ``"train"`` or ``"test"`` (digits also ``"grading"`` and ``"all"``). Digits are
+            split 80/15/5, stratified and fixed: 1,437 training images, the same 270 held-out
+            ``"test"`` images in every lesson, and 90 ``"grading"`` images that no lesson loads
+            (the grader measures students' trained models on them).
         n: keep the first ``n`` examples (images), or draw ``n`` points (mixtures; default 2,500).
         seed: the draw of the mixture points.
         binarize: images thresholded at 0.5 (values 0 or 1), for Bernoulli likelihoods.
@@ -423,8 +429,10 @@ def load(
         root: a folder holding (or to receive) the files, instead of the cache folder.
     """
     name = name.lower().replace("-", "_")
-    if split not in ("train", "test", "all"):
+    if split not in ("train", "test", "grading", "all"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if split == "grading" and name != "digits":
+        raise ValueError(f"only the digits have a 'grading' split, not {name!r}")
     if name in ("ring", "grid"):
         return _load_mixture(name, split, 2500 if n is None else n, seed)
     if name == "digits":

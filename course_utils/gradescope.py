@@ -7,7 +7,8 @@ At the zip's root, as Gradescope requires:
   pinned versions need Python 3.11 or later, so it brings one with ``uv``, then installs the CPU
   build of torch from PyTorch's CPU index and the course package with ``constraints.txt``, with no
   development extras: no CUDA packages, no browser, no test tools.
-* ``run_autograder``: grades the notebook in ``/autograder/submission`` with ``course grade`` and
+* ``run_autograder``: grades the notebook in ``/autograder/submission`` (and, in lessons 02-04, the
+  ``*.weights.pt`` file the notebook saved after training, uploaded beside it) with ``course grade`` and
   copies its ``results.json`` to ``/autograder/results/``. It always leaves a ``results.json``:
   when there is no notebook or the grader itself fails, one with score 0 and the reason.
 * the course package, ``pyproject.toml``, ``constraints.txt``, the lesson's solution source (the
@@ -69,6 +70,9 @@ notebook=$(find "$AUTOGRADER/submission" -name '*.ipynb' -not -path '*/.ipynb_ch
 work=$(mktemp -d)
 mkdir -p "$work/submissions"
 cp "$notebook" "$work/submissions/student.ipynb" || fail "the notebook could not be copied."
+# the weights a lesson's notebook saved after training (lessons 02-04 grade what the model learned)
+weights=$(find "$AUTOGRADER/submission" -name '*.weights.pt' 2>/dev/null | sort | head -n 1)
+[ -z "$weights" ] || cp "$weights" "$work/submissions/student.weights.pt" || fail "the weights file could not be copied."
 hidden=()
 [ -f "$SOURCE/hidden_tests.py" ] && hidden=(--hidden-tests "$SOURCE/hidden_tests.py")
 cd "$SOURCE" || fail "the autograder source is missing."

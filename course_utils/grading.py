@@ -23,6 +23,12 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
    of its probes that pass. Probes come from ``course_utils.checks.<topic>.PROBES``; an
    instructor's ``--hidden-tests`` file adds more (``PROBES = {grade_id: [Probe, ...]}``), which
    count but whose code is never shown.
+4. An exercise graded on what the student's model learned (``TRAINED`` in the checks module: one
+   in each of lessons 02, 03 and 04) is scored from ``STUDENT.weights.pt`` beside the notebook,
+   the file the notebook wrote after training in the lecture configuration. The grader loads it
+   with ``weights_only=True`` into its own copy of the architecture and measures it on 90 digits no
+   lesson loads (:mod:`course_utils.graded_models`), with credit in proportion between two
+   thresholds. A missing, corrupt, hostile, wrong-shaped or fast-mode file earns 0 and a message.
 
 Writes ``gradebook.csv``, ``<student>/results.json`` (Gradescope's schema) and
 ``<student>/feedback.txt``. A batch never stops for one submission.
@@ -52,9 +58,10 @@ from typing import Any, Callable
 import torch
 
 from .build import exercises, lesson_namespace, repo_root
-from .checks import Probe
+from .checks import Probe, Trained
+from .graded_models import GradingData, grade_weights, weights_file_for
 
-__all__ = ["Probe", "Prepared", "Submission", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
+__all__ = ["Probe", "Prepared", "Submission", "TrainedGrading", "lesson_trained", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
            "prepare_probes",
            "grade_submission", "grade_batch", "main"]
 
@@ -509,12 +516,42 @@ def prepare_probes(lesson: str, probes: dict[str, list[Probe]], reference: dict,
     return prepared
 
 
+@dataclass
+class TrainedGrading:
+    """How a batch grades the lesson's :class:`~course_utils.checks.Trained` exercises: their specs,
+    the reference namespace that builds the trusted architectures, and the grading digits."""
+
+    specs: dict[str, Trained]
+    reference: dict
+    data: GradingData | None = None
+
+
+def lesson_trained(lesson: str, reference: dict) -> TrainedGrading:
+    """The lesson's exercises graded on its trained model (``TRAINED`` in its checks module), ready to grade."""
+    specs = dict(getattr(_checks_module(lesson), "TRAINED", {}))
+    grading = GradingData() if specs else None
+    if grading is not None and any(spec.lesson == "04_gan" for spec in specs.values()):
+        grading.classifier()  # trained or loaded once, before any grading thread starts
+    return TrainedGrading(specs, reference, grading)
+
+
+def _grade_trained(path: Path, grade_id: str, points: float, trained: TrainedGrading) -> dict:
+    """The one test of a Trained exercise: the submission's weights file, measured in this process."""
+    spec = trained.specs[grade_id]
+    fraction, message = grade_weights(weights_file_for(path), spec, trained.reference, trained.data or GradingData())
+    return {"name": f"{grade_id}: the trained model, measured on held-out digits", "score": round(points * fraction, 6),
+            "max_score": points, "status": "passed" if fraction >= 1.0 else "failed", "output": message,
+            "visibility": "visible", "exercise": grade_id}
+
+
 def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prepared], timeout_cell: float = 60,
                      timeout_total: float = 600, memory_mb: int = 3072, sandbox: Sandbox | None = None,
-                     work: Path | None = None) -> Submission:
+                     work: Path | None = None, trained: TrainedGrading | None = None) -> Submission:
     """Grade one notebook against prepared probes; never raises for anything the submission does.
 
     ``work`` is the folder under which its temporary folder is made (a sealed submission sees none of it but its own).
+    ``trained`` grades the exercises scored on the model the student trained, from ``STUDENT.weights.pt``
+    beside the notebook (read and measured here, never given to the student's kernel).
     """
     start = time.perf_counter()
     result = Submission(path.stem)
@@ -559,6 +596,12 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
             result.notes.append(f"cell {index + 1} exceeded the {timeout_cell:g} s limit and was interrupted")
         result.notes.extend(str(e) for e in status.get("errors", [])[:10])
         for exercise in graded:
+            if trained is not None and exercise.grade_id in trained.specs:
+                test = _grade_trained(path, exercise.grade_id, exercise.points, trained)
+                result.tests.append(test)
+                result.scores[exercise.grade_id] = test["score"]
+                result.max_scores[exercise.grade_id] = exercise.points
+                continue
             exercise_probes = [(n, item) for n, item in enumerate(prepared) if item.grade_id == exercise.grade_id]
             passed = 0
             for n, item in exercise_probes:
@@ -629,7 +672,9 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
     """Grade every ``*.ipynb`` in ``submissions``; write the gradebook, results.json and feedback files."""
     root = root or repo_root()
     # inputs and reference values are the same for every student: computed once, before any thread starts
-    prepared = prepare_probes(lesson, lesson_probes(lesson, hidden_tests), reference_namespace(lesson, root), seed, root)
+    reference = reference_namespace(lesson, root)
+    prepared = prepare_probes(lesson, lesson_probes(lesson, hidden_tests), reference, seed, root)
+    trained = lesson_trained(lesson, reference)
     paths = sorted(submissions.glob("*.ipynb"))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as work:
@@ -638,7 +683,8 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
         def one(path: Path) -> Submission:
             try:
                 return grade_submission(path, lesson, root=root, prepared=prepared, timeout_cell=timeout_cell,
-                                        timeout_total=timeout_total, memory_mb=memory_mb, sandbox=sandbox, work=Path(work))
+                                        timeout_total=timeout_total, memory_mb=memory_mb, sandbox=sandbox, work=Path(work),
+                                        trained=trained)
             except Exception as err:  # noqa: BLE001 - the batch never stops for one submission
                 return Submission(path.stem, notes=[f"grader error: {type(err).__name__}: {err}"])
 

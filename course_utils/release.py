@@ -71,6 +71,8 @@ comment above it names the idea. The cell after it checks your code on small fix
 says what is wrong ("not done yet" while the stub is there). Write your answer in place of the
 stub, run the check, and go on: later cells use what you wrote. Written questions are markdown
 cells that read "YOUR ANSWER HERE". Hand in the notebook itself; your lecturer grades it.
+Lessons 02, 03 and 04 also grade the model you trained: after training (without fast mode), the
+notebook saves its weights to NN_topic.weights.pt beside it; hand that file in with the notebook.
 
 ## Whose folder is whose
 

@@ -22,10 +22,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from .device import course_seed, generator, get_device, seed_everything
+from .device import course_seed, fast_mode, generator, get_device, seed_everything
 
 __all__ = ["History", "fit", "fit_gan", "load_or_train", "cached", "checkpoint_dir", "checkpoint_path", "config_key",
-           "code_fingerprint", "save_atomically", "predict"]
+           "code_fingerprint", "save_atomically", "predict", "save_weights", "load_weights", "WeightsError",
+           "WEIGHTS_FORMAT", "MAX_WEIGHTS_MB"]
 
 Batch = tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
@@ -275,6 +276,74 @@ def save_atomically(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------------
+# The weights a student hands in
+# ------------------------------------------------------------------------------------------------
+WEIGHTS_FORMAT = "course-weights-1"
+MAX_WEIGHTS_MB = 64  #: a larger file is refused before it is read
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used: missing, too large, not a weights file, or not this model's."""
+
+
+def save_weights(model: nn.Module, lesson: str, path: str | os.PathLike | None = None) -> Path:
+    """Save the weights of the model a lesson trained, to hand in with the notebook; return the path.
+
+    The file (``<lesson>.weights.pt`` in the working folder, that is beside the notebook, unless
+    ``path`` says otherwise) holds the state dict as CPU tensors and what made it: the lesson, the
+    model's class, the lesson seed and whether fast mode was on (the grader scores only weights
+    trained in the lecture configuration). It is read back with ``torch.load(weights_only=True)``.
+    """
+    path = Path(path) if path is not None else Path(f"{lesson}.weights.pt")
+    state = {key: value.detach().to("cpu").clone() for key, value in model.state_dict().items()}
+    save_atomically({"format": WEIGHTS_FORMAT, "lesson": lesson, "model": type(model).__name__, "fast": fast_mode(),
+                     "seed": course_seed(), "state_dict": state}, path)
+    return path
+
+
+def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict[str, Any]:
+    """Load a file written by :func:`save_weights` into ``model``; return its other entries.
+
+    Every way a file can be unusable raises :class:`WeightsError` with what is wrong (no file, over
+    :data:`MAX_WEIGHTS_MB`, not a file ``torch.load`` reads with ``weights_only=True`` (so nothing in
+    it is ever executed), another lesson's, missing or extra parameters, a wrong shape, values that
+    are not finite); ``model`` is left unchanged unless everything is right.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"no weights file at {path}")
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > MAX_WEIGHTS_MB:
+        raise WeightsError(f"{path.name} is {size_mb:.0f} MB, over the {MAX_WEIGHTS_MB} MB a lesson's model needs")
+    try:
+        with warnings.catch_warnings():  # torch's remarks on a foreign pickle protocol: the error below says it all
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - every unreadable file gets the same kind of message
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        raise WeightsError(f"{path.name} is not a weights file written by save_weights ({type(err).__name__}: {first})") from None
+    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT or not isinstance(saved.get("state_dict"), dict):
+        raise WeightsError(f"{path.name} was not written by course_utils.train.save_weights")
+    if saved.get("lesson") != lesson:
+        raise WeightsError(f"{path.name} holds weights of lesson {saved.get('lesson')!r}, not {lesson!r}")
+    state = saved["state_dict"]
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        raise WeightsError(f"{path.name} does not fit this architecture: "
+                           + "; ".join(part for part in (f"missing {', '.join(missing[:4])}" if missing else "",
+                                                         f"unexpected {', '.join(extra[:4])}" if extra else "") if part))
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor) or value.shape != expected[key].shape:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise WeightsError(f"{path.name}: {key} should have shape {tuple(expected[key].shape)}, not {got}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise WeightsError(f"{path.name}: {key} holds values that are not finite (nan or inf): training diverged")
+    model.load_state_dict({key: value.to(expected[key].dtype) for key, value in state.items()})
+    return {key: value for key, value in saved.items() if key != "state_dict"}
 
 
 def load_or_train(

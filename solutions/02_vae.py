@@ -488,10 +488,26 @@ plt.show()
 # %% [markdown]
 # **What the curve shows.** $K = 1$ is the (negative) ELBO. More samples tighten the bound, quickly
 # at first, then slowly. (The bound grows with $K$ *in expectation*: each number here is a
-# Monte-Carlo estimate, so two large $K$ can swap places by a few hundredths of a nat.) the remaining gap is the mismatch between the encoder's Gaussian and the
+# Monte-Carlo estimate, so two large $K$ can swap places by a few hundredths of a nat.) The remaining gap is the mismatch between the encoder's Gaussian and the
 # true posterior. Every VAE number beats the independent-pixel model by a wide margin: the latent
 # variable is what captures the correlations between pixels.
 #
+# ### ✎ Graded: what your VAE learned
+# Besides the check cells, the grader scores the VAE you trained in section 6, in the lecture
+# configuration (not in fast mode). The next cell saves its weights to `02_vae.weights.pt` beside
+# this notebook: hand that file in with the notebook. The grader loads it into its own copy of
+# exercise 4's architecture and computes $-\mathcal{L}_K$ with $K = 1000$ on 90 digits that this
+# notebook never loads (kept aside from the held-out fifth for grading): full marks at $17.5$ nats per
+# image or less, none at $22$ or more, in proportion between. The $K = 1000$ number above, on the other
+# held-out digits, is a fair preview.
+
+# %%
+train.save_weights(vae, "02_vae");
+
+# %% id="check-trained-vae" points=4 tags=["nbval-check-output"]
+checks.check_trained(VAE)
+
+# %% [markdown]
 # ## 9. Exploring the latent space
 #
 # **Latent perturbation.** Pick a held-out digit, pick one coordinate of its code $\mu_\phi(x)$, and

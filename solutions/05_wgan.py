@@ -615,7 +615,7 @@ viz.plot_losses({"W_estimate": digit_history.step["W_estimate"]}, title="WGAN-GP
 plt.show()
 
 classifier = metrics.digit_classifier()
-n_eval = budget(360, 100)
+n_eval = budget(len(held_out), 100)
 reference = held_out.x[:n_eval]
 with torch.no_grad():
     wgan_samples = G_digits(torch.randn(n_eval, Z_IMAGE, generator=torch.Generator().manual_seed(11)).to(device)).cpu()

@@ -12,15 +12,20 @@ from course_utils import data
 
 def test_digits_splits_are_fixed_disjoint_and_stratified():
     train, test = data.load("digits"), data.load("digits", "test")
-    assert (len(train), len(test)) == (1437, 360)
+    grading = data.load("digits", "grading")
+    assert (len(train), len(test), len(grading)) == (1437, 270, 90)
+    assert torch.bincount(grading.y).tolist() == [9] * 10
     assert train.x.shape[1:] == (1, 8, 8) and train.x.dtype == torch.float32
     assert 0.0 <= float(train.x.min()) and float(train.x.max()) == 1.0
     assert train.levels == 17 and train.classes == [str(d) for d in range(10)]
-    assert torch.bincount(test.y).tolist() == [36, 36, 35, 37, 36, 37, 36, 36, 35, 36]
+    assert torch.bincount(test.y).tolist() == [27, 27, 26, 28, 27, 28, 27, 27, 26, 27]
     # same data twice, and no test image in the training set
     assert torch.equal(data.load("digits", "test").x, test.x)
     train_rows = {tuple(r) for r in train.flat().tolist()}
+    test_rows = {tuple(r) for r in test.flat().tolist()}
     assert not any(tuple(r) in train_rows for r in test.flat().tolist())
+    # and the grader's images are in neither
+    assert not any(tuple(r) in train_rows or tuple(r) in test_rows for r in grading.flat().tolist())
 
 
 def test_digits_options_and_loader():
@@ -37,6 +42,8 @@ def test_unknown_names_and_splits_are_explained():
         data.load("cifar")
     with pytest.raises(ValueError, match="split"):
         data.load("digits", "validation")
+    with pytest.raises(ValueError, match="grading"):
+        data.load("fonts", "grading")
 
 
 @pytest.mark.parametrize("name,modes,std", [("ring", 8, 0.02), ("grid", 25, 0.05)])

@@ -92,3 +92,18 @@ def test_run_autograder_grades_an_upload_and_always_writes_results(autograder, t
     shutil.copyfile(ROOT / "notebooks" / "01_autoencoder.ipynb", base / "submission" / "stub.ipynb")
     report = _run(base, python=shutil.which("false") or "/bin/false")  # the grader itself fails
     assert report["score"] == 0 and "could not grade" in report["output"] and report["tests"] == []
+
+
+def test_an_uploaded_weights_file_is_measured(tmp_path, monkeypatch):
+    from course_utils import grading, train
+
+    base = tmp_path / "autograder"
+    _unpack(gradescope.autograder_zip("02_vae", tmp_path / "zip", root=ROOT), base)
+    shutil.copyfile(ROOT / "solutions" / "02_vae.ipynb", base / "submission" / "02_vae.ipynb")
+    monkeypatch.setenv("COURSE_FAST", "0")
+    untrained = eval("VAE(8, (1, 8, 8))", dict(grading.reference_namespace("02_vae", ROOT)))
+    train.save_weights(untrained, "02_vae", base / "submission" / "02_vae.weights.pt")
+    report = _run(base)
+    (trained,) = [t for t in report["tests"] if t["name"].startswith("check-trained-vae")]
+    assert "importance-weighted bound" in trained["output"] and trained["score"] == 0  # measured: untrained, about 44 nats
+    assert report["score"] == report["max_score"] - trained["max_score"]

@@ -28,6 +28,7 @@ __all__ = [
     "largest_difference",
     "CheckFailed",
     "NotDone",
+    "NotYet",
     "Mismatch",
     "Case",
     "Report",
@@ -38,6 +39,8 @@ __all__ = [
     "expect_tensor",
     "Probe",
     "seeded",
+    "Trained",
+    "check_weights_file",
 ]
 
 PASS, FAIL, TODO, ERROR = "pass", "fail", "todo", "error"
@@ -66,6 +69,81 @@ class Probe:
     check: Callable[[Any], Any] | None = None
 
 
+@dataclass(frozen=True)
+class Trained:
+    """An exercise graded on the model the notebook trained, not on probes.
+
+    The notebook saves the trained weights (:func:`course_utils.train.save_weights`); the grader
+    loads them into its own copy of the architecture (``build``, an expression evaluated on the
+    reference solution: the student's classes never run in the grader's process), measures
+    ``metric`` on the 90 ``"grading"`` digits that no lesson loads, and gives credit linearly between
+    ``zero`` (nothing) and ``full`` (all the points). ``full < zero`` when lower is better.
+    """
+
+    lesson: str
+    build: str
+    metric: str
+    full: float
+    zero: float
+
+    @property
+    def file(self) -> str:
+        """The name :func:`course_utils.train.save_weights` gives the weights in the notebook's folder."""
+        return f"{self.lesson}.weights.pt"
+
+    def credit(self, value: float) -> float:
+        """The fraction of the points ``value`` earns: 0 at ``zero`` or worse, 1 at ``full`` or better, linear between."""
+        if not math.isfinite(value):
+            return 0.0
+        return min(1.0, max(0.0, (value - self.zero) / (self.full - self.zero)))
+
+    def terms(self) -> str:
+        """The grading rule, in words."""
+        better, worse = ("or less", "or more") if self.full < self.zero else ("or more", "or less")
+        return f"full marks at {self.full:g} {better}, none at {self.zero:g} {worse}, in proportion between"
+
+
+def check_weights_file(spec: Trained, namespace: dict[str, Any], path: Any = None) -> Report:
+    """The check of a :class:`Trained` exercise: the saved weights load into the student's architecture.
+
+    ``namespace`` holds the student's classes that ``spec.build`` names. The check cannot say what the
+    grader will measure (that uses digits the notebook never loads); it says how the grader scores,
+    and whether the file it will read is usable. No file yet reads "not done yet".
+    """
+    from pathlib import Path
+
+    from ..device import fast_mode
+    from ..train import WeightsError, load_weights
+
+    where = Path(path if path is not None else spec.file)
+    state: dict = {}
+
+    def builds() -> None:
+        state["model"] = eval(spec.build, dict(namespace))  # noqa: S307 - the course's own expression
+
+    def loads() -> None:
+        if not where.is_file():
+            raise NotYet(f"no {where.name} yet: train the model above, then run the cell that saves it")
+        try:
+            state.update(load_weights(where, state["model"], spec.lesson))
+        except WeightsError as err:
+            raise Mismatch(str(err), hint="run the cells above that train and save the model, then this one") from None
+
+    def lecture() -> None:
+        expect(not state.get("fast"), "the weights were trained in fast mode", hint=(
+            "the grader gives no points to weights trained with COURSE_FAST set: run the notebook without it"))
+
+    cases = [Case(f"{spec.build} builds", builds, required=True), Case("the weights file loads into it", loads, required=True)]
+    if fast_mode():
+        note = "fast mode is on, so this file is not the one to hand in"
+    else:
+        note = "hand it in with the notebook"
+        cases.append(Case("trained in the lecture configuration", lecture))
+    print(f"{spec.file}: {note}. The grader measures {spec.metric} on 90 digits this notebook never loads: "
+          f"{spec.terms()}.")
+    return run_cases(f"trained model ({spec.file})", cases)
+
+
 def seeded(seed: int) -> torch.Generator:
     """A CPU generator with a fixed seed: the fixed inputs of a public test."""
     return torch.Generator().manual_seed(seed)
@@ -81,6 +159,11 @@ class CheckFailed(AssertionError):
 
 class NotDone(CheckFailed):
     """Raised by a check cell while the exercise's stub still raises ``NotImplementedError``."""
+
+
+class NotYet(NotImplementedError):
+    """Raised by a case when a step before the check has not run yet (a file the notebook writes is missing):
+    the exercise reads "not done yet" with this message, not as a stub."""
 
 
 class Mismatch(Exception):
@@ -126,6 +209,7 @@ class Result:
     status: str
     message: str = ""
     hint: str = ""
+    stub: bool = True  #: a "not done yet" that came from a stub (not from a missing earlier step, :class:`NotYet`)
 
 
 @dataclass
@@ -158,7 +242,10 @@ class Report:
 
     def text(self) -> str:
         total = len(self.results)
-        if self.status == TODO:
+        todo = next((r for r in self.results if r.status == TODO), None)
+        if todo is not None and not todo.stub:
+            head = f"{self.exercise}: not done yet"
+        elif self.status == TODO:
             head = f"{self.exercise}: not done yet (the stub still raises NotImplementedError)"
         elif self.status == PASS:
             head = f"{self.exercise}: all {total} tests pass"
@@ -199,7 +286,7 @@ def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = 
         try:
             case.run()
         except NotImplementedError as err:
-            report.results.append(Result(case.name, TODO, str(err) if str(err) else ""))
+            report.results.append(Result(case.name, TODO, str(err) if str(err) else "", stub=not isinstance(err, NotYet)))
             break
         except Mismatch as m:
             report.results.append(Result(case.name, FAIL, m.describe(), m.hint or case.hint))
@@ -217,7 +304,9 @@ def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = 
     if not quiet:
         print(report.text())
     if raise_on_failure and report.status == TODO:
-        raise NotDone(f"{exercise} is not done yet (its stub still raises NotImplementedError)") from None
+        todo = next(r for r in report.results if r.status == TODO)
+        why = "its stub still raises NotImplementedError" if todo.stub else todo.message
+        raise NotDone(f"{exercise} is not done yet ({why})") from None
     if raise_on_failure and report.status in (FAIL, ERROR):
         # self-contained, for tools that show the error without the printed verdict (nbgrader validate)
         first = next(r for r in report.results if r.status in (FAIL, ERROR))

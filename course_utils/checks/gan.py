@@ -10,11 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Mismatch, Report, largest_difference, seeded, expect, expect_close, expect_tensor, run_cases
+from . import (Case, Mismatch, Report, Trained, check_weights_file, largest_difference, seeded, expect, expect_close,
+               expect_tensor, run_cases)
 from ..gan2d import gan_step
 from .. import metrics as _metrics
 
-__all__ = ["check_discriminator_loss", "check_generator_loss", "check_gan_step", "check_modes_captured"]
+__all__ = ["check_discriminator_loss", "check_generator_loss", "check_gan_step", "check_modes_captured", "check_trained",
+           "TRAINED"]
 
 
 
@@ -363,3 +365,15 @@ PROBES: dict[str, list[Probe]] = {
               "lambda: modes_captured(inp['samples'], inp['modes'], 0.1))", _near_threshold),
     ],
 }
+
+
+#: Graded on the model the notebook trained (see :class:`course_utils.checks.Trained`).
+TRAINED: dict[str, Trained] = {
+    "check-trained-gan": Trained("04_gan", "Generator()", "the Frechet distance of 1,000 samples",
+                                 full=80.0, zero=200.0),
+}
+
+
+def check_trained(Generator: type, path: str | None = None) -> Report:
+    """The DCGAN generator trained with your gan_step: its saved weights load into ``Generator``."""
+    return check_weights_file(TRAINED["check-trained-gan"], {"Generator": Generator}, path)

@@ -9,9 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Mismatch, Report, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import (Case, Mismatch, Report, Trained, check_weights_file, expect, expect_close, expect_shape, expect_tensor,
+               run_cases)
 
-__all__ = ["check_causal_mask", "check_masked_conv", "check_gated_layer", "check_pixel_nll", "check_sample"]
+__all__ = ["check_causal_mask", "check_masked_conv", "check_gated_layer", "check_pixel_nll", "check_sample",
+           "check_trained", "TRAINED"]
 
 
 def _mask(k: int, mask_type: str) -> torch.Tensor:
@@ -482,3 +484,15 @@ PROBES: dict[str, list[Probe]] = {
               "GatedLayer(c, 4, 3, first), c).values()) for first, c in ((True, 2), (False, 4))]"),
     ],
 }
+
+
+#: Graded on the model the notebook trained (see :class:`course_utils.checks.Trained`).
+TRAINED: dict[str, Trained] = {
+    "check-trained-pixelcnn": Trained("03_pixelcnn", "GatedPixelCNN()", "bits per dimension (17 grey levels)",
+                                      full=1.85, zero=2.3),
+}
+
+
+def check_trained(GatedPixelCNN: type, path: str | None = None) -> Report:
+    """The gated PixelCNN trained with your gated layer: its saved weights load into ``GatedPixelCNN``."""
+    return check_weights_file(TRAINED["check-trained-pixelcnn"], {"GatedPixelCNN": GatedPixelCNN}, path)

@@ -9,10 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Case, Mismatch, Report, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import (Case, Mismatch, Report, Trained, check_weights_file, seeded, expect, expect_close, expect_shape,
+               expect_tensor, run_cases)
 
 __all__ = ["check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_vae", "check_iwae_bound",
-           "check_gumbel_softmax"]
+           "check_gumbel_softmax", "check_trained", "TRAINED"]
 
 
 
@@ -698,3 +699,15 @@ PROBES: dict[str, list[Probe]] = {
                          "x": (torch.rand(4000, 1, 8, 8, generator=g) > 0.5).float()}, check=_spy_properties),
     ],
 }
+
+
+#: Graded on the model the notebook trained (see :class:`course_utils.checks.Trained`).
+TRAINED: dict[str, Trained] = {
+    "check-trained-vae": Trained("02_vae", "VAE(8, (1, 8, 8))", "the importance-weighted bound -L_K (K = 1000, nats per image)",
+                                 full=17.5, zero=22.0),
+}
+
+
+def check_trained(VAE: type, path: str | None = None) -> Report:
+    """The VAE of exercise 4 as trained in section 6: its saved weights load into your ``VAE``."""
+    return check_weights_file(TRAINED["check-trained-vae"], {"VAE": VAE}, path)
