@@ -16,7 +16,12 @@ tooling: it is not part of the student library.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +35,7 @@ from .checks import Trained
 from .train import WeightsError, load_weights
 
 __all__ = ["GradingData", "importance_weighted_nll", "pixel_bits_per_dim", "sample_frechet_distance", "MEASURES",
-           "measure_weights", "grade_weights", "weights_file_for"]
+           "measure_weights", "grade_weights", "grade_weights_isolated", "weights_file_for", "main"]
 
 N_SAMPLES_FD = 1000  #: samples a generator draws for its Fréchet distance
 K_IWAE = 1000  #: importance samples per image
@@ -117,11 +122,11 @@ def measure_weights(path: Path, spec: Trained, reference: dict, grading: Grading
     unusable, or trained in fast mode); a measurement that fails raises its own error.
     """
     if not path.is_file():
-        raise WeightsError(f"no weights file: hand in {spec.file}, the file the notebook writes after training "
-                           f"(the grader reads it as {path.name})")
+        raise WeightsError(f"no weights file: hand in {spec.file}, which the notebook writes beside itself after "
+                           "training, together with the notebook")
     model = eval(spec.build, dict(reference))  # noqa: S307 - the reference solution's class, trusted
     meta = load_weights(path, model, spec.lesson)
-    if meta.get("fast"):
+    if meta.get("fast") is not False:
         raise WeightsError("the weights were trained in fast mode (COURSE_FAST); only the lecture configuration is graded")
     return MEASURES[spec.lesson](model.eval(), grading)
 
@@ -138,4 +143,54 @@ def grade_weights(path: Path, spec: Trained, reference: dict, grading: GradingDa
         return 0.0, str(err)
     except Exception as err:  # noqa: BLE001 - the batch never stops for one file
         return 0.0, f"the weights could not be measured ({type(err).__name__}: {str(err)[:160]})"
-    return spec.credit(value), f"{spec.metric} on the grading digits: {value:.3f} ({spec.terms()})"
+    return spec.credit(value), f"{spec.metric}: {value:.3f} ({spec.terms()})"
+
+
+def grade_weights_isolated(path: Path, spec: Trained, root: Path, *, memory_mb: int = 3072,
+                           timeout: float = 300.0) -> tuple[float, str]:
+    """:func:`grade_weights` in a child process with an address-space limit and a time limit.
+
+    The file comes from a student: whatever it does to torch's reader (a crash, a zip that expands
+    to gigabytes) ends that process, not the grader's batch, and earns 0 with the reason. The child
+    builds the reference architecture itself and loads the grading digits and classifier from the
+    cache the parent warmed.
+    """
+    from .grading import _limits
+
+    command = [sys.executable, "-m", "course_utils.graded_models", json.dumps(dataclasses.asdict(spec)), str(path),
+               str(root)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, preexec_fn=_limits(memory_mb),
+                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    except subprocess.TimeoutExpired:
+        return 0.0, f"measuring the weights took longer than {timeout:g} s"
+    lines = done.stdout.strip().splitlines()
+    try:
+        verdict = json.loads(lines[-1])
+        return float(verdict["fraction"]), str(verdict["message"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        tail = " ".join(done.stderr.strip().splitlines()[-1:])[:160]
+        return 0.0, (f"measuring the weights failed (the process ended with code {done.returncode}: a crash or the "
+                     f"memory limit{': ' + tail if tail else ''})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.graded_models SPEC FILE ROOT``: print ``{"fraction", "message"}`` as JSON.
+
+    ``SPEC`` is the exercise's :class:`~course_utils.checks.Trained` as JSON (the grader's own, passed
+    whole, so the child measures exactly what the parent would).
+    """
+    import contextlib
+
+    from .grading import reference_namespace
+
+    spec_json, path, root = (sys.argv[1:] if argv is None else argv)[:3]
+    spec = Trained(**json.loads(spec_json))
+    with contextlib.redirect_stdout(sys.stderr):  # only the verdict goes to stdout
+        fraction, message = grade_weights(Path(path), spec, reference_namespace(spec.lesson, Path(root)), GradingData())
+    print(json.dumps({"fraction": fraction, "message": message}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

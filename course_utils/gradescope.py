@@ -45,6 +45,8 @@ python3 -m uv venv --python 3.11 .venv
 python3 -m uv pip install --python .venv/bin/python --index-url https://download.pytorch.org/whl/cpu "torch=={torch}"
 python3 -m uv pip install --python .venv/bin/python -c constraints.txt .
 .venv/bin/python -c "import course_utils.grading, torch; print('course package ready, torch', torch.__version__)"
+# the digit classifier lesson 04's trained-model exercise is measured with, trained once into the image's cache
+.venv/bin/python -c "from course_utils import metrics; metrics.digit_classifier()"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -70,8 +72,12 @@ notebook=$(find "$AUTOGRADER/submission" -name '*.ipynb' -not -path '*/.ipynb_ch
 work=$(mktemp -d)
 mkdir -p "$work/submissions"
 cp "$notebook" "$work/submissions/student.ipynb" || fail "the notebook could not be copied."
-# the weights a lesson's notebook saved after training (lessons 02-04 grade what the model learned)
-weights=$(find "$AUTOGRADER/submission" -name '*.weights.pt' 2>/dev/null | sort | head -n 1)
+# the weights a lesson's notebook saved after training (lessons 02-04 grade what the model learned): the
+# lesson's own file name first, else any uploaded .pt file (a browser may have renamed it); no zip debris
+weights=$(find "$AUTOGRADER/submission" -type f -name '{lesson}.weights.pt' -not -path '*/__MACOSX/*' 2>/dev/null \
+  | sort | head -n 1)
+[ -n "$weights" ] || weights=$(find "$AUTOGRADER/submission" -type f -name '*.pt' -not -name '._*' \
+  -not -path '*/__MACOSX/*' 2>/dev/null | sort | head -n 1)
 [ -z "$weights" ] || cp "$weights" "$work/submissions/student.weights.pt" || fail "the weights file could not be copied."
 hidden=()
 [ -f "$SOURCE/hidden_tests.py" ] && hidden=(--hidden-tests "$SOURCE/hidden_tests.py")

@@ -27,8 +27,9 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
    in each of lessons 02, 03 and 04) is scored from ``STUDENT.weights.pt`` beside the notebook,
    the file the notebook wrote after training in the lecture configuration. The grader loads it
    with ``weights_only=True`` into its own copy of the architecture and measures it on 90 digits no
-   lesson loads (:mod:`course_utils.graded_models`), with credit in proportion between two
-   thresholds. A missing, corrupt, hostile, wrong-shaped or fast-mode file earns 0 and a message.
+   lesson loads (:mod:`course_utils.graded_models`), in a child process with the same memory limit
+   and a time limit, with credit in proportion between two thresholds. A missing, corrupt, hostile,
+   wrong-shaped or fast-mode file earns 0 and a message.
 
 Writes ``gradebook.csv``, ``<student>/results.json`` (Gradescope's schema) and
 ``<student>/feedback.txt``. A batch never stops for one submission.
@@ -59,7 +60,7 @@ import torch
 
 from .build import exercises, lesson_namespace, repo_root
 from .checks import Probe, Trained
-from .graded_models import GradingData, grade_weights, weights_file_for
+from .graded_models import GradingData, grade_weights_isolated, weights_file_for
 
 __all__ = ["Probe", "Prepared", "Submission", "TrainedGrading", "lesson_trained", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
            "prepare_probes",
@@ -518,28 +519,34 @@ def prepare_probes(lesson: str, probes: dict[str, list[Probe]], reference: dict,
 
 @dataclass
 class TrainedGrading:
-    """How a batch grades the lesson's :class:`~course_utils.checks.Trained` exercises: their specs,
-    the reference namespace that builds the trusted architectures, and the grading digits."""
+    """How a batch grades the lesson's :class:`~course_utils.checks.Trained` exercises: their specs, and the
+    limits of the child process that measures each weights file (:func:`grade_weights_isolated`)."""
 
     specs: dict[str, Trained]
-    reference: dict
-    data: GradingData | None = None
+    memory_mb: int = 3072
+    timeout: float = 300.0
 
 
-def lesson_trained(lesson: str, reference: dict) -> TrainedGrading:
-    """The lesson's exercises graded on its trained model (``TRAINED`` in its checks module), ready to grade."""
+def lesson_trained(lesson: str, memory_mb: int = 3072) -> TrainedGrading:
+    """The lesson's exercises graded on its trained model (``TRAINED`` in its checks module), ready to grade.
+
+    The digit classifier lesson 04's measurement needs is trained or loaded here, once, so that the
+    measuring processes of parallel submissions only load it.
+    """
     specs = dict(getattr(_checks_module(lesson), "TRAINED", {}))
-    grading = GradingData() if specs else None
-    if grading is not None and any(spec.lesson == "04_gan" for spec in specs.values()):
-        grading.classifier()  # trained or loaded once, before any grading thread starts
-    return TrainedGrading(specs, reference, grading)
+    if any(spec.lesson == "04_gan" for spec in specs.values()):
+        GradingData().classifier()
+    return TrainedGrading(specs, memory_mb)
 
 
-def _grade_trained(path: Path, grade_id: str, points: float, trained: TrainedGrading) -> dict:
-    """The one test of a Trained exercise: the submission's weights file, measured in this process."""
-    spec = trained.specs[grade_id]
-    fraction, message = grade_weights(weights_file_for(path), spec, trained.reference, trained.data or GradingData())
-    return {"name": f"{grade_id}: the trained model, measured on held-out digits", "score": round(points * fraction, 6),
+def _grade_trained(path: Path, grade_id: str, points: float, root: Path, trained: TrainedGrading) -> dict:
+    """The one test of a Trained exercise: the submission's weights file, measured outside the student's kernel."""
+    fraction, message = grade_weights_isolated(weights_file_for(path), trained.specs[grade_id], root,
+                                               memory_mb=trained.memory_mb, timeout=trained.timeout)
+    score = round(points * fraction, 6)
+    if 0 < fraction < 1:
+        message = f"partial credit, {score:g} of {points:g} points: {message}"
+    return {"name": f"{grade_id}: the trained model, measured on held-out digits", "score": score,
             "max_score": points, "status": "passed" if fraction >= 1.0 else "failed", "output": message,
             "visibility": "visible", "exercise": grade_id}
 
@@ -551,11 +558,13 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
 
     ``work`` is the folder under which its temporary folder is made (a sealed submission sees none of it but its own).
     ``trained`` grades the exercises scored on the model the student trained, from ``STUDENT.weights.pt``
-    beside the notebook (read and measured here, never given to the student's kernel).
+    beside the notebook (measured by a limited child process of the grader, never given to the student's
+    kernel); by default :func:`lesson_trained`.
     """
     start = time.perf_counter()
     result = Submission(path.stem)
     graded = exercises(lesson, root)
+    trained = trained if trained is not None else lesson_trained(lesson, memory_mb)
     sandbox = sandbox or Sandbox("none")
     with tempfile.TemporaryDirectory(prefix="grade-", dir=work) as tmp:
         folder = Path(tmp) / "work"
@@ -596,8 +605,8 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
             result.notes.append(f"cell {index + 1} exceeded the {timeout_cell:g} s limit and was interrupted")
         result.notes.extend(str(e) for e in status.get("errors", [])[:10])
         for exercise in graded:
-            if trained is not None and exercise.grade_id in trained.specs:
-                test = _grade_trained(path, exercise.grade_id, exercise.points, trained)
+            if exercise.grade_id in trained.specs:
+                test = _grade_trained(path, exercise.grade_id, exercise.points, root, trained)
                 result.tests.append(test)
                 result.scores[exercise.grade_id] = test["score"]
                 result.max_scores[exercise.grade_id] = exercise.points
@@ -674,7 +683,7 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
     # inputs and reference values are the same for every student: computed once, before any thread starts
     reference = reference_namespace(lesson, root)
     prepared = prepare_probes(lesson, lesson_probes(lesson, hidden_tests), reference, seed, root)
-    trained = lesson_trained(lesson, reference)
+    trained = lesson_trained(lesson, memory_mb)
     paths = sorted(submissions.glob("*.ipynb"))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as work:

@@ -296,21 +296,45 @@ def save_weights(model: nn.Module, lesson: str, path: str | os.PathLike | None =
     ``path`` says otherwise) holds the state dict as CPU tensors and what made it: the lesson, the
     model's class, the lesson seed and whether fast mode was on (the grader scores only weights
     trained in the lecture configuration). It is read back with ``torch.load(weights_only=True)``.
+    A fast-mode run never replaces a file trained in the lecture configuration: it keeps it and says so.
     """
     path = Path(path) if path is not None else Path(f"{lesson}.weights.pt")
+    if fast_mode() and path.is_file():
+        try:
+            kept = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - an unreadable file is simply replaced
+            kept = None
+        if isinstance(kept, dict) and kept.get("format") == WEIGHTS_FORMAT and kept.get("fast") is False:
+            print(f"{path.name} holds weights trained in the lecture configuration: kept (fast mode does not replace them)")
+            return path
     state = {key: value.detach().to("cpu").clone() for key, value in model.state_dict().items()}
     save_atomically({"format": WEIGHTS_FORMAT, "lesson": lesson, "model": type(model).__name__, "fast": fast_mode(),
                      "seed": course_seed(), "state_dict": state}, path)
     return path
 
 
+#: prefixes a wrapped model adds to its parameter names (DataParallel, torch.compile)
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+def _unwrapped(key: str) -> str:
+    for prefix in _WRAPPER_PREFIXES:
+        while key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
 def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict[str, Any]:
     """Load a file written by :func:`save_weights` into ``model``; return its other entries.
 
-    Every way a file can be unusable raises :class:`WeightsError` with what is wrong (no file, over
-    :data:`MAX_WEIGHTS_MB`, not a file ``torch.load`` reads with ``weights_only=True`` (so nothing in
-    it is ever executed), another lesson's, missing or extra parameters, a wrong shape, values that
-    are not finite); ``model`` is left unchanged unless everything is right.
+    Parameters are matched by name (after removing the prefixes DataParallel and ``torch.compile``
+    add); when the names differ but the same shapes come in the same order (an architecture built
+    as the lesson lists it, with other attribute names), by position, and the result says
+    ``"matched": "by order"``. Every way a file can be unusable raises :class:`WeightsError` with what
+    is wrong (no file, over :data:`MAX_WEIGHTS_MB`, not a file ``torch.load`` reads with
+    ``weights_only=True`` (so nothing in it is ever executed), another lesson's, parameters that do
+    not fit, a wrong shape, a sparse or complex tensor, values that are not finite); ``model`` is left
+    unchanged unless everything is right.
     """
     path = Path(path)
     if not path.is_file():
@@ -329,21 +353,29 @@ def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict
         raise WeightsError(f"{path.name} was not written by course_utils.train.save_weights")
     if saved.get("lesson") != lesson:
         raise WeightsError(f"{path.name} holds weights of lesson {saved.get('lesson')!r}, not {lesson!r}")
-    state = saved["state_dict"]
+    state = {_unwrapped(str(key)): value for key, value in saved["state_dict"].items()}
     expected = model.state_dict()
-    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    if missing or extra:
-        raise WeightsError(f"{path.name} does not fit this architecture: "
-                           + "; ".join(part for part in (f"missing {', '.join(missing[:4])}" if missing else "",
-                                                         f"unexpected {', '.join(extra[:4])}" if extra else "") if part))
+    meta = {key: value for key, value in saved.items() if key != "state_dict"}
+    if set(state) != set(expected):
+        shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else None for v in state.values()]
+        if shapes == [tuple(v.shape) for v in expected.values()]:
+            state, meta["matched"] = dict(zip(expected, state.values())), "by order"
+        else:
+            missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+            raise WeightsError(
+                f"{path.name} does not fit this architecture (its parameters differ in name and in shapes or order): "
+                + "; ".join(part for part in (f"missing {', '.join(missing[:4])}" if missing else "",
+                                              f"unexpected {', '.join(extra[:4])}" if extra else "") if part))
     for key, value in state.items():
         if not isinstance(value, torch.Tensor) or value.shape != expected[key].shape:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise WeightsError(f"{path.name}: {key} should have shape {tuple(expected[key].shape)}, not {got}")
+        if value.layout != torch.strided or value.is_complex():
+            raise WeightsError(f"{path.name}: {key} is a {value.layout} {value.dtype} tensor, not a dense real one")
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise WeightsError(f"{path.name}: {key} holds values that are not finite (nan or inf): training diverged")
     model.load_state_dict({key: value.to(expected[key].dtype) for key, value in state.items()})
-    return {key: value for key, value in saved.items() if key != "state_dict"}
+    return meta
 
 
 def load_or_train(

@@ -160,6 +160,20 @@ class _IndependentVAE(nn.Module):
         return self.logits.expand(len(z), *self.logits.shape)
 
 
+def test_the_importance_weighted_bound_agrees_with_the_lesson_s_own(reference_vae):
+    """A random VAE whose encoder is not the prior: the grader's bound and the lesson's log_weights / iwae_bound
+    (independent noise, K = 1000) agree within Monte-Carlo error; a sign or variance slip would be nats off."""
+    torch.manual_seed(3)
+    model = _vae(reference_vae).eval()
+    x = data.load("digits", "grading", binarize=True).x[:30]
+    with torch.no_grad():
+        mine = graded_models.importance_weighted_nll(model, x, samples=1000)
+        lesson = -reference_vae["iwae_bound"](reference_vae["log_weights"](model, x, 1000)).mean().item()
+        _, log_var = model.encode(x)
+    assert log_var.abs().mean() > 0.01  # q(z|x) is not the prior here
+    assert mine == pytest.approx(lesson, abs=0.1)
+
+
 def test_the_importance_weighted_bound_is_exact_when_the_posterior_is_the_prior():
     x = data.load("digits", "grading", binarize=True).x
     p = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
@@ -174,6 +188,19 @@ def test_uniform_logits_cost_log2_of_the_levels_per_pixel():
 
     x = data.load("digits", "grading").x
     assert graded_models.pixel_bits_per_dim(Uniform(), x) == pytest.approx(math.log2(17), rel=1e-6)
+
+
+def test_a_model_sure_of_the_true_level_costs_exactly_its_confidence():
+    """90% on the observed level of every pixel (the rest spread evenly): -log2(0.9) bits per pixel, exactly;
+    a target read one level off would cost -log2(0.1 / 16)."""
+    class Peaked(nn.Module):
+        def forward(self, levels):
+            probs = torch.full((len(levels), 17, 8, 8), 0.1 / 16)
+            probs.scatter_(1, levels, 0.9)
+            return probs.log()
+
+    x = data.load("digits", "grading").x
+    assert graded_models.pixel_bits_per_dim(Peaked(), x) == pytest.approx(-math.log2(0.9), rel=1e-5)
 
 
 def test_the_frechet_distance_is_the_metric_of_the_lesson_on_the_same_samples():
@@ -210,3 +237,59 @@ def test_partial_credit_follows_the_measured_value(tmp_path, reference_vae, monk
     around = dataclasses.replace(spec, full=value - 1.0, zero=value + 3.0)
     fraction, _ = graded_models.grade_weights(path, around, reference_vae, grading_data)
     assert fraction == pytest.approx(0.75, abs=1e-3)
+
+
+def test_weights_of_an_architecture_listed_in_the_same_order_load_by_position(tmp_path, reference_vae, monkeypatch):
+    """A student who flattens inside encode() rather than as the encoder's first layer has other parameter
+    names (encoder.0 for encoder.1), the same shapes in the same order: the grader's copy loads them."""
+    monkeypatch.setenv("COURSE_FAST", "0")
+
+    class Renamed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 16))
+            self.dec = nn.Sequential(nn.Linear(8, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 64))
+
+    student = Renamed()
+    path = train.save_weights(student, "02_vae", tmp_path / "w.pt")
+    grader_copy = _vae(reference_vae)
+    assert train.load_weights(path, grader_copy, "02_vae")["matched"] == "by order"
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), grader_copy.state_dict().values()))
+    # the names a wrapped model adds are removed; float64 is cast; an extra tensor is refused
+    wrapped = {f"module._orig_mod.{k}": v.double() for k, v in grader_copy.state_dict().items()}
+    torch.save({"format": train.WEIGHTS_FORMAT, "lesson": "02_vae", "fast": False, "state_dict": wrapped}, path)
+    assert "matched" not in train.load_weights(path, _vae(reference_vae), "02_vae")
+    extra = {**grader_copy.state_dict(), "extra.weight": torch.zeros(2)}
+    torch.save({"format": train.WEIGHTS_FORMAT, "lesson": "02_vae", "fast": False, "state_dict": extra}, path)
+    with pytest.raises(train.WeightsError, match="unexpected extra.weight"):
+        train.load_weights(path, _vae(reference_vae), "02_vae")
+    first = next(iter(grader_copy.state_dict()))
+    sparse = {**grader_copy.state_dict(), first: grader_copy.state_dict()[first].to_sparse()}
+    torch.save({"format": train.WEIGHTS_FORMAT, "lesson": "02_vae", "fast": False, "state_dict": sparse}, path)
+    with pytest.raises(train.WeightsError, match="not a dense real one"):
+        train.load_weights(path, _vae(reference_vae), "02_vae")
+
+
+def test_fast_mode_never_replaces_lecture_weights(tmp_path, reference_vae, monkeypatch, capsys):
+    path = tmp_path / "02_vae.weights.pt"
+    monkeypatch.setenv("COURSE_FAST", "0")
+    lecture = _vae(reference_vae)
+    train.save_weights(lecture, "02_vae", path)
+    monkeypatch.setenv("COURSE_FAST", "1")
+    torch.manual_seed(1)
+    train.save_weights(_vae(reference_vae), "02_vae", path)
+    assert "kept" in capsys.readouterr().out
+    kept = _vae(reference_vae)
+    assert train.load_weights(path, kept, "02_vae")["fast"] is False
+    assert all(torch.equal(a, b) for a, b in zip(lecture.state_dict().values(), kept.state_dict().values()))
+
+
+def test_the_grader_measures_in_a_limited_child_process(tmp_path, reference_vae, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "0")
+    path = train.save_weights(_vae(reference_vae), "02_vae", tmp_path / "w.pt")
+    fraction, message = graded_models.grade_weights_isolated(path, SPECS["check-trained-vae"], ROOT)
+    assert fraction == 0.0 and message.startswith("the importance-weighted bound") and "full marks at 17.5" in message
+    fraction, message = graded_models.grade_weights_isolated(path, SPECS["check-trained-vae"], ROOT, memory_mb=64)
+    assert fraction == 0.0 and "the process ended with code" in message  # the memory limit, not the batch
+    fraction, message = graded_models.grade_weights_isolated(path, SPECS["check-trained-vae"], ROOT, timeout=0.05)
+    assert fraction == 0.0 and "took longer than" in message

@@ -102,7 +102,10 @@ def test_an_uploaded_weights_file_is_measured(tmp_path, monkeypatch):
     shutil.copyfile(ROOT / "solutions" / "02_vae.ipynb", base / "submission" / "02_vae.ipynb")
     monkeypatch.setenv("COURSE_FAST", "0")
     untrained = eval("VAE(8, (1, 8, 8))", dict(grading.reference_namespace("02_vae", ROOT)))
-    train.save_weights(untrained, "02_vae", base / "submission" / "02_vae.weights.pt")
+    (base / "submission" / "work").mkdir()
+    train.save_weights(untrained, "02_vae", base / "submission" / "work" / "02_vae.weights.pt")
+    (base / "submission" / "__MACOSX").mkdir()  # zip debris sorts first and must not be taken
+    (base / "submission" / "__MACOSX" / "._02_vae.weights.pt").write_bytes(b"\0" * 64)
     report = _run(base)
     (trained,) = [t for t in report["tests"] if t["name"].startswith("check-trained-vae")]
     assert "importance-weighted bound" in trained["output"] and trained["score"] == 0  # measured: untrained, about 44 nats

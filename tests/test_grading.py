@@ -263,7 +263,7 @@ def test_every_lesson_grades_its_solution_full_and_its_stubs_zero(lesson, tmp_pa
     assert untouched.total == 0, (lesson, untouched.scores)
     for grade_id in trained:
         (test,) = [t for t in untouched.tests if t["exercise"] == grade_id]
-        assert "no weights file" in test["output"] and "untouched.weights.pt" in test["output"]
+        assert "no weights file" in test["output"] and f"hand in {lesson}.weights.pt" in test["output"]
 
 
 def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path, stray_copy):

@@ -76,7 +76,7 @@ class Trained:
     The notebook saves the trained weights (:func:`course_utils.train.save_weights`); the grader
     loads them into its own copy of the architecture (``build``, an expression evaluated on the
     reference solution: the student's classes never run in the grader's process), measures
-    ``metric`` on the 90 ``"grading"`` digits that no lesson loads, and gives credit linearly between
+    ``metric`` (which names the 90 ``"grading"`` digits that no lesson loads), and gives credit linearly between
     ``zero`` (nothing) and ``full`` (all the points). ``full < zero`` when lower is better.
     """
 
@@ -116,31 +116,31 @@ def check_weights_file(spec: Trained, namespace: dict[str, Any], path: Any = Non
     from ..train import WeightsError, load_weights
 
     where = Path(path if path is not None else spec.file)
-    state: dict = {}
+    built: dict[str, torch.nn.Module] = {}
+    meta: dict[str, Any] = {}
 
     def builds() -> None:
-        state["model"] = eval(spec.build, dict(namespace))  # noqa: S307 - the course's own expression
+        built["model"] = eval(spec.build, dict(namespace))  # noqa: S307 - the course's own expression
 
     def loads() -> None:
         if not where.is_file():
             raise NotYet(f"no {where.name} yet: train the model above, then run the cell that saves it")
         try:
-            state.update(load_weights(where, state["model"], spec.lesson))
+            meta.update(load_weights(where, built["model"], spec.lesson))
         except WeightsError as err:
             raise Mismatch(str(err), hint="run the cells above that train and save the model, then this one") from None
 
     def lecture() -> None:
-        expect(not state.get("fast"), "the weights were trained in fast mode", hint=(
+        expect(meta.get("fast") is False, "the weights were trained in fast mode", hint=(
             "the grader gives no points to weights trained with COURSE_FAST set: run the notebook without it"))
 
     cases = [Case(f"{spec.build} builds", builds, required=True), Case("the weights file loads into it", loads, required=True)]
     if fast_mode():
         note = "fast mode is on, so this file is not the one to hand in"
     else:
-        note = "hand it in with the notebook"
+        note = "hand it in with the notebook (on a hosted service, download it from the file browser first)"
         cases.append(Case("trained in the lecture configuration", lecture))
-    print(f"{spec.file}: {note}. The grader measures {spec.metric} on 90 digits this notebook never loads: "
-          f"{spec.terms()}.")
+    print(f"{spec.file}: {note}. The grader measures {spec.metric}: {spec.terms()}.")
     return run_cases(f"trained model ({spec.file})", cases)
 
 

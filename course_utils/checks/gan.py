@@ -369,7 +369,7 @@ PROBES: dict[str, list[Probe]] = {
 
 #: Graded on the model the notebook trained (see :class:`course_utils.checks.Trained`).
 TRAINED: dict[str, Trained] = {
-    "check-trained-gan": Trained("04_gan", "Generator()", "the Frechet distance of 1,000 samples",
+    "check-trained-gan": Trained("04_gan", "Generator()", "the Fréchet distance of 1,000 samples to 90 digits that no notebook loads",
                                  full=80.0, zero=200.0),
 }
 
