@@ -33,7 +33,7 @@ from torch import nn
 from course_utils import budget, fast_mode, get_device, hint, seed_everything
 from course_utils import data, train, viz
 from course_utils.checks import pixelcnn as checks
-from course_utils.results import record
+from course_utils.results import record, say
 
 device = get_device()
 seed_everything(0)
@@ -75,8 +75,8 @@ plt.show()
 # conditional is computed from the *true* previous pixels, not from pixels the model drew itself:
 # that is *teacher forcing*, as in language models. So *every* conditional can be computed in one
 # pass, provided the network for pixel $i$ never looks at pixels $\ge i$. A PixelRNN reads the pixels
-# one after another even in training, since its hidden state is a recurrence, and that makes it
-# slow to train. A PixelCNN uses convolutions whose kernels are **masked** so that information
+# one after another even in training, since its hidden state is a recurrence: its pass is a loop of
+# dependent steps (section 9 measures what that costs here). A PixelCNN uses convolutions whose kernels are **masked** so that information
 # only flows from the past: one forward pass yields all 64 softmaxes. At *sampling* time both
 # must go pixel by pixel, because pixel $i$ does not exist until it has been drawn.
 #
@@ -410,7 +410,7 @@ def test_bits_per_dim(model: nn.Module) -> float:
 
 
 plain, plain_history = trained("pixelcnn", lambda: PixelCNN(), live_plot=True)
-gated, _ = trained("gated-pixelcnn", lambda: GatedPixelCNN())
+gated, gated_history = trained("gated-pixelcnn", lambda: GatedPixelCNN())
 
 # %%
 counts = F.one_hot(x_train[:, 0], LEVELS).sum(0).float() + 1.0          # H x W x L, add-one smoothing
@@ -576,13 +576,138 @@ viz.show_images(asked.float() / (LEVELS - 1), f"conditional samples: each row as
 plt.show()
 
 # %% [markdown]
-# ## 9. Summary
+# ## 9. A PixelRNN, and what teacher forcing is
+#
+# PixelRNN (van den Oord et al. 2016) models the same chain rule with a recurrent network: an LSTM
+# reads the pixels in raster order, and its hidden state $h_i$ summarises $x_{<i}$, so the receptive
+# field is the whole past from the first layer on (no blind spot, no stack of masks). The paper's
+# Row LSTM and Diagonal BiLSTM are two-dimensional designs that advance a whole row, or a whole
+# diagonal, per step; we use the plainest form, an LSTM over the sequence of 64 pixels.
+#
+# **Teacher forcing.** In training, the input at step $i$ is the *true* level of pixel $i - 1$, taken
+# from the data, not a level the model drew. Every conditional $p(x_i \mid x_{<i})$ is then
+# computed from the ground-truth prefix in one pass over the sequence, and the loss is the same
+# negative log-likelihood as the PixelCNN's. At sampling time no ground truth exists: the model is
+# *free running*, fed its own draws, a situation it never met in training. The PixelCNN is trained
+# the same way (its masked convolutions read the true image); the difference is that an LSTM's pass
+# is a loop of 64 dependent steps, where a convolution treats all positions at once.
+
+# %%
+class PixelLSTM(nn.Module):
+    """p(x_i | x_<i) by an LSTM over the raster sequence: the input at step i is the level of pixel i - 1."""
+
+    def __init__(self, levels: int = LEVELS, hidden: int = 128, embed: int = 16):
+        super().__init__()
+        self.levels = levels
+        self.embed = nn.Embedding(levels + 1, embed)  # index `levels`: the start token before pixel 0
+        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, levels)
+
+    def step(self, previous: torch.Tensor, state=None):
+        """One step, free running: the level just drawn (N x 1) and the state -> logits N x L, new state."""
+        h, state = self.lstm(self.embed(previous), state)
+        return self.head(h[:, -1]), state
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher forcing: the true previous pixels are the inputs. N x 1 x H x W levels -> N x L x H x W logits."""
+        n, _, rows, cols = x.shape
+        start = torch.full((n, 1), self.levels, dtype=torch.long, device=x.device)
+        inputs = torch.cat([start, x.flatten(1)[:, :-1]], dim=1)
+        h, _ = self.lstm(self.embed(inputs))
+        return self.head(h).transpose(1, 2).reshape(n, self.levels, rows, cols)
+
+
+@torch.no_grad()
+def sample_free_running(model: PixelLSTM, n: int, generator: torch.Generator, prefix: torch.Tensor | None = None):
+    """Draw n images with the hidden state carried along: one LSTM step per pixel, fed its own draws.
+
+    With ``prefix`` (N x 1 x H x W levels), its first ``prefix_len`` pixels are fed instead of drawn
+    (the rest are drawn), and the log-probability the model gives each *true* pixel of the prefix
+    image is returned too: the likelihood of the truth when the model has been reading its own draws.
+    """
+    model.eval()
+    device_ = next(model.parameters()).device
+    token = torch.full((n, 1), model.levels, dtype=torch.long)
+    state, drawn, true_log_probs = None, [], []
+    truth = prefix.flatten(1).cpu() if prefix is not None else None
+    for i in range(D):
+        logits, state = model.step(token.to(device_), state)
+        log_probs = logits.log_softmax(-1).cpu()  # drawn on the CPU, where the generator lives
+        if truth is not None:
+            true_log_probs.append(log_probs.gather(1, truth[:, i:i + 1]).squeeze(1))
+        token = torch.multinomial(log_probs.exp(), 1, generator=generator)
+        if truth is not None and i < D // 2:
+            token = truth[:, i:i + 1]  # the top half is read from the image; the bottom half is the model's own
+        drawn.append(token)
+    images = torch.cat(drawn, dim=1).view(n, 1, H, W)
+    return (images, torch.stack(true_log_probs, 1)) if truth is not None else images
+
+
+lstm, lstm_history = trained("pixel-lstm", lambda: PixelLSTM())
+results["PixelRNN (LSTM)"] = test_bits_per_dim(lstm)
+per_epoch = {"PixelCNN (masked)": plain_history.seconds / EPOCHS, "gated PixelCNN": gated_history.seconds / EPOCHS,
+             "PixelRNN (LSTM)": lstm_history.seconds / EPOCHS}
+sizes = {name: sum(p.numel() for p in m.parameters()) for name, m in
+         (("PixelCNN (masked)", plain), ("gated PixelCNN", gated), ("PixelRNN (LSTM)", lstm))}
+start_time = time.perf_counter()
+lstm_samples = sample_free_running(lstm, N_SAMPLES, torch.Generator().manual_seed(0))
+timings["PixelRNN (LSTM)"] = N_SAMPLES / (time.perf_counter() - start_time)
+for name in per_epoch:
+    print(f"{name:20s} {results[name]:.3f} bits/dim, {per_epoch[name]:.2f} s per epoch, {sizes[name]:7,d} parameters, "
+          f"{timings[name]:.0f} samples/s")
+
+# teacher-forced against free-running likelihood of the true bottom halves of held-out digits
+x_eval = x_test[:budget(len(x_test), 64)]
+with torch.no_grad():
+    forced = -F.log_softmax(lstm(x_eval.to(device)).cpu(), dim=1).gather(1, x_eval).flatten(1)  # N x D, nats per pixel
+_, free_log_probs = sample_free_running(lstm, len(x_eval), torch.Generator().manual_seed(1), prefix=x_eval)
+free = -free_log_probs
+bottom = slice(D // 2, D)
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1.3, 1]})
+positions = np.arange(D // 2, D)
+axes[0].plot(positions, forced[:, bottom].mean(0), label="teacher forced: reads the true pixels")
+axes[0].plot(positions, free[:, bottom].mean(0), label="free running: reads its own draws")
+axes[0].set_xlabel("raster position of the pixel (bottom half)")
+axes[0].set_ylabel("-log p(true pixel), nats")
+axes[0].set_title("the same LSTM, the same true bottom halves")
+axes[0].legend()
+viz.show_images(lstm_samples[:24].float() / (LEVELS - 1), "PixelRNN (LSTM): free-running samples", nrow=8, ax=axes[1])
+plt.tight_layout()
+plt.show()
+teacher_nats, free_nats = forced[:, bottom].sum(1).mean().item(), free[:, bottom].sum(1).mean().item()
+
+# %%
+faster_training = per_epoch["PixelRNN (LSTM)"] < per_epoch["gated PixelCNN"]
+faster_sampling = timings["PixelRNN (LSTM)"] > timings["gated PixelCNN"]
+say(f"""
+**What the numbers show.** The LSTM reaches **{results['PixelRNN (LSTM)']:.3f}** bits/dim, against
+{results['gated PixelCNN']:.3f} for the gated PixelCNN and {results['PixelCNN (masked)']:.3f} for the masked one. An epoch
+takes it **{per_epoch['PixelRNN (LSTM)']:.2f} s**, {'less' if faster_training else 'more'} than the gated PixelCNN's
+{per_epoch['gated PixelCNN']:.2f} s, with {sizes['PixelRNN (LSTM)']:,} parameters against {sizes['gated PixelCNN']:,}.
+{'At 64 pixels the recurrence' + chr(39) + 's 64 dependent steps are cheap on a CPU: "RNNs are slow to train" is about'
+ if faster_training else 'The recurrence' + chr(39) + 's 64 dependent steps already cost more here, and the gap grows with'}
+long sequences and parallel hardware: a 28 x 28 image is 784 dependent steps, and a GPU can run a convolution's
+positions at once but not a recurrence's. In sampling, carrying its hidden state, the LSTM takes one step per pixel
+and draws {timings['PixelRNN (LSTM)']:.0f} images/s, {'more' if faster_sampling else 'fewer'} than the gated PixelCNN's
+{timings['gated PixelCNN']:.0f}, which runs its whole network 64 times (without the caching of section 6).
+
+**What teacher forcing hides.** On the true bottom halves of held-out digits, the teacher-forced model pays
+**{teacher_nats:.1f}** nats per half; run free from the middle on, reading its own draws, it pays **{free_nats:.1f}**
+for the same true pixels. Training and likelihood evaluation only ever see the first situation; generation lives in
+the second, where each draw that departs from the truth changes every later conditional.
+""")
+
+# %% [markdown]
+# ## 10. Summary
 #
 # * The chain rule turns density estimation into a sequence of classification problems:
 #   $p(x) = \prod_i p(x_i \mid x_{<i})$ is exact, so the likelihood is computed, not bounded.
 # * Masked convolutions compute all conditionals in one pass (fast training), and the masks are
 #   verified by gradients; stacked masks leave a blind spot that the gated two-stack design removes.
 # * Sampling needs one network pass per pixel: slow, but it can complete images and follow a label.
+# * A PixelRNN computes the same conditionals with a recurrence, trained with teacher forcing (the
+#   true prefix as input); sampling runs it free, on its own draws.
 #
 # **✎ Question.** The PixelCNN computes its likelihood exactly, where lesson 02's VAE only bounds
 # its own (the two numbers are not comparable here: the VAE modelled binarised pixels, the
@@ -605,8 +730,15 @@ metrics = {
     "test_bits_per_dim_gaussian_mixture": results["Gaussian mixture (10, dequantised)"],
     "test_nll_nats_gated": results["gated PixelCNN"] * D * math.log(2),
     "samples_per_second_gated": timings["gated PixelCNN"],
+    "test_bits_per_dim_pixel_lstm": results["PixelRNN (LSTM)"],
+    "seconds_per_epoch_gated": per_epoch["gated PixelCNN"],
+    "seconds_per_epoch_pixel_lstm": per_epoch["PixelRNN (LSTM)"],
+    "samples_per_second_pixel_lstm": timings["PixelRNN (LSTM)"],
+    "bottom_half_nats_teacher_forced": teacher_nats,
+    "bottom_half_nats_free_running": free_nats,
 }
-summary = (f"held-out bits/dim: gated {metrics['test_bits_per_dim_gated']:.3f}, masked "
+summary = (f"held-out bits/dim: gated {metrics['test_bits_per_dim_gated']:.3f}, LSTM "
+           f"{metrics['test_bits_per_dim_pixel_lstm']:.3f}, masked "
            f"{metrics['test_bits_per_dim_pixelcnn']:.3f}, independent {metrics['test_bits_per_dim_independent']:.3f}, "
            f"Gaussian mixture {metrics['test_bits_per_dim_gaussian_mixture']:.3f}; "
            f"{metrics['samples_per_second_gated']:.0f} samples/s")
