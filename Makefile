@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 run: setup
-	$(PY) -m course_utils run --out build/run
+	$(PY) -m course_tools run --out build/run
 
 # The tests, then the six solution notebooks under nbval (fast mode, one execution each; conftest.py)
 test: setup
@@ -36,22 +36,22 @@ test-browser: setup
 	COURSE_BROWSER_REQUIRED=1 $(PY) -m pytest tests/browser --junitxml=build/test-reports/junit-browser.xml
 
 build: setup
-	$(PY) -m course_utils build
+	$(PY) -m course_tools build
 
 check: setup
-	$(PY) -m course_utils build --check
+	$(PY) -m course_tools build --check
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 demo: setup
-	$(PY) -m course_utils demo
+	$(PY) -m course_tools demo
 
 bench: setup
-	$(PY) -m course_utils bench --out build/bench
+	$(PY) -m course_tools bench --out build/bench
 
 release: setup
-	$(PY) -m course_utils release --out build/release$(if $(LESSON),-$(LESSON)) $(if $(LESSON),--lesson $(LESSON))
+	$(PY) -m course_tools release --out build/release$(if $(LESSON),-$(LESSON)) $(if $(LESSON),--lesson $(LESSON))
 
 clean:
 	rm -rf build .pytest_cache

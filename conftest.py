@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -94,3 +95,8 @@ def pytest_runtest_setup(item):
     finally:
         if backend is not None:
             os.environ["MPLBACKEND"] = backend
+
+
+def pytest_unconfigure(config):
+    """Remove the session's folder (checkpoints, data, results): a test run leaves nothing in the temporary folder."""
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)

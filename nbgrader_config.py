@@ -7,7 +7,7 @@ makes of the solution notebooks with this stub, so a class can use either. See t
 
 import os
 
-from course_utils.build import CODE_STUB, TEXT_STUB
+from course_tools.build import CODE_STUB, TEXT_STUB
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 

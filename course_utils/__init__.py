@@ -1,6 +1,8 @@
-"""Helpers for *Generative Models, Hands-On*: data, training, pictures, checks and the build.
+"""The student library of *Generative Models, Hands-On*: data, training, pictures, metrics, widgets, checks.
 
-The notebooks import what they need::
+This package is what the notebooks import, and all a student installs (the release's wheel); the
+course's tooling (build, run, bench, grading, dashboard) is :mod:`course_tools`. The notebooks
+import what they need::
 
     from course_utils import data, viz, train
     from course_utils.device import get_device, seed_everything, budget

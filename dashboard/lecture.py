@@ -11,7 +11,8 @@
 # %%
 from IPython.display import clear_output
 
-from course_utils import demo, fast_mode, get_device, widgets
+from course_utils import fast_mode, get_device, widgets
+from course_tools import demo
 
 models = demo.lecture_models()
 clear_output()  # progress bars, if a model was trained here rather than by `make demo` beforehand

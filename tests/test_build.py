@@ -5,7 +5,7 @@ import sys
 import nbformat
 import pytest
 
-from course_utils import build
+from course_tools import build
 
 SOURCE = '''# %% [markdown]
 # # A lesson
@@ -191,7 +191,7 @@ def test_exercises_lists_points(course):
 
 
 def test_committed_notebooks_match_a_fresh_build(root):
-    result = subprocess.run([sys.executable, "-m", "course_utils.build", "--check"], cwd=root,
+    result = subprocess.run([sys.executable, "-m", "course_tools.build", "--check"], cwd=root,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert build.lesson_sources(root), "no lesson sources found"

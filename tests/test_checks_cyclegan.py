@@ -6,7 +6,7 @@ import torch
 
 from course_utils.checks import CheckFailed
 from course_utils.checks import cyclegan as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 _solution = lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from course_utils.checks import CheckFailed
 from course_utils.checks import gan as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 _solution = lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step"])

@@ -8,8 +8,8 @@ import json
 import nbformat
 import pytest
 
-from course_utils import demo
-from course_utils.build import lesson_namespace
+from course_tools import demo
+from course_tools.build import lesson_namespace
 
 
 def test_demo_serves_the_dashboard_with_voila_on_loopback(root):
@@ -73,8 +73,9 @@ def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
     import jupytext
     from IPython.core.interactiveshell import InteractiveShell
 
-    from course_utils import data, demo, train
-    from course_utils.build import lesson_namespace, repo_root
+    from course_utils import data, train
+    from course_tools import demo
+    from course_tools.build import lesson_namespace, repo_root
 
     constants = {"train_set": data.load("digits", "train", binarize=True)}
     dashboard = lesson_namespace("02_vae", demo.VAE_CELLS, constants=constants, quiet=True)
@@ -100,7 +101,7 @@ def test_the_dashboard_finds_its_cells_and_names_by_the_contract(lesson, cells, 
     define what it calls: a renamed cell or function fails here, not in `make demo`."""
     import jupytext
 
-    from course_utils.build import repo_root
+    from course_tools.build import repo_root
 
     ids = {c.metadata.get("id") for c in jupytext.read(repo_root() / "solutions" / f"{lesson}.py").cells}
     assert all(cell.startswith(("ex-", "lib-")) and cell in ids for cell in cells), (lesson, cells)

@@ -12,7 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import checks, data, graded_models, grading, train
+from course_utils import checks, data, train
+from course_tools import graded_models, grading
 from course_utils.checks import Trained, gan as gan_checks, pixelcnn as pixelcnn_checks, vae as vae_checks
 
 ROOT = Path(__file__).resolve().parents[1]

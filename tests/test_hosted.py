@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import release as rel
-from course_utils.build import INSTALL_ID, lesson_sources
+from course_tools import release as rel
+from course_tools.build import INSTALL_ID, lesson_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = [p.stem for p in lesson_sources(ROOT)]

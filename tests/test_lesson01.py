@@ -9,7 +9,7 @@ from torch import nn
 from course_utils import data, train
 from course_utils.checks import CheckFailed, NotDone
 from course_utils.checks import autoencoder as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")

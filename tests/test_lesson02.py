@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from course_utils.checks import CheckFailed
 from course_utils.checks import vae as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from course_utils.checks import CheckFailed
 from course_utils.checks import pixelcnn as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 IDS = ["ex-causal-mask", "ex-masked-conv", "lib-pixelcnn-model", "ex-gated-layer", "lib-gated-model", "ex-pixel-nll", "ex-sample"]
 

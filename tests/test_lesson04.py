@@ -9,7 +9,7 @@ import torch
 
 from course_utils import data, gan2d, metrics
 from course_utils.checks import gan as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from torch import nn
 
 from course_utils import gan2d
 from course_utils.checks import wgan as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")

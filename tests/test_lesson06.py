@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from course_utils.checks import cyclegan as checks
-from course_utils.build import lesson_namespace
+from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.build import lesson_sources
+from course_tools.build import lesson_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = [p.stem for p in lesson_sources(ROOT)]

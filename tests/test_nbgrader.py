@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbgrader.preprocessors import CheckCellMetadata
 
-from course_utils.build import HINT, lesson_sources
+from course_tools.build import HINT, lesson_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = [p.stem for p in lesson_sources(ROOT)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from course_utils.build import lesson_sources
+from course_tools.build import lesson_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$", re.S)

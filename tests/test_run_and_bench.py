@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from course_utils import __main__ as cli
-from course_utils import bench, results, run
+from course_tools import __main__ as cli
+from course_utils import results
+from course_tools import bench, run
 
 
 def test_record_prints_and_saves(tmp_path, monkeypatch, capsys):

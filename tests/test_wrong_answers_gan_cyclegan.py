@@ -4,7 +4,8 @@ mistake, and loses marks with the grader on every grading seed; the reference ke
 import pytest
 import torch
 
-from course_utils import grading, metrics
+from course_utils import metrics
+from course_tools import grading
 from course_utils.checks import gan as gan_checks
 from wrong_answers import SEEDS, check_output, probe_shares
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from course_utils import grading
+from course_tools import grading
 from wrong_answers import SEEDS, check_output, probe_shares
 
 

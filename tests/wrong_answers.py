@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from course_utils import grading
-from course_utils.build import exercises
+from course_tools import grading
+from course_tools.build import exercises
 from course_utils.checks import CheckFailed
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -49,7 +49,7 @@ _MARK = {PASS: "✓", FAIL: "✗", ERROR: "✗", TODO: "…"}
 
 @dataclass
 class Probe:
-    """One graded evaluation for the auto-grader (``course_utils.grading``).
+    """One graded evaluation for the auto-grader (``course_tools.grading``).
 
     ``expr`` is an expression over ``inp`` (a dict of tensors drawn by ``inputs(generator)`` at
     grading time). It runs in the student's kernel and, separately, on the reference solution; the
@@ -267,7 +267,7 @@ def _student_frame(err: BaseException) -> str:
     """The last traceback line that lies in notebook code (where the student's bug is)."""
     frames = traceback.extract_tb(err.__traceback__)
     for frame in reversed(frames):
-        if "course_utils" not in frame.filename and "site-packages" not in frame.filename:
+        if not any(p in frame.filename for p in ("course_utils", "course_tools", "site-packages")):
             where = "your code" if "ipykernel" in frame.filename or frame.filename.startswith("<") else frame.filename
             return f" (in {where}, line {frame.lineno}: {frame.line})" if frame.line else ""
     return ""

@@ -147,7 +147,7 @@ def lab_args() -> list[str]:
 
 def demo_args() -> list[str]:
     """``make demo``'s own command (``course demo``), on a free port, with a token, without a browser."""
-    return [sys.executable, "-m", "course_utils", "demo", "--port={port}", "--token={token}", "--no-browser"]
+    return [sys.executable, "-m", "course_tools", "demo", "--port={port}", "--token={token}", "--no-browser"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.build import lesson_sources
+from course_tools.build import lesson_sources
 from harness import exercise_widget, page_problems, widget_kinds_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The ``course`` command: ``course build | run | bench | grade | gradescope | release | demo`` (also ``python -m course_utils``)."""
+"""The ``course`` command: ``course build | run | bench | grade | gradescope | release | demo`` (also ``python -m course_tools``)."""
 
 from __future__ import annotations
 

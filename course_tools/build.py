@@ -1,4 +1,4 @@
-"""Build the notebooks from the jupytext sources: ``python -m course_utils.build [--check]``.
+"""Build the notebooks from the jupytext sources: ``python -m course_tools.build [--check]``.
 
 For each ``solutions/NN_topic.py`` (jupytext percent format) it writes
 
@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         if changed:
             names = "\n  ".join(str(p.relative_to(root)) for p in changed)
             print(f"these notebooks differ from a fresh build of solutions/*.py:\n  {names}\n"
-                  "Run `make build` (python -m course_utils.build) and commit the result.", file=sys.stderr)
+                  "Run `make build` (python -m course_tools.build) and commit the result.", file=sys.stderr)
             return 1
         print(f"notebooks up to date ({n} lessons)")
         return 0

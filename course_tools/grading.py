@@ -1,4 +1,4 @@
-"""The auto-grader: ``course grade`` (also ``python -m course_utils.grading``).
+"""The auto-grader: ``course grade`` (also ``python -m course_tools.grading``).
 
     course grade --assignment 01_autoencoder --submissions DIR --out DIR \\
         [--workers N] [--timeout-cell S] [--timeout-total S] [--memory-mb M] [--hidden-tests PATH] [--seed N]
@@ -27,7 +27,7 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
    in each of lessons 02, 03 and 04) is scored from ``STUDENT.weights.pt`` beside the notebook,
    the file the notebook wrote after training in the lecture configuration. The grader loads it
    with ``weights_only=True`` into its own copy of the architecture and measures it on 90 digits no
-   lesson loads (:mod:`course_utils.graded_models`), in a child process with the same memory limit
+   lesson loads (:mod:`course_tools.graded_models`), in a child process with the same memory limit
    and a time limit, with credit in proportion between two thresholds. A missing, corrupt, hostile,
    wrong-shaped or fast-mode file earns 0 and a message.
 
@@ -58,8 +58,10 @@ from typing import Any, Callable
 
 import torch
 
+import course_utils
+from course_utils.checks import Probe, Trained
+
 from .build import exercises, lesson_namespace, repo_root
-from .checks import Probe, Trained
 from .graded_models import GradingData, grade_weights_isolated, weights_file_for
 
 __all__ = ["Probe", "Prepared", "Submission", "TrainedGrading", "lesson_trained", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
@@ -262,16 +264,16 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 
 
 def sandbox_keep() -> list[Path]:
-    """What a sealed submission sees besides its own folder: the system, the interpreter, this package.
+    """What a sealed submission sees besides its own folder: the system, the interpreter, the two packages.
 
     Each interpreter prefix appears both as Python names it and resolved (a virtual environment's
     ``python`` is a link into the base installation). Nothing else: the reference solutions, the
     tests, the submissions, the reports and any other copy of the course are simply absent.
     """
-    package = Path(__file__).resolve().parent
+    packages = [Path(__file__).resolve().parent, Path(course_utils.__file__).resolve().parent]
     prefixes = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     prefixes |= {p.resolve() for p in prefixes}
-    keep = [Path(p) for p in SYSTEM_PATHS if Path(p).exists()] + sorted(prefixes) + [package]
+    keep = [Path(p) for p in SYSTEM_PATHS if Path(p).exists()] + sorted(prefixes) + packages
     unique: list[Path] = []
     for path in keep:  # a folder inside one already kept comes along with it
         if not any(k == path or k in path.parents for k in unique):
@@ -323,7 +325,7 @@ def find_sandbox(keep: list[Path] | None = None) -> Sandbox:
         (secret / "reference.py").write_text("x = 1\n")
         own.mkdir()
         (own / "job.json").write_text("{}")
-        probe = ("import os, course_utils.grading, ipykernel, nbclient; "
+        probe = ("import os, course_tools.grading, ipykernel, nbclient; "
                  f"assert not os.path.exists({str(secret / 'reference.py')!r}) and os.path.exists('job.json'); "
                  "print(os.getcwd())")
         trial = Sandbox("sealed", keep).command(own, [sys.executable, "-c", probe])
@@ -581,7 +583,7 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
                "MPLBACKEND": "Agg", "COURSE_CHECKPOINT_DIR": str(folder / "checkpoints"),
                "COURSE_DATA_DIR": str(folder / "data"), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
                "JUPYTER_PLATFORM_DIRS": "1", "COURSE_GRADE_TOKEN": token}
-        command = sandbox.command(folder, [sys.executable, "-m", "course_utils.grading", "worker", str(folder / "job.json")])
+        command = sandbox.command(folder, [sys.executable, "-m", "course_tools.grading", "worker", str(folder / "job.json")])
         process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    preexec_fn=_limits(memory_mb))
         try:

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import data, metrics
-from .checks import Trained
-from .train import WeightsError, load_weights
+from course_utils import data, metrics
+from course_utils.checks import Trained
+from course_utils.train import WeightsError, load_weights
 
 __all__ = ["GradingData", "importance_weighted_nll", "pixel_bits_per_dim", "sample_frechet_distance", "MEASURES",
            "measure_weights", "grade_weights", "grade_weights_isolated", "weights_file_for", "main"]
@@ -157,7 +157,7 @@ def grade_weights_isolated(path: Path, spec: Trained, root: Path, *, memory_mb: 
     """
     from .grading import _limits
 
-    command = [sys.executable, "-m", "course_utils.graded_models", json.dumps(dataclasses.asdict(spec)), str(path),
+    command = [sys.executable, "-m", "course_tools.graded_models", json.dumps(dataclasses.asdict(spec)), str(path),
                str(root)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, preexec_fn=_limits(memory_mb),
@@ -175,7 +175,7 @@ def grade_weights_isolated(path: Path, spec: Trained, root: Path, *, memory_mb: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils.graded_models SPEC FILE ROOT``: print ``{"fraction", "message"}`` as JSON.
+    """``python -m course_tools.graded_models SPEC FILE ROOT``: print ``{"fraction", "message"}`` as JSON.
 
     ``SPEC`` is the exercise's :class:`~course_utils.checks.Trained` as JSON (the grader's own, passed
     whole, so the child measures exactly what the parent would).

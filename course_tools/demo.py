@@ -2,7 +2,7 @@
 
 The page holds three widgets on trained models: lesson 02's latent perturbation and interpolation
 on its VAE, and lesson 04's mode-collapse explorer on its GAN on the ring. The models are built
-by the lessons' own cells (:func:`course_utils.build.lesson_namespace`), so the dashboard shows
+by the lessons' own cells (:func:`course_tools.build.lesson_namespace`), so the dashboard shows
 what the students read. The VAE is loaded from the checkpoint that ``make run`` made; the GAN's
 training snapshots are cached beside it. What is missing is trained on first use, by
 ``course demo`` in the terminal with a progress bar, before Voila starts (Voila shows a cell's
@@ -21,10 +21,11 @@ from typing import Callable
 
 import torch
 
-from . import data, train
+from course_utils import data, train
+from course_utils.device import get_device
+from course_utils.widgets import Snapshot
+
 from .build import lesson_namespace, repo_root
-from .device import get_device
-from .widgets import Snapshot
 
 __all__ = ["LectureModels", "lecture_models", "voila_command", "main"]
 

@@ -1,4 +1,4 @@
-"""Speed and quality of each lesson's lecture configuration: ``python -m course_utils.bench``.
+"""Speed and quality of each lesson's lecture configuration: ``python -m course_tools.bench``.
 
 It executes a lesson's solution notebook as a lecturer would (``course run``), training every model
 from scratch (an empty checkpoint folder, so the time is honest), then prints the wall

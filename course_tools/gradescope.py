@@ -35,7 +35,8 @@ __all__ = ["autograder_zip", "main", "SETUP_SH", "RUN_AUTOGRADER"]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope image set-up for {lesson} (written by `course gradescope`): Python 3.11 through uv,
-# the CPU build of torch, and the course package with its tested pins, without development extras.
+# the CPU build of torch, and the course's two packages with their tested pins: the student library and
+# the tooling's `authors` extra (the grader), without the lab, the dashboard or development extras.
 set -euo pipefail
 cd /autograder/source
 apt-get update -qq
@@ -43,8 +44,8 @@ apt-get install -y -qq python3-pip util-linux >/dev/null
 python3 -m pip install --quiet uv
 python3 -m uv venv --python 3.11 .venv
 python3 -m uv pip install --python .venv/bin/python --index-url https://download.pytorch.org/whl/cpu "torch=={torch}"
-python3 -m uv pip install --python .venv/bin/python -c constraints.txt .
-.venv/bin/python -c "import course_utils.grading, torch; print('course package ready, torch', torch.__version__)"
+python3 -m uv pip install --python .venv/bin/python -c constraints.txt ".[authors]"
+.venv/bin/python -c "import course_tools.grading, torch; print('course package ready, torch', torch.__version__)"
 # the digit classifier lesson 04's trained-model exercise is measured with, trained once into the image's cache
 .venv/bin/python -c "from course_utils import metrics; metrics.digit_classifier()"
 """
@@ -82,7 +83,7 @@ weights=$(find "$AUTOGRADER/submission" -type f -name '{lesson}.weights.pt' -not
 hidden=()
 [ -f "$SOURCE/hidden_tests.py" ] && hidden=(--hidden-tests "$SOURCE/hidden_tests.py")
 cd "$SOURCE" || fail "the autograder source is missing."
-"$PYTHON" -m course_utils grade --assignment {lesson} --submissions "$work/submissions" --out "$work/out" \\
+"$PYTHON" -m course_tools grade --assignment {lesson} --submissions "$work/submissions" --out "$work/out" \\
   --workers 1 "${{hidden[@]}}" > "$work/grader.log" 2>&1 \\
   || fail "the grader stopped ($(tail -n 3 "$work/grader.log"))"
 [ -f "$work/out/student/results.json" ] || fail "the grader wrote no results ($(tail -n 3 "$work/grader.log"))"
@@ -110,7 +111,8 @@ def autograder_zip(lesson: str, out: Path, root: Path | None = None, hidden_test
     scripts = {"setup.sh": SETUP_SH.format(lesson=lesson, torch=_torch_pin(root)),
                "run_autograder": RUN_AUTOGRADER.format(lesson=lesson)}
     files = [root / "pyproject.toml", root / "constraints.txt", root / "README.md", root / "solutions" / f"{lesson}.py"]
-    files += sorted(p for p in (root / "course_utils").rglob("*.py") if "__pycache__" not in p.parts)
+    files += sorted(p for package in ("course_utils", "course_tools") for p in (root / package).rglob("*.py")
+                   if "__pycache__" not in p.parts)
     tmp = path.with_suffix(".zip.part")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in scripts.items():

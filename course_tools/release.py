@@ -27,13 +27,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import __version__
+from course_utils import __version__
+
 from .build import BEGIN, END, build_lesson, flatten_code, lesson_sources, repo_root
 
 __all__ = ["STUDENT_MODULES", "STUDENT_DEPENDENCIES", "solution_lines", "find_leaks", "student_wheel",
            "release", "main"]
 
-#: The modules a notebook imports: the student library. Everything else in the package is tooling.
+#: The modules a notebook imports: the student library, ``course_utils`` (the tooling is ``course_tools``).
+#: A test holds the package to this list, so a module added to it is a decision, not an accident.
 STUDENT_MODULES = ("__init__", "device", "hints", "_hint_texts", "data", "train", "viz", "widgets", "metrics", "results",
                    "gan2d")
 #: What those modules need. torch is a range that accepts the builds hosted services preinstall.
