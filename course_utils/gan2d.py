@@ -6,7 +6,8 @@ GAN baseline is one definition: lesson 05 prints lesson 04's numbers (and, in a 
 lesson 04's cached runs instead of training them again).
 
 What a lesson writes itself is the algorithm: the ``step(G, D, opt_G, opt_D, real, z)`` that
-updates both players once. This module only moves the data, keeps the moving average of the
+updates both players once. This module only moves the data (:func:`course_utils.train.batches`,
+:func:`~course_utils.train.noise`, :func:`~course_utils.train.run_steps`, as every lesson's game does), keeps the moving average of the
 generator's weights, takes the snapshots the mode-collapse explorer replays,
 and caches the result. The cache is keyed by the recipe, the seed and the networks' code, and a
 cached run is used only if the step *behaves* as the one that trained it (:func:`behaviour`: two
@@ -18,7 +19,6 @@ lesson 05, share one cached run: they compute the same thing.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping
 
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data, metrics, train
-from .device import generator, get_device, seed_everything
+from .device import generator, get_device
 from .widgets import Snapshot, field_grid
 
 __all__ = ["mlp", "Packed", "Recipe", "RECIPE", "Run2D", "train_2d", "gan_step", "behaviour", "same_behaviour", "Step"]
@@ -189,40 +189,32 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
     G_average = copy.deepcopy(G)
 
     def run() -> dict:
-        seed_everything(seed)
-        G.to(device).train()
-        D.to(device).train()
+        G.to(device)
+        D.to(device)
         G_average.load_state_dict(G.state_dict())
         G_average.to(device)
         opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
                                       torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas))
-        batches, noise = generator(seed), generator(seed + 1)
+        n = recipe.batch * critic_steps * pack
+        reals, noise = train.batches(mixture.x, batch_size=n, seed=seed), train.noise(n, z_dim, seed=seed + 1)
         z_fixed = torch.randn(1000, z_dim, generator=generator(99)).to(device)
         points = field_grid(mixture.extent, resolution=60).to(device)
-        history, shots = train.History(), []
-        every = max(steps // recipe.snapshots, 1)
-        from tqdm.auto import tqdm
 
-        start = time.perf_counter()
-        bar = tqdm(range(steps), desc=f"{name}, {label}", disable=not progress, leave=False, mininterval=0.5)
-        for i in bar:
-            n = recipe.batch * critic_steps * pack
-            real = mixture.x[torch.randint(len(mixture.x), (n,), generator=batches)].to(device)
-            z = torch.randn(n, z_dim, generator=noise).to(device)
-            for key, value in step(G, D, opt_G, opt_D, real, z).items():
-                history.step.setdefault(key, []).append(float(value))
+        def one_step(i: int) -> Mapping[str, float]:
+            (real,) = next(reals)
+            losses = step(G, D, opt_G, opt_D, real, next(noise))
             with torch.no_grad():
                 weight = 1 - min(recipe.ema, (1 + i) / (10 + i))  # a short warm-up, then the average
                 for p_average, p in zip(G_average.parameters(), G.parameters()):
                     p_average.lerp_(p, weight)
-            if i % every == 0 or i == steps - 1:
-                shots.append(_snapshot(i, G, D, z_fixed, points, mixture, values))
-            if i % 100 == 0:
-                bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.step.items()})
-        bar.close()
-        seconds = time.perf_counter() - start
-        return {"G": {k: v.cpu() for k, v in G_average.state_dict().items()}, "history": history.to_dict(),
-                "seconds": seconds, "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots],
+            return losses
+
+        history, shots = train.run_steps(one_step, steps, models=(G, D), seed=seed, every=max(steps // recipe.snapshots, 1),
+                                         snapshot=lambda i: _snapshot(i, G, D, z_fixed, points, mixture, values),
+                                         desc=f"{name}, {label}", progress=progress)
+        return {"G": {k: v.cpu() for k, v in G_average.state_dict().items()},
+                "history": history.to_dict(),
+                "seconds": history.seconds, "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots],
                 "behaviour": does}
 
     does = behaviour(step, G, D, z_dim, critic_steps)
@@ -246,7 +238,6 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
 @torch.no_grad()
 def _snapshot(i: int, G: nn.Module, D: nn.Module, z: torch.Tensor, points: torch.Tensor, mixture: data.Points,
               kind: str) -> Snapshot:
-    G.eval()
     samples = G(z)
     if isinstance(D, Packed):  # a pack of the point with generated samples: D's verdict on the point among fakes
         partners = samples[: len(points) * (D.m - 1)].repeat(-(-len(points) * (D.m - 1) // len(samples)), 1)
@@ -255,7 +246,6 @@ def _snapshot(i: int, G: nn.Module, D: nn.Module, z: torch.Tensor, points: torch
     else:
         values = D(points)
     values = torch.sigmoid(values) if kind == "probability" else values
-    G.train()
     samples = samples.cpu()
     coverage = metrics.mode_coverage(samples, mixture.modes, mixture.std)
     return Snapshot(i, samples, values.view(60, 60).cpu(), f"{coverage}")

@@ -2,7 +2,9 @@
 
 ``fit`` runs mini-batch gradient descent on any loss written as ``loss_fn(model, batch)``. It shows
 a ``tqdm.auto`` progress bar and, inside a notebook, a loss plot that is redrawn in place while
-training runs. ``load_or_train`` keys a checkpoint by the name and configuration of a run: the
+training runs. For a game of two players, whose step a lesson writes itself, three small pieces
+compose in plain sight: seeded endless :func:`batches` of data and :func:`noise`, and
+:func:`run_steps`, which calls the lesson's ``step(i)`` and keeps its losses and snapshots. ``load_or_train`` keys a checkpoint by the name and configuration of a run: the
 same configuration loads the saved weights (with ``map_location``, so a GPU checkpoint opens on a
 laptop), a new one trains and saves.
 """
@@ -16,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -24,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .device import course_seed, fast_mode, generator, get_device, seed_everything
 
-__all__ = ["History", "fit", "fit_gan", "load_or_train", "cached", "checkpoint_dir", "checkpoint_path", "config_key",
+__all__ = ["History", "fit", "batches", "noise", "run_steps", "load_or_train", "cached", "checkpoint_dir", "checkpoint_path", "config_key",
            "code_fingerprint", "save_atomically", "predict", "save_weights", "load_weights", "WeightsError",
            "WEIGHTS_FORMAT", "MAX_WEIGHTS_MB"]
 
@@ -393,7 +395,8 @@ def load_or_train(
     the checkpoint is keyed by it and by the code of ``build`` and ``train`` and of the lesson's
     functions they call (:func:`code_fingerprint`), so a student whose loss or step differs from
     the one that made a checkpoint trains their own model. The model is built right after
-    ``seed_everything(config.get("seed", 0))``, so a retrained model is the same in every process. A checkpoint that does not load (corrupt, or made by a
+    ``seed_everything(config.get("seed", 0))``, so a retrained model is the same in every process,
+    and ``train`` receives it on the device. A checkpoint that does not load (corrupt, or made by a
     different architecture) is reported and retrained, never silently used.
     """
     device = torch.device(device) if device is not None else get_device()
@@ -412,7 +415,7 @@ def load_or_train(
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is retrained
             warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again.", stacklevel=2)
             model = build()
-    history = train(model)
+    history = train(model.to(device))
     save_atomically(
         {"state_dict": model.state_dict(), "history": history.to_dict(), "config": json.dumps(keyed, sort_keys=True, default=str)},
         path,
@@ -456,43 +459,70 @@ def predict(
     return torch.cat([fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 
 
-def fit_gan(
-    step: Callable[..., Mapping[str, float]],
-    G: nn.Module,
-    D: nn.Module,
-    real: torch.Tensor,
-    *,
-    steps: int,
-    z_dim: int,
-    labels: torch.Tensor | None = None,
-    batch_size: int = 64,
-    lr_G: float = 2e-4,
-    lr_D: float = 2e-4,
-    betas: tuple[float, float] = (0.5, 0.999),
-    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
-    seed: int = 0,
-    snapshot_every: int = 0,
-    snapshot: Callable[[int], Any] | None = None,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-    desc: str = "GAN",
-) -> tuple[History, list]:
-    """Run an adversarial game for ``steps`` steps; return the losses and the snapshots taken.
+def batches(*tensors: torch.Tensor, batch_size: int, seed: int = 0,
+            device: torch.device | str | None = None) -> Iterator[Batch]:
+    """Endless mini-batches drawn with replacement: each yields one batch of every tensor, at the same rows.
 
-    Each step draws a batch of ``real`` examples (and their ``labels``, if given) and a batch of
-    noise ``z ~ N(0, I)`` from generators seeded by ``seed``, then calls
-    ``step(G, D, opt_G, opt_D, real_batch, z)`` (plus ``y=label_batch`` when ``labels`` is given),
-    which updates both players and returns its losses as floats. The same seed replays the same
-    game exactly on the CPU. Every ``snapshot_every`` steps (and after the last),
-    ``snapshot(step_index)`` is called and its result kept: the mode-collapse explorer's frames.
+    Row indices come from a generator seeded by ``seed`` (shifted by the lesson seed), so the same
+    seed replays the same batches in every process. Pass the images and their labels together
+    (``batches(x, y, batch_size=64)``) and the labels stay with their images. The batches are moved
+    to ``device`` (default: :func:`~course_utils.device.get_device`).
+    """
+    if not tensors:
+        raise ValueError("batches needs at least one tensor to draw from")
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError(f"batches draws the same rows of every tensor, but their lengths differ: "
+                         f"{[len(t) for t in tensors]}")
+    if n == 0 or batch_size < 1:
+        raise ValueError(f"cannot draw batches of {batch_size} from {n} rows")
+    device = torch.device(device) if device is not None else get_device()
+    rows = generator(seed)
+    while True:
+        index = torch.randint(n, (batch_size,), generator=rows)
+        yield tuple(t[index].to(device) for t in tensors)
+
+
+def noise(batch_size: int, z_dim: int, seed: int = 1, device: torch.device | str | None = None) -> Iterator[torch.Tensor]:
+    """Endless batches of ``z ~ N(0, I)`` of shape ``(batch_size, z_dim)``, from a generator seeded by ``seed``.
+
+    Drawn on the CPU and moved to ``device``, so the same seed gives the same noise on any device.
     """
     device = torch.device(device) if device is not None else get_device()
-    seed_everything(seed)
-    G.to(device).train()
-    D.to(device).train()
-    opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=lr_G, betas=betas),
-                                  torch.optim.Adam(D.parameters(), lr=lr_D, betas=betas))
-    batches, noise = generator(seed), generator(seed + 1)
+    draws = generator(seed)
+    while True:
+        yield torch.randn(batch_size, z_dim, generator=draws).to(device)
+
+
+def run_steps(
+    step: Callable[[int], Mapping[str, float]],
+    steps: int,
+    *,
+    models: Sequence[nn.Module] = (),
+    seed: int | None = 0,
+    snapshot: Callable[[int], Any] | None = None,
+    every: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> tuple[History, list]:
+    """Call ``step(i)`` for ``i = 0 .. steps - 1`` and keep what it returns; the lesson writes the step.
+
+    ``step(i)`` performs one update (draw its batches, compute the losses, step the optimizers) and
+    returns the values to log, as numbers. This runner only keeps them (a :class:`History` whose
+    ``epoch`` entries are means over blocks of 100 steps), shows a progress bar and, every
+    ``every`` steps and after the last, calls ``snapshot(i)`` and keeps its result (the frames a
+    widget replays). ``models`` are moved to the device and put in training mode first, into
+    evaluation mode while a snapshot is taken and after the last step. With ``seed`` set, the
+    global random state is seeded first (:func:`~course_utils.device.seed_everything`), so draws
+    made inside the step (a penalty's interpolation points, a buffer's choice) replay too.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be 0 or more, not {steps}")
+    device = get_device()
+    if seed is not None:
+        seed_everything(seed)
+    for model in models:
+        model.to(device).train()
     history, snapshots = History(), []
 
     from tqdm.auto import tqdm
@@ -501,23 +531,21 @@ def fit_gan(
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.5)
     try:
         for i in bar:
-            index = torch.randint(len(real), (batch_size,), generator=batches)
-            z = torch.randn(batch_size, z_dim, generator=noise).to(device)
-            extra = {"y": labels[index].to(device)} if labels is not None else {}
-            losses = step(G, D, opt_G, opt_D, real[index].to(device), z, **extra)
-            for key, value in losses.items():
+            for key, value in step(i).items():
                 history.step.setdefault(key, []).append(float(value))
-            if snapshot is not None and snapshot_every and (i % snapshot_every == 0 or i == steps - 1):
-                G.eval()
+            if snapshot is not None and every and (i % every == 0 or i == steps - 1):
+                for model in models:
+                    model.eval()
                 snapshots.append(snapshot(i))
-                G.train()
+                for model in models:
+                    model.train()
             if i % 50 == 0:
                 bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.step.items()})
     finally:
         bar.close()
         history.seconds = time.perf_counter() - start
-        G.eval()
-        D.eval()
+        for model in models:
+            model.eval()
     history.epoch = {k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)]
                      for k, v in history.step.items()}  # means over blocks of 100 steps
     return history, snapshots

@@ -23,6 +23,7 @@ __all__ = [
     "plot_curves",
     "latent_scatter",
     "figure_png",
+    "draw_2d",
     "plot_2d",
 ]
 
@@ -168,27 +169,38 @@ def latent_scatter(
     return ax.figure
 
 
-def plot_2d(samples: Any, data_points: Any, extent: Sequence[float], *, field: Any = None, ax: Axes | None = None,
-            title: str = "generated points over the data") -> Figure:
-    """Generated 2D points (orange) over data points (black), with a discriminator's or critic's field behind.
+def draw_2d(ax: Axes, data_points: Any, extent: Sequence[float], *, samples: Any = None, field: Any = None,
+            point_size: float = 2.0, alpha: float = 0.5) -> tuple[Any, Any]:
+    """The picture of a 2D GAN on ``ax``: data points (black), generated points (orange), a field behind.
 
     ``field`` is a ``G x G`` grid of values on :func:`course_utils.widgets.field_grid` (rows = y):
     probabilities in [0, 1] are drawn on a fixed scale, anything else (a critic) on its own range.
+    Returns the two parts that move during training, the field's image and the generated points, so
+    a widget can update them in place (:class:`course_utils.widgets.SnapshotPlot`).
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 4))
-    if field is not None:
-        values = _numpy(field)
-        bounded = 0.0 <= values.min() <= values.max() <= 1.0
-        ax.imshow(values, extent=tuple(extent), origin="lower", cmap="RdBu_r", alpha=0.5, aspect="auto",
-                  vmin=0 if bounded else None, vmax=1 if bounded else None)
-    points, generated = _numpy(data_points), _numpy(samples)
-    ax.scatter(points[:, 0], points[:, 1], s=2, color="black", alpha=0.3, label="data")
-    ax.scatter(generated[:, 0], generated[:, 1], s=2, color="tab:orange", alpha=0.5, label="generated")
+    values = _numpy(field) if field is not None else np.zeros((2, 2))
+    bounded = 0.0 <= values.min() <= values.max() <= 1.0
+    background = ax.imshow(values, extent=tuple(extent), origin="lower", cmap="RdBu_r", alpha=alpha, aspect="auto",
+                           vmin=0 if bounded else None, vmax=1 if bounded else None)
+    background.set_visible(field is not None)
+    points = _numpy(data_points)
+    generated = _numpy(samples) if samples is not None else np.zeros((0, 2))
+    ax.scatter(points[:, 0], points[:, 1], s=point_size, color="black", alpha=0.3, label="data")
+    moving = ax.scatter(generated[:, 0], generated[:, 1], s=point_size * 1.25, color="tab:orange", alpha=alpha,
+                        label="generated")
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
+    return background, moving
+
+
+def plot_2d(samples: Any, data_points: Any, extent: Sequence[float], *, field: Any = None, ax: Axes | None = None,
+            title: str = "generated points over the data") -> Figure:
+    """Generated 2D points over the data points, with a discriminator's or critic's field behind (:func:`draw_2d`)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4))
+    draw_2d(ax, data_points, extent, samples=samples, field=field)
     ax.set_title(title, fontsize=9)
     return ax.figure
 

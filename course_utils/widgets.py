@@ -310,21 +310,15 @@ class SnapshotPlot:
                  field_label: str = "D(x)", size: float = 4.6):
         from matplotlib.figure import Figure
 
+        from .viz import draw_2d
+
         self.extent = extent
         # Not a pyplot figure: the inline backend never sees it, so a cell that makes an explorer
         # shows the widget only, not a stray copy of the figure.
         self.fig = Figure(figsize=(size + 0.9, size))
         self.ax = self.fig.subplots()
-        self.background = self.ax.imshow(np.zeros((2, 2)), extent=extent, origin="lower", cmap="RdBu_r",
-                                         alpha=0.55, aspect="auto", vmin=0, vmax=1)
+        self.background, self.generated = draw_2d(self.ax, data_points, extent, point_size=4.0, alpha=0.55)
         self.colorbar = self.fig.colorbar(self.background, ax=self.ax, fraction=0.046, pad=0.04, label=field_label)
-        points = data_points.detach().cpu().numpy()
-        self.ax.scatter(points[:, 0], points[:, 1], s=4, color="black", alpha=0.35, label="data")
-        self.generated = self.ax.scatter([], [], s=5, color="tab:orange", alpha=0.6, label="generated")
-        self.ax.set_xlim(extent[0], extent[1])
-        self.ax.set_ylim(extent[2], extent[3])
-        self.ax.set_xlabel("$x_1$")
-        self.ax.set_ylabel("$x_2$")
         self.ax.legend(loc="upper right", fontsize="small", markerscale=3)
         self.title = title
         self.ax.set_title(title)

@@ -612,10 +612,20 @@ def trained_gan(conditional: bool):
                               "D": Discriminator(n_classes=10 if conditional else 0)})
 
     def fit(pair: nn.Module) -> train.History:
-        history, _ = train.fit_gan(conditional_step if conditional else gan_step, pair["G"], pair["D"], digits.x,
-                                   labels=digits.y if conditional else None, steps=DCGAN_STEPS, z_dim=Z_IMAGE,
-                                   batch_size=64, lr_G=2e-4, lr_D=2e-4, seed=0,
-                                   desc="conditional DCGAN" if conditional else "DCGAN")
+        G, D = pair["G"], pair["D"]
+        opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        real_batches = train.batches(digits.x, digits.y, batch_size=64, seed=0)  # images with their labels
+        noise = train.noise(64, Z_IMAGE, seed=1)
+
+        def step(i: int) -> dict[str, float]:
+            x, y = next(real_batches)
+            if conditional:
+                return conditional_step(G, D, opt_G, opt_D, x, next(noise), y)
+            return gan_step(G, D, opt_G, opt_D, x, next(noise))
+
+        history, _ = train.run_steps(step, DCGAN_STEPS, models=(G, D),
+                                     desc="conditional DCGAN" if conditional else "DCGAN")
         return history
 
     config = {"conditional": conditional, "steps": DCGAN_STEPS, "z_dim": Z_IMAGE, "lr": 2e-4, "seed": 0}

@@ -599,11 +599,19 @@ N_CRITIC_DIGITS = 5
 
 
 def fit_wgan_digits(pair: nn.Module) -> train.History:
-    optimizers = (torch.optim.Adam(pair["G"].parameters(), lr=2e-4, betas=(0.5, 0.9)),
-                  torch.optim.Adam(pair["C"].parameters(), lr=2e-4, betas=(0.5, 0.9)))
-    history, _ = train.fit_gan(wgan_step(N_CRITIC_DIGITS, penalty=10.0), pair["G"], pair["C"], digits.x, steps=DIGIT_STEPS,
-                               z_dim=Z_IMAGE, batch_size=64 * N_CRITIC_DIGITS, optimizers=optimizers, seed=0,
-                               desc="WGAN-GP, digits")
+    G, C = pair["G"], pair["C"]
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.9))
+    opt_C = torch.optim.Adam(C.parameters(), lr=2e-4, betas=(0.5, 0.9))
+    step = wgan_step(N_CRITIC_DIGITS, penalty=10.0)
+    # each call of the step takes n_critic batches of 64, one after the other along the batch axis
+    real_batches = train.batches(digits.x, batch_size=64 * N_CRITIC_DIGITS, seed=0)
+    noise = train.noise(64 * N_CRITIC_DIGITS, Z_IMAGE, seed=1)
+
+    def one_step(i: int) -> dict[str, float]:
+        (real,) = next(real_batches)
+        return step(G, C, opt_G, opt_C, real, next(noise))
+
+    history, _ = train.run_steps(one_step, DIGIT_STEPS, models=(G, C), desc="WGAN-GP, digits")
     return history
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import budget, fast_mode, get_device, hint, seed_everything
-from course_utils.device import generator, shifted, unshifted_seeds
+from course_utils.device import unshifted_seeds
 from course_utils import data, metrics, train, viz
 from course_utils.checks import cyclegan as checks
 from course_utils.results import record, say
@@ -120,13 +120,9 @@ class PatchDiscriminator(nn.Module):
 # %%
 PIX_STEPS = budget(600, 10)
 LAMBDA_L1 = 100.0
-pairs = torch.cat([s_train, train_set.x], dim=1)   # channel 0: input s, channel 1: target x
-
-
 def pix2pix_step(lambda_l1: float, adversarial: bool, squared: bool = False):
     """One pix2pix step: D on (s, x) against (s, G(s)), then G on lambda_l1 * |G(s) - x| (or the square) + its adversarial term."""
-    def step(G, D, opt_G, opt_D, pair, z):
-        s, x = pair[:, :1], pair[:, 1:]
+    def step(G, D, opt_G, opt_D, s, x):
         fake = G(s)
         if adversarial:
             real_logits, fake_logits = D(torch.cat([s, x], 1)), D(torch.cat([s, fake.detach()], 1))
@@ -145,8 +141,14 @@ def pix2pix_step(lambda_l1: float, adversarial: bool, squared: bool = False):
 
 def trained_pix2pix(name: str, lambda_l1: float, adversarial: bool, squared: bool = False) -> nn.Module:
     def fit(pair: nn.Module) -> train.History:
-        history, _ = train.fit_gan(pix2pix_step(lambda_l1, adversarial, squared), pair["G"], pair["D"], pairs,
-                                   steps=PIX_STEPS, z_dim=1, batch_size=64, lr_G=2e-4, lr_D=2e-4, seed=0, desc=name)
+        G, D = pair["G"], pair["D"]
+        opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        step = pix2pix_step(lambda_l1, adversarial, squared)
+        paired = train.batches(s_train, train_set.x, batch_size=64, seed=0)  # each input with its own target
+
+        history, _ = train.run_steps(lambda i: step(G, D, opt_G, opt_D, *next(paired)), PIX_STEPS, models=(G, D),
+                                     desc=name)
         return history
 
     config = {"lambda_l1": lambda_l1, "adversarial": adversarial, "squared": squared, "steps": PIX_STEPS, "seed": 0}
@@ -419,18 +421,19 @@ def cyclegan_update(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module,
 checks.check_cyclegan_update(cyclegan_update)
 
 # %% [markdown]
-# The step that `train.fit_gan` calls draws the batch of Y and keeps the two buffers; the third
-# term of the objective, the semantic loss of section 6, has weight 0 until then.
+# Training composes the pieces in plain sight: a batch of X and a batch of Y drawn independently
+# (unpaired: nothing ties the two rows together), your `cyclegan_update` on them, and the two
+# buffers it keeps. The third term of the objective, the semantic loss of section 6, has weight 0
+# until then.
 
 # %%
 CYCLE_STEPS = budget(600, 10)
 
 
-def cyclegan_step(lambda_cycle: float, lambda_identity: float, lambda_semantic: float = 0.0, seed: int = 0):
-    """A CycleGAN step for train.fit_gan: `real` is a batch of X; a batch of Y is drawn independently."""
-    y_batches = generator(seed + 7)  # seeded, and shifted by the lesson seed like every other draw
-    random.seed(shifted(seed))
-    buffer_X, buffer_Y = ImageBuffer(50), ImageBuffer(50)
+def trained_cyclegan(lambda_cycle: float, lambda_identity: float, lambda_semantic: float = 0.0) -> nn.Module:
+    def build() -> nn.Module:
+        return nn.ModuleDict({"generators": nn.ModuleDict({"G": Translator(), "F": Translator()}),
+                              "discriminators": nn.ModuleDict({"D_X": PatchDiscriminator(), "D_Y": PatchDiscriminator()})})
 
     def objective(G, F_, D_X, D_Y, x, y):
         terms = generator_objective(G, F_, D_X, D_Y, x, y, lambda_cycle, lambda_identity)
@@ -439,23 +442,20 @@ def cyclegan_step(lambda_cycle: float, lambda_identity: float, lambda_semantic: 
             terms["loss"] = terms["loss"] + lambda_semantic * terms["semantic"]
         return terms
 
-    def step(generators, discriminators, opt_G, opt_D, x, z):
-        y = Y_train.x[torch.randint(len(Y_train), (len(x),), generator=y_batches)].to(x.device)
-        return cyclegan_update(generators["G"], generators["F"], discriminators["D_X"], discriminators["D_Y"],
-                               opt_G, opt_D, x, y, objective, buffer_X, buffer_Y)
-    return step
-
-
-def trained_cyclegan(lambda_cycle: float, lambda_identity: float, lambda_semantic: float = 0.0) -> nn.Module:
-    def build() -> nn.Module:
-        return nn.ModuleDict({"generators": nn.ModuleDict({"G": Translator(), "F": Translator()}),
-                              "discriminators": nn.ModuleDict({"D_X": PatchDiscriminator(), "D_Y": PatchDiscriminator()})})
-
     def fit(model: nn.Module) -> train.History:
-        history, _ = train.fit_gan(cyclegan_step(lambda_cycle, lambda_identity, lambda_semantic), model["generators"],
-                                   model["discriminators"], X_train.x, steps=CYCLE_STEPS, z_dim=1, batch_size=64,
-                                   lr_G=1e-3, lr_D=1e-3, seed=0,
-                                   desc=f"CycleGAN λ_cyc = {lambda_cycle:g}, λ_id = {lambda_identity:g}, λ_sem = {lambda_semantic:g}")
+        (G, F_), (D_X, D_Y) = model["generators"].values(), model["discriminators"].values()
+        opt_G = torch.optim.Adam(model["generators"].parameters(), lr=1e-3, betas=(0.5, 0.999))
+        opt_D = torch.optim.Adam(model["discriminators"].parameters(), lr=1e-3, betas=(0.5, 0.999))
+        xs = train.batches(X_train.x, batch_size=64, seed=0)
+        ys = train.batches(Y_train.x, batch_size=64, seed=7)  # its own seed: unpaired with the batch of X
+        buffer_X, buffer_Y = ImageBuffer(50), ImageBuffer(50)
+
+        def step(i: int) -> dict[str, float]:
+            (x,), (y,) = next(xs), next(ys)
+            return cyclegan_update(G, F_, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buffer_Y)
+
+        history, _ = train.run_steps(step, CYCLE_STEPS, models=(model,),  # seeds the buffers' draws too
+                                     desc=f"CycleGAN λ_cyc = {lambda_cycle:g}, λ_id = {lambda_identity:g}, λ_sem = {lambda_semantic:g}")
         return history
 
     config = {"lambda_cycle": lambda_cycle, "lambda_identity": lambda_identity, "lambda_semantic": lambda_semantic,

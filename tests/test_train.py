@@ -124,27 +124,92 @@ def _step(G, D, opt_G, opt_D, real, z, y=None):
     return {"loss_G": loss_G, **({"y_mean": float(y.float().mean())} if y is not None else {})}
 
 
-def test_fit_gan_replays_exactly_and_snapshots():
-    real = torch.randn(500, 1) * 0.3 + 2.0
-    runs = []
-    for _ in range(2):
-        G, D = _toy_gan()
-        history, snaps = train.fit_gan(_step, G, D, real, steps=120, z_dim=1, batch_size=32, lr_G=1e-2, lr_D=1e-2,
-                                       snapshot_every=50, snapshot=lambda i: (i, float(G(torch.ones(1, 1)).detach())),
-                                       device="cpu", progress=False)
-        runs.append((history.step["loss_G"], snaps))
-    assert runs[0] == runs[1]
-    assert [i for i, _ in runs[0][1]] == [0, 50, 100, 119]
+def _toy_game(seed: int = 0, steps: int = 120, every: int = 50):
+    """A 1D GAN composed as the lessons compose theirs: seeded batches and noise, the step, the runner."""
+    real = torch.randn(500, 1, generator=torch.Generator().manual_seed(0)) * 0.3 + 2.0
+    G, D = _toy_gan()
+    opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=1e-2, betas=(0.5, 0.999)) for net in (G, D))
+    data, z = train.batches(real, batch_size=32, seed=seed, device="cpu"), train.noise(32, 1, seed=seed + 1, device="cpu")
+
+    def step(i):
+        (x,) = next(data)
+        return _step(G, D, opt_G, opt_D, x, next(z))
+
+    history, snaps = train.run_steps(step, steps, models=(G, D), snapshot=lambda i: (i, G.training, float(G(torch.ones(1, 1)).detach())),
+                                     every=every, progress=False)
+    return G, D, history, snaps
+
+
+def test_run_steps_replays_exactly_and_snapshots():
+    runs = [_toy_game() for _ in range(2)]
+    assert runs[0][2].step["loss_G"] == runs[1][2].step["loss_G"] and runs[0][3] == runs[1][3]
+    G, D, history, snaps = runs[0]
+    assert [i for i, _, _ in snaps] == [0, 50, 100, 119]
+    assert not any(training for _, training, _ in snaps)  # snapshots see the models in evaluation mode
+    assert not G.training and not D.training  # and so does whatever comes after the run
     assert len(history.epoch["loss_G"]) == 2 and history.seconds > 0
+    assert history.epoch["loss_G"][0] == sum(history.step["loss_G"][:100]) / 100
     with torch.no_grad():
         assert abs(float(G(torch.randn(2000, 1)).mean()) - 2.0) < 0.5  # the generator moved toward the data
+    assert _toy_game(seed=1)[2].step["loss_G"] != history.step["loss_G"]  # another seed, another game
 
 
-def test_fit_gan_passes_labels():
-    real, labels = torch.randn(100, 1), torch.ones(100, dtype=torch.long)
-    G, D = _toy_gan()
-    history, _ = train.fit_gan(_step, G, D, real, labels=labels, steps=3, z_dim=1, device="cpu", progress=False)
-    assert history.step["y_mean"] == [1.0, 1.0, 1.0]
+def test_run_steps_seeds_the_draws_made_inside_the_step():
+    def draw(i):
+        return {"u": float(torch.rand(()))}
+
+    first, _ = train.run_steps(draw, 3, progress=False)
+    torch.rand(5)  # whatever ran in between
+    again, _ = train.run_steps(draw, 3, progress=False)
+    assert first.step["u"] == again.step["u"]
+    other, _ = train.run_steps(draw, 3, seed=1, progress=False)
+    assert other.step["u"] != first.step["u"]
+    with pytest.raises(ValueError, match="steps"):
+        train.run_steps(draw, -1)
+
+
+def test_batches_keep_rows_together_and_replay():
+    x, y = torch.arange(100.0).view(100, 1), torch.arange(100)
+    draws = train.batches(x, y, batch_size=16, seed=3, device="cpu")
+    first = [next(draws) for _ in range(5)]
+    for xb, yb in first:
+        assert xb.shape == (16, 1) and yb.shape == (16,)
+        assert torch.equal(xb[:, 0].long(), yb)  # the labels stay with their rows
+    again = train.batches(x, y, batch_size=16, seed=3, device="cpu")
+    assert all(torch.equal(a[1], next(again)[1]) for a in first)
+    assert not torch.equal(first[0][1], next(train.batches(x, y, batch_size=16, seed=4, device="cpu"))[1])
+    seen = torch.cat([yb for _, yb in first])
+    assert len(seen.unique()) > 40  # drawn across the whole set, with replacement
+    with pytest.raises(ValueError, match="lengths differ"):
+        next(train.batches(x, y[:50], batch_size=4))
+    with pytest.raises(ValueError, match="at least one"):
+        next(train.batches(batch_size=4))
+
+
+def test_noise_is_standard_normal_and_seeded():
+    z = train.noise(4000, 3, seed=5, device="cpu")
+    first = next(z)
+    assert first.shape == (4000, 3)
+    assert abs(float(first.mean())) < 0.05 and abs(float(first.std()) - 1) < 0.05
+    assert not torch.equal(first, next(z))  # a new draw each step
+    assert torch.equal(first, next(train.noise(4000, 3, seed=5, device="cpu")))
+
+
+def test_batches_and_noise_land_on_the_chosen_device(monkeypatch):
+    """The draws are made on the CPU (the same numbers everywhere) and moved where the models are."""
+    moved = []
+    real_to = torch.Tensor.to
+
+    def spy(self, *args, **kwargs):
+        moved.append(args[0] if args else kwargs.get("device"))
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "to", spy)
+    monkeypatch.setattr(train, "get_device", lambda: torch.device("meta"))
+    xb, yb = next(train.batches(torch.zeros(10, 2), torch.zeros(10), batch_size=4))
+    z = next(train.noise(4, 2))
+    assert {xb.device.type, yb.device.type, z.device.type} == {"meta"}
+    assert all(torch.device(d).type == "meta" for d in moved)
 
 
 def test_load_or_train_builds_the_same_model_in_every_process(tmp_path):
