@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-browser demo build check lab bench release clean help
+.PHONY: setup run test lint format test-browser demo build check lab bench release clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    set up .venv, build the notebooks, execute every lesson headless, print a row each"
-	@echo "make test   set up .venv and run the whole test suite (what CI runs)"
+	@echo "make test   set up .venv and run the whole test suite (what CI runs), ruff's lint first"
+	@echo "make format ruff's fixes and formatting in place (make lint: the check alone)"
 	@echo "make lab    open JupyterLab on notebooks/ (the student versions)"
 	@echo "make demo   the lecture dashboard: three widgets on trained models, served by Voila"
 	@echo "make test-browser  install Chromium if missing, then run the browser tests alone"
@@ -27,9 +28,19 @@ setup: $(STAMP)
 run: setup
 	$(PY) -m course_tools run --out build/run
 
-# The tests, then the six solution notebooks under nbval (fast mode, one execution each; conftest.py)
-test: setup
+# The linter and the formatter's check (ruff, settings in pyproject.toml), the tests, then the six
+# solution notebooks under nbval (fast mode, one execution each; conftest.py)
+test: setup lint
 	$(PY) -m pytest tests solutions --nbval-lax --nbval-current-env --junitxml=build/test-reports/junit.xml
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# ruff's fixes and formatting, in place (the lessons are linted, not reformatted)
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test-browser: setup
 	.ci/install-chromium

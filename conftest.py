@@ -34,10 +34,24 @@ for var in ("COURSE_DEVICE", "COURSE_SEED", "COURSE_MIRRORS_MNIST", "COURSE_MIRR
 # The metric names the bench promises for the demonstrations (every GAN-family lesson shows what it
 # teaches, on three seeds): each lesson records at least these, in fast mode as in the lecture.
 REQUIRED_METRICS = {
-    "04_gan": ["ring_gan_modes", "ring_gan_hq", "grid_gan_modes", "grid_gan_hq",
-               "ring_remedy_modes", "ring_remedy_hq", "grid_remedy_modes", "grid_remedy_hq"],
-    "05_wgan": ["ring_wgan_gp_modes", "ring_wgan_gp_hq", "grid_wgan_gp_modes", "grid_wgan_gp_hq",
-                "ring_wgan_clip_modes", "grid_wgan_clip_modes"],
+    "04_gan": [
+        "ring_gan_modes",
+        "ring_gan_hq",
+        "grid_gan_modes",
+        "grid_gan_hq",
+        "ring_remedy_modes",
+        "ring_remedy_hq",
+        "grid_remedy_modes",
+        "grid_remedy_hq",
+    ],
+    "05_wgan": [
+        "ring_wgan_gp_modes",
+        "ring_wgan_gp_hq",
+        "grid_wgan_gp_modes",
+        "grid_wgan_gp_hq",
+        "ring_wgan_clip_modes",
+        "grid_wgan_clip_modes",
+    ],
     "06_cyclegan": ["acc_x_to_y", "acc_y_to_x", "acc_x_to_y_untranslated", "acc_y_to_x_untranslated"],
 }
 MIN_FIGURES = 5
@@ -52,8 +66,13 @@ class LessonRecord(pytest.Item):
         outputs = [o for cell in cells for o in (getattr(cell, "test_outputs", None) or [])]
         figures = sum("image/png" in o.get("data", {}) for o in outputs)
         assert figures >= MIN_FIGURES, f"{lesson} drew {figures} figures (at least {MIN_FIGURES} expected)"
-        warnings = [o["text"][:300] for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
-                    and re.search(r"Warning|Traceback", o["text"])]
+        warnings = [
+            o["text"][:300]
+            for o in outputs
+            if o.get("output_type") == "stream"
+            and o.get("name") == "stderr"
+            and re.search(r"Warning|Traceback", o["text"])
+        ]
         assert not warnings, warnings
         saved = RESULTS / f"{lesson}.json"
         assert saved.exists(), f"{lesson} never called course_utils.results.record(...)"

@@ -1,4 +1,7 @@
-"""The ``course`` command: ``course build | run | bench | grade | gradescope | release | demo`` (also ``python -m course_tools``)."""
+"""The ``course`` command: ``course build | run | bench | grade | gradescope | release | demo``.
+
+Also ``python -m course_tools``.
+"""
 
 from __future__ import annotations
 

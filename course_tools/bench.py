@@ -128,7 +128,10 @@ def graded_metrics(lesson: str, root: Path, since: float) -> dict[str, float]:
 
 
 def _from_scratch(lesson: str, *, root: Path, out: Path, fast: bool, seed: int | None) -> tuple[LessonRun, float]:
-    """Time the reference workload, then run ``lesson`` from an empty checkpoint folder: (its run, the reference seconds)."""
+    """Time the reference workload, then run ``lesson`` from an empty checkpoint folder.
+
+    Returns its run and the reference workload's seconds.
+    """
     reference = reference_workload()
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as checkpoints:  # train from scratch
@@ -145,8 +148,16 @@ def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: 
     Returns ``{"seeds", "wall_s", "reference_s", "wall_ratio", "ok", "errors", "metrics": {name: [per seed]},
     "summaries"}``; ``wall_ratio`` is each run's wall time over the reference workload timed just before it.
     """
-    entry: dict = {"seeds": list(seeds), "wall_s": [], "reference_s": [], "wall_ratio": [], "ok": [], "errors": [],
-                   "metrics": {}, "summaries": []}
+    entry: dict = {
+        "seeds": list(seeds),
+        "wall_s": [],
+        "reference_s": [],
+        "wall_ratio": [],
+        "ok": [],
+        "errors": [],
+        "metrics": {},
+        "summaries": [],
+    }
     for k, seed in enumerate(seeds):
         run, reference = _from_scratch(lesson, root=root, out=out / f"seed{seed}", fast=fast, seed=seed)
         entry["wall_s"].append(round(run.seconds, 2))
@@ -159,9 +170,12 @@ def bench_lesson(lesson: str, seeds: list[int], *, root: Path, out: Path, fast: 
             entry["metrics"].setdefault(name, [None] * k).append(value)
         for values in entry["metrics"].values():  # a metric a run did not report stays None for it
             values.extend([None] * (k + 1 - len(values)))
-        print(f"{lesson} seed {seed}: {'ok' if run.ok else 'FAILED: ' + run.error}, wall {run.seconds:.1f} s "
-              f"({run.seconds / reference:.0f} x the reference workload of {reference:.2f} s)", file=sys.stderr,
-              flush=True)
+        print(
+            f"{lesson} seed {seed}: {'ok' if run.ok else 'FAILED: ' + run.error}, wall {run.seconds:.1f} s "
+            f"({run.seconds / reference:.0f} x the reference workload of {reference:.2f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     return entry
 
 
@@ -190,9 +204,14 @@ def format_seed_table(lesson: str, entry: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course bench", description=__doc__.split("\n")[0])
     parser.add_argument("--lesson", action="append", help="lesson id (repeatable; default: all)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="run each lesson once per lesson seed (COURSE_SEED), from scratch; report every "
-                             "metric per seed with its minimum and median")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run each lesson once per lesson seed (COURSE_SEED), from scratch; report every "
+        "metric per seed with its minimum and median",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--fast", action="store_true", help="fast mode budgets (a smoke test, not a benchmark)")
     parser.add_argument("--out", type=Path, default=Path("build") / "bench")
@@ -201,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     build_all(root)
     lessons = args.lesson or [p.stem for p in lesson_sources(root)]
     machine = {
-        "python": platform.python_version(), "torch": torch.__version__,
-        "cpu_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
         "platform": platform.platform(),
     }
     if args.seeds is not None:
@@ -223,12 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     for lesson in lessons:
         run, reference = _from_scratch(lesson, root=root, out=args.out, fast=args.fast, seed=None)
         row = asdict(run)
-        row.update(references=REFERENCES.get(lesson, []), fast_mode=args.fast, reference_s=reference,
-                   wall_ratio=run.seconds / reference)
+        row.update(
+            references=REFERENCES.get(lesson, []),
+            fast_mode=args.fast,
+            reference_s=reference,
+            wall_ratio=run.seconds / reference,
+        )
         rows.append(row)
         if not args.json:
-            print(f"{lesson}: {'ok' if run.ok else 'FAILED: ' + run.error}  wall {run.seconds:.1f} s "
-                  f"({run.seconds / reference:.0f} x the reference workload){'  (fast mode)' if args.fast else ''}")
+            print(
+                f"{lesson}: {'ok' if run.ok else 'FAILED: ' + run.error}  wall {run.seconds:.1f} s "
+                f"({run.seconds / reference:.0f} x the reference workload){'  (fast mode)' if args.fast else ''}"
+            )
             print(f"  {run.summary}")
             for key, value in run.metrics.items():
                 print(f"    {key:<28} {value:.4g}")

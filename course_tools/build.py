@@ -34,9 +34,27 @@ from typing import Callable
 import jupytext
 import nbformat
 
-__all__ = ["CODE_STUB", "TEXT_STUB", "CHECK_TAG", "INSTALL_ID", "INSTALL_CELL", "Exercise", "BuildError",
-           "lesson_sources", "dashboard_sources", "build_lesson", "build_all", "exercises", "flatten_code",
-           "library_sources", "lesson_namespace", "missing_outputs", "record_outputs", "hint_texts", "main"]
+__all__ = [
+    "CODE_STUB",
+    "TEXT_STUB",
+    "CHECK_TAG",
+    "INSTALL_ID",
+    "INSTALL_CELL",
+    "Exercise",
+    "BuildError",
+    "lesson_sources",
+    "dashboard_sources",
+    "build_lesson",
+    "build_all",
+    "exercises",
+    "flatten_code",
+    "library_sources",
+    "lesson_namespace",
+    "missing_outputs",
+    "record_outputs",
+    "hint_texts",
+    "main",
+]
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
 #: a deeper hint (level 2, 3, ...) below an exercise's ``### HINT:`` line: kept out of the notebooks,
@@ -117,9 +135,15 @@ def dashboard_sources(root: Path | None = None) -> list[Path]:
     return sorted(((root or repo_root()) / "dashboard").glob("*.py"))
 
 
-def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: dict | None = None,
-                     root: Path | None = None, quiet: bool = False, select: Callable[[dict], bool] | None = None,
-                     name: str | None = None) -> dict:
+def lesson_namespace(
+    lesson: str,
+    cell_ids: list[str] | None = None,
+    constants: dict | None = None,
+    root: Path | None = None,
+    quiet: bool = False,
+    select: Callable[[dict], bool] | None = None,
+    name: str | None = None,
+) -> dict:
     """Run a lesson's first code cell (its imports) and some of its cells; return the namespace.
 
     The one function that executes chosen cells of a solution outside a notebook: the tests use it
@@ -150,7 +174,10 @@ def lesson_namespace(lesson: str, cell_ids: list[str] | None = None, constants: 
         for cell in [code[0]] + chosen:
             # dont_inherit: compiled as the notebook's kernel compiles it (this module's ``from __future__
             # import annotations`` must not leak in), so the code and its fingerprint are the kernel's
-            exec(compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec", dont_inherit=True), namespace)
+            exec(
+                compile(cell.source, f"<{lesson}:{cell.metadata.get('id', 'setup')}>", "exec", dont_inherit=True),
+                namespace,
+            )
     return namespace
 
 
@@ -172,7 +199,7 @@ def hint_problem(hints: list[str], region: list[str]) -> str:
     """
     code = [flatten_code(line) for line in region if not line.strip().startswith("#")]
     for line in hints:
-        hint = line.strip()[len(HINT):].strip()
+        hint = line.strip()[len(HINT) :].strip()
         odd = sorted({ch for ch in hint if not ch.isascii()})
         if odd:
             return f"the hint must be plain ASCII (it has {''.join(odd)!r})"
@@ -242,9 +269,11 @@ def hint_texts(root: Path | None = None) -> str:
                     hints[cell_id] = levels
     import pprint
 
-    return ('"""Deeper hints of the exercises, by cell id and level: written by the build from the\n'
-            '``### HINT n:`` lines of ``solutions/*.py``; edit those, not this file."""\n\n'
-            f"HINTS: dict[str, dict[int, list[str]]] = {pprint.pformat(hints, width=110, sort_dicts=True)}\n")
+    return (
+        '"""Deeper hints of the exercises, by cell id and level: written by the build from the\n'
+        '``### HINT n:`` lines of ``solutions/*.py``; edit those, not this file."""\n\n'
+        f"HINTS: dict[str, dict[int, list[str]]] = {pprint.pformat(hints, width=110, sort_dicts=True)}\n"
+    )
 
 
 def _strip_solutions(source: str, markdown: bool, where: str) -> str:
@@ -268,11 +297,15 @@ def _strip_solutions(source: str, markdown: bool, where: str) -> str:
             if region is None:
                 raise BuildError(f"{where}, line {number}: {END} without {BEGIN}")
             if any(r.strip().startswith(HINT) for r in region):
-                raise BuildError(f"{where}, line {number}: a '{HINT}' line inside a solution region is removed with "
-                                 "it: put the hint just above the region")
+                raise BuildError(
+                    f"{where}, line {number}: a '{HINT}' line inside a solution region is removed with "
+                    "it: put the hint just above the region"
+                )
             if not markdown and not hints:
-                raise BuildError(f"{where}, line {number}: a code solution region needs a '{HINT}' line just above "
-                                 f"its {BEGIN} (the student reads it beside the stub)")
+                raise BuildError(
+                    f"{where}, line {number}: a code solution region needs a '{HINT}' line just above "
+                    f"its {BEGIN} (the student reads it beside the stub)"
+                )
             problem = hint_problem(hints, region)
             if problem:
                 raise BuildError(f"{where}, line {number}: {problem}")
@@ -299,8 +332,14 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
     nb = jupytext.read(source_path, fmt="py:percent")
     # an install cell saved back into the source (a JupyterLab save of the paired notebook) is the
     # build's own: drop it, a fresh one is inserted below
-    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and (c.metadata.get("id") == INSTALL_ID
-                                                                      or c.source.startswith(INSTALL_CELL.split("\n")[0])))]
+    nb.cells = [
+        c
+        for c in nb.cells
+        if not (
+            c.cell_type == "code"
+            and (c.metadata.get("id") == INSTALL_ID or c.source.startswith(INSTALL_CELL.split("\n")[0]))
+        )
+    ]
     lesson = source_path.stem
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
@@ -314,8 +353,9 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
         if cell.cell_type == "markdown" and points is not None and not solution:
             raise BuildError(f"{where}: a markdown cell with points needs a {BEGIN} region (the answer)")
         if cell.cell_type == "code" and points is not None and CHECK_TAG not in cell.metadata.get("tags", []):
-            raise BuildError(f"{where}: a check cell's verdict is compared by nbval: add tags=[\"{CHECK_TAG}\"] "
-                             "to its '# %%' line")
+            raise BuildError(
+                f"{where}: a check cell's verdict is compared by nbval: add tags=[\"{CHECK_TAG}\"] to its '# %%' line"
+            )
         if grade_id:
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(grade_id)) or grade_id in seen:
                 raise BuildError(f"{where}: id {grade_id!r} must be unique and use letters, digits, - and _")
@@ -340,8 +380,9 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
                 raise BuildError(f"{where}: {problem}")
     if install:
         first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-        cell = nbformat.v4.new_code_cell(INSTALL_CELL.format(sources=repr(library_sources(source_path.parents[1]))),
-                                         metadata={"id": INSTALL_ID})
+        cell = nbformat.v4.new_code_cell(
+            INSTALL_CELL.format(sources=repr(library_sources(source_path.parents[1]))), metadata={"id": INSTALL_ID}
+        )
         cell.id = INSTALL_ID
         nb.cells.insert(first_code, cell)
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
@@ -351,8 +392,11 @@ def _prepare(source_path: Path, install: bool = False) -> nbformat.NotebookNode:
 
 #: What a code cell's id says it is. The grader's reference and the dashboard execute ``ex-`` and
 #: ``lib-`` cells outside the notebook, so those may only define things: nothing there may train.
-ID_KINDS = {"ex-": "an exercise (a solution region)", "check-": "a graded check (points=N)",
-            "lib-": "definitions the grader and the dashboard reuse (imports, functions, classes, CONSTANTS)"}
+ID_KINDS = {
+    "ex-": "an exercise (a solution region)",
+    "check-": "a graded check (points=N)",
+    "lib-": "definitions the grader and the dashboard reuse (imports, functions, classes, CONSTANTS)",
+}
 
 
 #: The calls a constant of an ex- or lib- cell may make (``EPOCHS = budget(200, 3)``).
@@ -376,16 +420,27 @@ def _id_problem(cell_id: str, source: str, solution: bool, graded: bool) -> str:
                 continue
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # a docstring
                 continue
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
             calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
             called = {getattr(c.func, "id", None) or getattr(c.func, "attr", None) for c in calls}
-            if (targets and all(isinstance(t, ast.Name) and t.id.isupper() for t in targets)
-                    and called <= CONSTANT_CALLS):
+            if (
+                targets
+                and all(isinstance(t, ast.Name) and t.id.isupper() for t in targets)
+                and called <= CONSTANT_CALLS
+            ):
                 continue  # a CONSTANT: a literal, or a budget / recipe computed without training
-            return (f"{cell_id!r}, line {node.lineno}: the grader and the dashboard execute this cell, so it may only "
-                    f"import, define functions and classes, and set UPPER_CASE constants (calling at most "
-                    f"{', '.join(sorted(CONSTANT_CALLS))}); move "
-                    f"`{ast.unparse(node).splitlines()[0][:60]}` to a cell without an id")
+            return (
+                f"{cell_id!r}, line {node.lineno}: the grader and the dashboard execute this cell, so it may only "
+                f"import, define functions and classes, and set UPPER_CASE constants (calling at most "
+                f"{', '.join(sorted(CONSTANT_CALLS))}); move "
+                f"`{ast.unparse(node).splitlines()[0][:60]}` to a cell without an id"
+            )
     return ""
 
 
@@ -397,7 +452,9 @@ def library_sources(root: Path) -> list[str]:
     path = root / "pyproject.toml"
     if not path.exists():
         return []
-    sources = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("course", {}).get("library-sources", [])
+    sources = (
+        tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("course", {}).get("library-sources", [])
+    )
     if not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
         raise BuildError(f"{path}: [tool.course] library-sources must be a list of strings")
     return sources
@@ -455,8 +512,9 @@ def _stream_outputs(outputs: list) -> list:
     return merged
 
 
-def build_lesson(source_path: Path, root: Path | None = None,
-                 outputs: dict[str, list] | None = None) -> dict[Path, str]:
+def build_lesson(
+    source_path: Path, root: Path | None = None, outputs: dict[str, list] | None = None
+) -> dict[Path, str]:
     """The files one source builds, as ``{path: text}`` (nothing is written).
 
     The checked cells of the solution notebook keep the outputs stored in the current one while
@@ -552,10 +610,15 @@ def exercises(lesson: str, root: Path | None = None) -> list[Exercise]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course build", description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a committed notebook differs from a fresh build")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a committed notebook differs from a fresh build"
+    )
     parser.add_argument("--root", type=Path, default=None, help="the course folder (default: here)")
-    parser.add_argument("--record-outputs", action="store_true",
-                        help=f"execute the solutions in fast mode and store the outputs nbval compares (cells tagged {CHECK_TAG})")
+    parser.add_argument(
+        "--record-outputs",
+        action="store_true",
+        help=f"execute the solutions in fast mode and store the outputs nbval compares (cells tagged {CHECK_TAG})",
+    )
     args = parser.parse_args(argv)
     root = args.root or repo_root()
     try:
@@ -571,8 +634,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if changed:
             names = "\n  ".join(str(p.relative_to(root)) for p in changed)
-            print(f"these notebooks differ from a fresh build of solutions/*.py:\n  {names}\n"
-                  "Run `make build` (python -m course_tools.build) and commit the result.", file=sys.stderr)
+            print(
+                f"these notebooks differ from a fresh build of solutions/*.py:\n  {names}\n"
+                "Run `make build` (python -m course_tools.build) and commit the result.",
+                file=sys.stderr,
+            )
             return 1
         print(f"notebooks up to date ({n} lessons)")
         return 0

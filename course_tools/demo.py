@@ -63,17 +63,24 @@ def lecture_models() -> LectureModels:
     ``course demo`` put them there, else trained now (about 15 s and 10 s on a laptop CPU).
     """
     device = get_device()
-    vae_lesson = lesson_namespace("02_vae", VAE_CELLS, constants={"train_set": data.load("digits", "train", binarize=True)},
-                                  quiet=True)
+    vae_lesson = lesson_namespace(
+        "02_vae", VAE_CELLS, constants={"train_set": data.load("digits", "train", binarize=True)}, quiet=True
+    )
     vae, history = vae_lesson["trained_vae"](8)
     test_set = data.load("digits", "test", binarize=True)
     with torch.no_grad():
         codes = vae.encode(test_set.x.to(device))[0].cpu()
     snapshots, gan_summary, extent = _ring_gan()
     return LectureModels(
-        decode=vae.mean_image, codes=codes, images=test_set.x, labels=[str(int(y)) for y in test_set.y],
-        snapshots=snapshots, ring=data.load("ring", n=2000, seed=0).x, extent=extent,
-        summary=f"VAE (k = 8): {history.seconds:.0f} s of training, checkpoint in {train.checkpoint_dir()}\n{gan_summary}",
+        decode=vae.mean_image,
+        codes=codes,
+        images=test_set.x,
+        labels=[str(int(y)) for y in test_set.y],
+        snapshots=snapshots,
+        ring=data.load("ring", n=2000, seed=0).x,
+        extent=extent,
+        summary=f"VAE (k = 8): {history.seconds:.0f} s of training, checkpoint in {train.checkpoint_dir()}\n"
+        f"{gan_summary}",
     )
 
 
@@ -82,8 +89,17 @@ def voila_command(port: int = 8866, token: str | None = None, open_browser: bool
     notebook = repo_root() / "dashboard" / "lecture.ipynb"
     if not notebook.exists():
         raise FileNotFoundError(f"{notebook} is missing: run `make build` to generate it from dashboard/lecture.py")
-    command = [sys.executable, "-m", "voila", str(notebook), "--Voila.ip=127.0.0.1", f"--port={port}",
-               "--Voila.port_retries=0", "--progressive_rendering=True", "--show_tracebacks=True"]
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        "--progressive_rendering=True",
+        "--show_tracebacks=True",
+    ]
     if token is not None:
         command.append(f"--token={token}")
     if not open_browser:

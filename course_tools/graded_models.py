@@ -34,8 +34,18 @@ from course_utils import data, metrics
 from course_utils.checks import Trained
 from course_utils.train import WeightsError, load_weights
 
-__all__ = ["GradingData", "importance_weighted_nll", "pixel_bits_per_dim", "sample_frechet_distance", "MEASURES",
-           "measure_weights", "grade_weights", "grade_weights_isolated", "weights_file_for", "main"]
+__all__ = [
+    "GradingData",
+    "importance_weighted_nll",
+    "pixel_bits_per_dim",
+    "sample_frechet_distance",
+    "MEASURES",
+    "measure_weights",
+    "grade_weights",
+    "grade_weights_isolated",
+    "weights_file_for",
+    "main",
+]
 
 N_SAMPLES_FD = 1000  #: samples a generator draws for its Fréchet distance
 K_IWAE = 1000  #: importance samples per image
@@ -81,7 +91,10 @@ def importance_weighted_nll(model: nn.Module, x: torch.Tensor, samples: int = K_
 
 @torch.no_grad()
 def pixel_bits_per_dim(model: nn.Module, x: torch.Tensor, levels: int = 17) -> float:
-    """Bits per pixel of images in [0, 1] quantised to ``levels`` grey levels; ``model(levels)`` gives N x L x H x W logits."""
+    """Bits per pixel of images in [0, 1] quantised to ``levels`` grey levels.
+
+    ``model(levels)`` gives N x L x H x W logits.
+    """
     target = (x * (levels - 1)).round().long()
     logits = model(target)
     if logits.shape != (len(x), levels, *x.shape[-2:]):
@@ -91,9 +104,13 @@ def pixel_bits_per_dim(model: nn.Module, x: torch.Tensor, levels: int = 17) -> f
 
 
 @torch.no_grad()
-def sample_frechet_distance(generator: nn.Module, reference: torch.Tensor, classifier: nn.Module,
-                            n: int = N_SAMPLES_FD, seed: int = 0) -> float:
-    """The Fréchet distance of ``n`` samples of ``generator`` (z ~ N(0, I)) to ``reference`` images, on ``classifier``."""
+def sample_frechet_distance(
+    generator: nn.Module, reference: torch.Tensor, classifier: nn.Module, n: int = N_SAMPLES_FD, seed: int = 0
+) -> float:
+    """The Fréchet distance of ``n`` samples of ``generator`` (z ~ N(0, I)) to ``reference`` images.
+
+    Measured on the features of ``classifier``.
+    """
     z_dim = next(m for m in generator.modules() if isinstance(m, nn.Linear)).in_features
     z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
     samples = generator(z).float()
@@ -122,12 +139,16 @@ def measure_weights(path: Path, spec: Trained, reference: dict, grading: Grading
     unusable, or trained in fast mode); a measurement that fails raises its own error.
     """
     if not path.is_file():
-        raise WeightsError(f"no weights file: hand in {spec.file}, which the notebook writes beside itself after "
-                           "training, together with the notebook")
+        raise WeightsError(
+            f"no weights file: hand in {spec.file}, which the notebook writes beside itself after "
+            "training, together with the notebook"
+        )
     model = eval(spec.build, dict(reference))  # noqa: S307 - the reference solution's class, trusted
     meta = load_weights(path, model, spec.lesson)
     if meta.get("fast") is not False:
-        raise WeightsError("the weights were trained in fast mode (COURSE_FAST); only the lecture configuration is graded")
+        raise WeightsError(
+            "the weights were trained in fast mode (COURSE_FAST); only the lecture configuration is graded"
+        )
     return MEASURES[spec.lesson](model.eval(), grading)
 
 
@@ -146,8 +167,9 @@ def grade_weights(path: Path, spec: Trained, reference: dict, grading: GradingDa
     return spec.credit(value), f"{spec.metric}: {value:.3f} ({spec.terms()})"
 
 
-def grade_weights_isolated(path: Path, spec: Trained, root: Path, *, memory_mb: int = 3072,
-                           timeout: float = 300.0) -> tuple[float, str]:
+def grade_weights_isolated(
+    path: Path, spec: Trained, root: Path, *, memory_mb: int = 3072, timeout: float = 300.0
+) -> tuple[float, str]:
     """:func:`grade_weights` in a child process with an address-space limit and a time limit.
 
     The file comes from a student: whatever it does to torch's reader (a crash, a zip that expands
@@ -157,11 +179,23 @@ def grade_weights_isolated(path: Path, spec: Trained, root: Path, *, memory_mb: 
     """
     from .grading import _limits
 
-    command = [sys.executable, "-m", "course_tools.graded_models", json.dumps(dataclasses.asdict(spec)), str(path),
-               str(root)]
+    command = [
+        sys.executable,
+        "-m",
+        "course_tools.graded_models",
+        json.dumps(dataclasses.asdict(spec)),
+        str(path),
+        str(root),
+    ]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, preexec_fn=_limits(memory_mb),
-                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=_limits(memory_mb),
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
     except subprocess.TimeoutExpired:
         return 0.0, f"measuring the weights took longer than {timeout:g} s"
     lines = done.stdout.strip().splitlines()
@@ -170,8 +204,10 @@ def grade_weights_isolated(path: Path, spec: Trained, root: Path, *, memory_mb: 
         return float(verdict["fraction"]), str(verdict["message"])
     except (IndexError, ValueError, KeyError, TypeError):
         tail = " ".join(done.stderr.strip().splitlines()[-1:])[:160]
-        return 0.0, (f"measuring the weights failed (the process ended with code {done.returncode}: a crash or the "
-                     f"memory limit{': ' + tail if tail else ''})")
+        return 0.0, (
+            f"measuring the weights failed (the process ended with code {done.returncode}: a crash or the "
+            f"memory limit{': ' + tail if tail else ''})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

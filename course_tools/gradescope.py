@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -68,7 +67,8 @@ fail() {{  # score 0 with the reason, written without Python (which may be what 
   exit 0
 }}
 
-notebook=$(find "$AUTOGRADER/submission" -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort | head -n 1)
+notebook=$(find "$AUTOGRADER/submission" -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null \
+  | sort | head -n 1)
 [ -n "$notebook" ] || fail "no .ipynb file was found in the submission: upload the notebook itself."
 work=$(mktemp -d)
 mkdir -p "$work/submissions"
@@ -79,7 +79,8 @@ weights=$(find "$AUTOGRADER/submission" -type f -name '{lesson}.weights.pt' -not
   | sort | head -n 1)
 [ -n "$weights" ] || weights=$(find "$AUTOGRADER/submission" -type f -name '*.pt' -not -name '._*' \
   -not -path '*/__MACOSX/*' 2>/dev/null | sort | head -n 1)
-[ -z "$weights" ] || cp "$weights" "$work/submissions/student.weights.pt" || fail "the weights file could not be copied."
+[ -z "$weights" ] || cp "$weights" "$work/submissions/student.weights.pt" \
+  || fail "the weights file could not be copied."
 hidden=()
 [ -f "$SOURCE/hidden_tests.py" ] && hidden=(--hidden-tests "$SOURCE/hidden_tests.py")
 cd "$SOURCE" || fail "the autograder source is missing."
@@ -108,11 +109,17 @@ def autograder_zip(lesson: str, out: Path, root: Path | None = None, hidden_test
         raise FileNotFoundError(f"no hidden tests at {hidden_tests}")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"autograder-{lesson}.zip"
-    scripts = {"setup.sh": SETUP_SH.format(lesson=lesson, torch=_torch_pin(root)),
-               "run_autograder": RUN_AUTOGRADER.format(lesson=lesson)}
+    scripts = {
+        "setup.sh": SETUP_SH.format(lesson=lesson, torch=_torch_pin(root)),
+        "run_autograder": RUN_AUTOGRADER.format(lesson=lesson),
+    }
     files = [root / "pyproject.toml", root / "constraints.txt", root / "README.md", root / "solutions" / f"{lesson}.py"]
-    files += sorted(p for package in ("course_utils", "course_tools") for p in (root / package).rglob("*.py")
-                   if "__pycache__" not in p.parts)
+    files += sorted(
+        p
+        for package in ("course_utils", "course_tools")
+        for p in (root / package).rglob("*.py")
+        if "__pycache__" not in p.parts
+    )
     tmp = path.with_suffix(".zip.part")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in scripts.items():
@@ -128,7 +135,9 @@ def autograder_zip(lesson: str, out: Path, root: Path | None = None, hidden_test
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="course gradescope", description="Write a lesson's Gradescope autograder zip.")
+    parser = argparse.ArgumentParser(
+        prog="course gradescope", description="Write a lesson's Gradescope autograder zip."
+    )
     parser.add_argument("--assignment", required=True, help="the lesson id, e.g. 02_vae")
     parser.add_argument("--out", type=Path, required=True, help="the folder the zip is written to")
     parser.add_argument("--hidden-tests", type=Path, default=None, help="an instructor's file defining PROBES")

@@ -64,9 +64,22 @@ from course_utils.checks import Probe, Trained
 from .build import exercises, lesson_namespace, repo_root
 from .graded_models import GradingData, grade_weights_isolated, weights_file_for
 
-__all__ = ["Probe", "Prepared", "Submission", "TrainedGrading", "lesson_trained", "Sandbox", "find_sandbox", "sandbox_keep", "kill_marked", "split_points",
-           "prepare_probes",
-           "grade_submission", "grade_batch", "main"]
+__all__ = [
+    "Probe",
+    "Prepared",
+    "Submission",
+    "TrainedGrading",
+    "lesson_trained",
+    "Sandbox",
+    "find_sandbox",
+    "sandbox_keep",
+    "kill_marked",
+    "split_points",
+    "prepare_probes",
+    "grade_submission",
+    "grade_batch",
+    "main",
+]
 
 OUTPUT_CAP = 20_000  # characters of output kept per cell (the rest is dropped in the kernel and in the worker)
 MAX_RESTARTS = 3  # times a fresh kernel replays a submission after its kernel died, skipping the fatal cells
@@ -128,8 +141,9 @@ def _plain(value):
     raise TypeError(f"a probe must give tensors or numbers, not {type(value).__name__}")
 
 
-PLAIN_HELPER = (f"__grader_ns = {{}}\nexec({inspect.getsource(_plain)!r}, __grader_ns)\n"
-                "__grader_plain = __grader_ns['_plain']\n")
+PLAIN_HELPER = (
+    f"__grader_ns = {{}}\nexec({inspect.getsource(_plain)!r}, __grader_ns)\n__grader_plain = __grader_ns['_plain']\n"
+)
 
 
 def _flatten(value: Any) -> list[torch.Tensor]:
@@ -194,9 +208,14 @@ def lesson_probes(lesson: str, hidden_tests: Path | None = None) -> dict[str, li
 
 def reference_namespace(lesson: str, root: Path) -> dict:
     """The solution's setup cell and its ex- and lib- cells, executed in the grader's process (trusted code)."""
-    return lesson_namespace(lesson, root=root, quiet=True, name=f"reference_{lesson}",
-                            constants=getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {}),
-                            select=lambda meta: str(meta.get("id", "")).startswith(("ex-", "lib-")))
+    return lesson_namespace(
+        lesson,
+        root=root,
+        quiet=True,
+        name=f"reference_{lesson}",
+        constants=getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {}),
+        select=lambda meta: str(meta.get("id", "")).startswith(("ex-", "lib-")),
+    )
 
 
 def _evaluate(expr: str, namespace: dict, inp: dict) -> Any:
@@ -216,6 +235,7 @@ def _limits(memory_mb: int, file_mb: int = 256) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
     return apply
 
 
@@ -252,11 +272,11 @@ exec chroot "$new" sh -c 'cd "$0" && exec "$@"' "$own" "$@"
 
 SANDBOX_LEVELS = {
     "sealed": "sealed (a root of its own with only the system, the interpreter and the course package; private "
-              "processes and no network per submission)",
+    "processes and no network per submission)",
     "network": "network only (unshare cannot make mount and PID namespaces here: submissions can read the "
-               "grader's files; their processes are ended by environment token)",
+    "grader's files; their processes are ended by environment token)",
     "none": "none (no unshare here: submissions can read the grader's files and reach the network; their "
-            "processes are ended by environment token)",
+    "processes are ended by environment token)",
 }
 
 #: The system folders a submission's root holds (those that exist on this machine).
@@ -302,8 +322,23 @@ class Sandbox:
         """``command`` confined; ``folder`` is the submission's own, and its sibling ``root`` the mount point."""
         unshare = shutil.which("unshare") or "unshare"
         if self.level == "sealed":
-            return [unshare, "-rmn", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", SANDBOX_SCRIPT,
-                    "sandbox", str(folder), str(folder.parent / "root"), *[str(p) for p in self.keep], "--", *command]
+            return [
+                unshare,
+                "-rmn",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "sh",
+                "-c",
+                SANDBOX_SCRIPT,
+                "sandbox",
+                str(folder),
+                str(folder.parent / "root"),
+                *[str(p) for p in self.keep],
+                "--",
+                *command,
+            ]
         if self.level == "network":
             return [unshare, "-rn", *command]
         return command
@@ -325,13 +360,21 @@ def find_sandbox(keep: list[Path] | None = None) -> Sandbox:
         (secret / "reference.py").write_text("x = 1\n")
         own.mkdir()
         (own / "job.json").write_text("{}")
-        probe = ("import os, course_tools.grading, ipykernel, nbclient; "
-                 f"assert not os.path.exists({str(secret / 'reference.py')!r}) and os.path.exists('job.json'); "
-                 "print(os.getcwd())")
+        probe = (
+            "import os, course_tools.grading, ipykernel, nbclient; "
+            f"assert not os.path.exists({str(secret / 'reference.py')!r}) and os.path.exists('job.json'); "
+            "print(os.getcwd())"
+        )
         trial = Sandbox("sealed", keep).command(own, [sys.executable, "-c", probe])
         try:
-            done = subprocess.run(trial, capture_output=True, text=True, timeout=120, cwd=own,
-                                  env={"PATH": os.environ.get("PATH", ""), "HOME": str(own)})
+            done = subprocess.run(
+                trial,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=own,
+                env={"PATH": os.environ.get("PATH", ""), "HOME": str(own)},
+            )
             if done.returncode == 0 and done.stdout.strip() == str(own):
                 return Sandbox("sealed", keep)
         except subprocess.TimeoutExpired:
@@ -394,10 +437,17 @@ def worker(job_path: Path) -> int:
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(folder / "kernel")
     cells = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    probes = [(k, probe, nbformat.v4.new_code_cell(
-        f"import torch as __t\n__grader_in = __t.load({probe['inputs']!r}, weights_only=True)\n"
-        f"__t.save(__grader_plain((lambda inp: ({probe['expr']}))(__grader_in)), {probe['output']!r})"))
-        for k, probe in enumerate(job["probes"])]
+    probes = [
+        (
+            k,
+            probe,
+            nbformat.v4.new_code_cell(
+                f"import torch as __t\n__grader_in = __t.load({probe['inputs']!r}, weights_only=True)\n"
+                f"__t.save(__grader_plain((lambda inp: ({probe['expr']}))(__grader_in)), {probe['output']!r})"
+            ),
+        )
+        for k, probe in enumerate(job["probes"])
+    ]
     prelude, helper = nbformat.v4.new_code_cell(CAP_OUTPUT), nbformat.v4.new_code_cell(PLAIN_HELPER)
     nb.cells += [prelude, helper] + [cell for _, _, cell in probes]  # nbclient addresses cells by index
     fatal: set[int] = set()  # submission cells in which the kernel died: skipped when it is started again
@@ -407,9 +457,17 @@ def worker(job_path: Path) -> int:
         # a pass: a fresh kernel runs every cell but the fatal ones, then the probes
         status.update(cells=0, errors=[], timeouts=[], died="")
         running: tuple[str, int] = ("start", -1)
-        client = CappedClient(nb, kernel_name="python3", timeout=job["timeout_cell"], allow_errors=True,
-                              interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
-                              resources={"metadata": {"path": str(folder)}}, config=config)
+        client = CappedClient(
+            nb,
+            kernel_name="python3",
+            timeout=job["timeout_cell"],
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            record_timing=False,
+            startup_timeout=120,
+            resources={"metadata": {"path": str(folder)}},
+            config=config,
+        )
         try:
             with client.setup_kernel():
                 client.execute_cell(prelude, nb.cells.index(prelude))
@@ -426,7 +484,9 @@ def worker(job_path: Path) -> int:
                         if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt":
                             status["timeouts"].append(index)
                         elif out.get("output_type") == "error":
-                            status["errors"].append(f"cell {index + 1}: {out.get('ename')}: {str(out.get('evalue'))[:160]}")
+                            status["errors"].append(
+                                f"cell {index + 1}: {out.get('ename')}: {str(out.get('evalue'))[:160]}"
+                            )
                     cell.outputs = []
                     save()
                 running = ("helper", -1)
@@ -438,8 +498,9 @@ def worker(job_path: Path) -> int:
                     try:
                         client.execute_cell(cell, nb.cells.index(cell))
                         errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-                        status["probes"][probe["key"]] = (f"{errors[0]['ename']}: {str(errors[0]['evalue'])[:160]}"
-                                                          if errors else "")
+                        status["probes"][probe["key"]] = (
+                            f"{errors[0]['ename']}: {str(errors[0]['evalue'])[:160]}" if errors else ""
+                        )
                     except CellTimeoutError:
                         status["probes"][probe["key"]] = f"timed out after {job['timeout_cell']} s"
                     cell.outputs = []
@@ -454,8 +515,9 @@ def worker(job_path: Path) -> int:
                 dead_probes.add(index)
                 status["probes"][probes[index][1]["key"]] = "the kernel died while evaluating it"
             if kind not in ("cell", "probe") or attempt == MAX_RESTARTS:
-                status["died"] = (f"the kernel died after {status['cells']} code cells (a crash, os._exit, or the "
-                                  "memory limit)")
+                status["died"] = (
+                    f"the kernel died after {status['cells']} code cells (a crash, os._exit, or the memory limit)"
+                )
                 break
             save()
         except Exception as err:  # noqa: BLE001 - anything else is reported, never raised
@@ -502,7 +564,9 @@ class Prepared:
     expected: Any  #: the reference's plain value, or the exception the reference raised
 
 
-def prepare_probes(lesson: str, probes: dict[str, list[Probe]], reference: dict, seed: int, root: Path) -> list[Prepared]:
+def prepare_probes(
+    lesson: str, probes: dict[str, list[Probe]], reference: dict, seed: int, root: Path
+) -> list[Prepared]:
     """Draw every probe's inputs from ``seed`` and evaluate the reference on them (once per batch, in order)."""
     prepared = []
     for exercise in exercises(lesson, root):
@@ -515,7 +579,9 @@ def prepare_probes(lesson: str, probes: dict[str, list[Probe]], reference: dict,
                 expected = _evaluate(probe.expr, reference, {n: t.clone() for n, t in inputs.items()})
             except Exception as err:  # noqa: BLE001 - a broken probe must not stop the batch
                 expected = err
-            prepared.append(Prepared(f"{exercise.grade_id}#{k}", exercise.grade_id, k, probe, inputs, torch_seed, expected))
+            prepared.append(
+                Prepared(f"{exercise.grade_id}#{k}", exercise.grade_id, k, probe, inputs, torch_seed, expected)
+            )
     return prepared
 
 
@@ -543,19 +609,36 @@ def lesson_trained(lesson: str, memory_mb: int = 3072) -> TrainedGrading:
 
 def _grade_trained(path: Path, grade_id: str, points: float, root: Path, trained: TrainedGrading) -> dict:
     """The one test of a Trained exercise: the submission's weights file, measured outside the student's kernel."""
-    fraction, message = grade_weights_isolated(weights_file_for(path), trained.specs[grade_id], root,
-                                               memory_mb=trained.memory_mb, timeout=trained.timeout)
+    fraction, message = grade_weights_isolated(
+        weights_file_for(path), trained.specs[grade_id], root, memory_mb=trained.memory_mb, timeout=trained.timeout
+    )
     score = round(points * fraction, 6)
     if 0 < fraction < 1:
         message = f"partial credit, {score:g} of {points:g} points: {message}"
-    return {"name": f"{grade_id}: the trained model, measured on held-out digits", "score": score,
-            "max_score": points, "status": "passed" if fraction >= 1.0 else "failed", "output": message,
-            "visibility": "visible", "exercise": grade_id}
+    return {
+        "name": f"{grade_id}: the trained model, measured on held-out digits",
+        "score": score,
+        "max_score": points,
+        "status": "passed" if fraction >= 1.0 else "failed",
+        "output": message,
+        "visibility": "visible",
+        "exercise": grade_id,
+    }
 
 
-def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prepared], timeout_cell: float = 60,
-                     timeout_total: float = 600, memory_mb: int = 3072, sandbox: Sandbox | None = None,
-                     work: Path | None = None, trained: TrainedGrading | None = None) -> Submission:
+def grade_submission(
+    path: Path,
+    lesson: str,
+    *,
+    root: Path,
+    prepared: list[Prepared],
+    timeout_cell: float = 60,
+    timeout_total: float = 600,
+    memory_mb: int = 3072,
+    sandbox: Sandbox | None = None,
+    work: Path | None = None,
+    trained: TrainedGrading | None = None,
+) -> Submission:
     """Grade one notebook against prepared probes; never raises for anything the submission does.
 
     ``work`` is the folder under which its temporary folder is made (a sealed submission sees none of it but its own).
@@ -575,17 +658,40 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
         jobs = []
         for n, item in enumerate(prepared):
             torch.save(item.inputs, folder / f"in-{n}.pt")
-            jobs.append({"key": item.key, "expr": f"(__t.manual_seed({item.torch_seed}), {item.probe.expr})[1]",
-                         "inputs": str(folder / f"in-{n}.pt"), "output": str(folder / f"out-{n}.pt")})
+            jobs.append(
+                {
+                    "key": item.key,
+                    "expr": f"(__t.manual_seed({item.torch_seed}), {item.probe.expr})[1]",
+                    "inputs": str(folder / f"in-{n}.pt"),
+                    "output": str(folder / f"out-{n}.pt"),
+                }
+            )
         (folder / "job.json").write_text(json.dumps({"timeout_cell": timeout_cell, "probes": jobs}))
         token = os.urandom(12).hex()
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), "TMPDIR": str(folder), "COURSE_FAST": "1",
-               "MPLBACKEND": "Agg", "COURSE_CHECKPOINT_DIR": str(folder / "checkpoints"),
-               "COURSE_DATA_DIR": str(folder / "data"), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
-               "JUPYTER_PLATFORM_DIRS": "1", "COURSE_GRADE_TOKEN": token}
-        command = sandbox.command(folder, [sys.executable, "-m", "course_tools.grading", "worker", str(folder / "job.json")])
-        process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   preexec_fn=_limits(memory_mb))
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(folder),
+            "TMPDIR": str(folder),
+            "COURSE_FAST": "1",
+            "MPLBACKEND": "Agg",
+            "COURSE_CHECKPOINT_DIR": str(folder / "checkpoints"),
+            "COURSE_DATA_DIR": str(folder / "data"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "COURSE_GRADE_TOKEN": token,
+        }
+        command = sandbox.command(
+            folder, [sys.executable, "-m", "course_tools.grading", "worker", str(folder / "job.json")]
+        )
+        process = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_limits(memory_mb),
+        )
         try:
             process.wait(timeout=timeout_total)
         except subprocess.TimeoutExpired:
@@ -597,10 +703,18 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
         try:
             status = json.loads((folder / "status.json").read_text())
         except Exception:  # noqa: BLE001
-            status = {"cells": 0, "errors": [], "timeouts": [], "died": "the submission produced no status", "probes": {}}
+            status = {
+                "cells": 0,
+                "errors": [],
+                "timeouts": [],
+                "died": "the submission produced no status",
+                "probes": {},
+            }
         for index in status.get("skipped", []):
-            result.notes.append(f"cell {index + 1} was skipped: the kernel died in it (a crash, os._exit, or the memory "
-                                "limit), so a fresh kernel ran the notebook again without it")
+            result.notes.append(
+                f"cell {index + 1} was skipped: the kernel died in it (a crash, os._exit, or the memory "
+                "limit), so a fresh kernel ran the notebook again without it"
+            )
         if status.get("died"):
             result.notes.append(str(status["died"]))
         for index in status.get("timeouts", []):
@@ -635,10 +749,17 @@ def grade_submission(path: Path, lesson: str, *, root: Path, prepared: list[Prep
                     reason = "not done yet (NotImplementedError)"
                 passed += not reason
                 name = f"{exercise.grade_id}: {'hidden test ' + str(k + 1) if probe.hidden else probe.name}"
-                result.tests.append({"name": name, "score": 0.0, "max_score": 0.0, "status": "passed" if not reason else "failed",
-                                     "output": "" if not reason else (reason if not probe.hidden else "failed"),
-                                     "visibility": "after_published" if probe.hidden else "visible",
-                                     "exercise": exercise.grade_id})
+                result.tests.append(
+                    {
+                        "name": name,
+                        "score": 0.0,
+                        "max_score": 0.0,
+                        "status": "passed" if not reason else "failed",
+                        "output": "" if not reason else (reason if not probe.hidden else "failed"),
+                        "visibility": "after_published" if probe.hidden else "visible",
+                        "exercise": exercise.grade_id,
+                    }
+                )
             tests = [t for t in result.tests if t["exercise"] == exercise.grade_id]
             for test, share in zip(tests, split_points(exercise.points, len(tests))):
                 test["max_score"] = share
@@ -655,31 +776,60 @@ def _write_reports(results: list[Submission], out: Path, lesson: str, grade_ids:
         writer = csv.writer(f)
         writer.writerow(["student", *grade_ids, "total", "max", "notes"])
         for r in sorted(results, key=lambda r: r.student):
-            writer.writerow([r.student, *[f"{r.scores.get(g, 0.0):g}" for g in grade_ids], f"{r.total:g}",
-                             f"{r.max_total:g}", " | ".join(r.notes)[:500]])
+            writer.writerow(
+                [
+                    r.student,
+                    *[f"{r.scores.get(g, 0.0):g}" for g in grade_ids],
+                    f"{r.total:g}",
+                    f"{r.max_total:g}",
+                    " | ".join(r.notes)[:500],
+                ]
+            )
     for r in results:
         folder = out / r.student
         folder.mkdir(parents=True, exist_ok=True)
         tests = [{k: v for k, v in t.items() if k != "exercise"} for t in r.tests]
-        (folder / "results.json").write_text(json.dumps({
-            "score": round(sum(t["score"] for t in tests), 6) if tests else r.total, "max_score": r.max_total, "visibility": "visible", "stdout_visibility": "hidden",
-            "output": f"{lesson}: {r.total:g} / {r.max_total:g}" + ("\n" + "\n".join(r.notes) if r.notes else ""),
-            "tests": tests}, indent=1))
+        (folder / "results.json").write_text(
+            json.dumps(
+                {
+                    "score": round(sum(t["score"] for t in tests), 6) if tests else r.total,
+                    "max_score": r.max_total,
+                    "visibility": "visible",
+                    "stdout_visibility": "hidden",
+                    "output": f"{lesson}: {r.total:g} / {r.max_total:g}"
+                    + ("\n" + "\n".join(r.notes) if r.notes else ""),
+                    "tests": tests,
+                },
+                indent=1,
+            )
+        )
         lines = [f"{lesson}, {r.student}: {r.total:g} of {r.max_total:g} points", ""]
         for grade_id in grade_ids:
             lines.append(f"{grade_id}: {r.scores.get(grade_id, 0.0):g} / {r.max_scores.get(grade_id, 0.0):g}")
             for t in r.tests:
                 if t["exercise"] == grade_id:
-                    lines.append(f"  {'✓' if t['status'] == 'passed' else '✗'} {t['name'].split(': ', 1)[1]}"
-                                 + (f": {t['output']}" if t["output"] else ""))
+                    lines.append(
+                        f"  {'✓' if t['status'] == 'passed' else '✗'} {t['name'].split(': ', 1)[1]}"
+                        + (f": {t['output']}" if t["output"] else "")
+                    )
         if r.notes:
             lines += ["", "Notes:"] + [f"  {n}" for n in r.notes]
         (folder / "feedback.txt").write_text("\n".join(lines) + "\n")
 
 
-def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, seed: int = 0, timeout_cell: float = 60,
-                timeout_total: float = 600, memory_mb: int = 3072, hidden_tests: Path | None = None,
-                root: Path | None = None) -> list[Submission]:
+def grade_batch(
+    lesson: str,
+    submissions: Path,
+    out: Path,
+    *,
+    workers: int = 2,
+    seed: int = 0,
+    timeout_cell: float = 60,
+    timeout_total: float = 600,
+    memory_mb: int = 3072,
+    hidden_tests: Path | None = None,
+    root: Path | None = None,
+) -> list[Submission]:
     """Grade every ``*.ipynb`` in ``submissions``; write the gradebook, results.json and feedback files."""
     root = root or repo_root()
     # inputs and reference values are the same for every student: computed once, before any thread starts
@@ -693,9 +843,18 @@ def grade_batch(lesson: str, submissions: Path, out: Path, *, workers: int = 2, 
 
         def one(path: Path) -> Submission:
             try:
-                return grade_submission(path, lesson, root=root, prepared=prepared, timeout_cell=timeout_cell,
-                                        timeout_total=timeout_total, memory_mb=memory_mb, sandbox=sandbox, work=Path(work),
-                                        trained=trained)
+                return grade_submission(
+                    path,
+                    lesson,
+                    root=root,
+                    prepared=prepared,
+                    timeout_cell=timeout_cell,
+                    timeout_total=timeout_total,
+                    memory_mb=memory_mb,
+                    sandbox=sandbox,
+                    work=Path(work),
+                    trained=trained,
+                )
             except Exception as err:  # noqa: BLE001 - the batch never stops for one submission
                 return Submission(path.stem, notes=[f"grader error: {type(err).__name__}: {err}"])
 
@@ -727,16 +886,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="draws the probes' inputs (keep it secret per term)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = grade_batch(args.assignment, args.submissions, args.out, workers=args.workers, seed=args.seed,
-                          timeout_cell=args.timeout_cell, timeout_total=args.timeout_total, memory_mb=args.memory_mb,
-                          hidden_tests=args.hidden_tests)
+    results = grade_batch(
+        args.assignment,
+        args.submissions,
+        args.out,
+        workers=args.workers,
+        seed=args.seed,
+        timeout_cell=args.timeout_cell,
+        timeout_total=args.timeout_total,
+        memory_mb=args.memory_mb,
+        hidden_tests=args.hidden_tests,
+    )
     if results:
         print(f"confinement: {SANDBOX_LEVELS.get(results[0].sandbox, results[0].sandbox)}")
     for r in sorted(results, key=lambda r: r.student):
-        print(f"{r.student:30s} {r.total:6g} / {r.max_total:g}   {r.seconds:5.1f} s" + (f"   {r.notes[0][:70]}" if r.notes else ""))
+        print(
+            f"{r.student:30s} {r.total:6g} / {r.max_total:g}   {r.seconds:5.1f} s"
+            + (f"   {r.notes[0][:70]}" if r.notes else "")
+        )
     elapsed = time.perf_counter() - start
-    print(f"{len(results)} submissions in {elapsed:.1f} s ({60 * len(results) / max(elapsed, 1e-9):.1f} per minute); "
-          f"reports in {args.out}")
+    print(
+        f"{len(results)} submissions in {elapsed:.1f} s ({60 * len(results) / max(elapsed, 1e-9):.1f} per minute); "
+        f"reports in {args.out}"
+    )
     return 0
 
 

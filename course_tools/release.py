@@ -31,13 +31,31 @@ from course_utils import __version__
 
 from .build import BEGIN, END, build_lesson, flatten_code, lesson_sources, repo_root
 
-__all__ = ["STUDENT_MODULES", "STUDENT_DEPENDENCIES", "solution_lines", "find_leaks", "student_wheel",
-           "release", "main"]
+__all__ = [
+    "STUDENT_MODULES",
+    "STUDENT_DEPENDENCIES",
+    "solution_lines",
+    "find_leaks",
+    "student_wheel",
+    "release",
+    "main",
+]
 
 #: The modules a notebook imports: the student library, ``course_utils`` (the tooling is ``course_tools``).
 #: A test holds the package to this list, so a module added to it is a decision, not an accident.
-STUDENT_MODULES = ("__init__", "device", "hints", "_hint_texts", "data", "train", "viz", "widgets", "metrics", "results",
-                   "gan2d")
+STUDENT_MODULES = (
+    "__init__",
+    "device",
+    "hints",
+    "_hint_texts",
+    "data",
+    "train",
+    "viz",
+    "widgets",
+    "metrics",
+    "results",
+    "gan2d",
+)
 #: What those modules need. torch is a range that accepts the builds hosted services preinstall.
 STUDENT_DEPENDENCIES = ("torch>=2.2", "numpy", "matplotlib", "scikit-learn", "tqdm", "ipywidgets>=8", "pillow")
 #: A solution line shorter than this (spaces removed) is too generic to count as a leak (``return z``).
@@ -191,16 +209,26 @@ def student_wheel(out_dir: Path, root: Path | None = None) -> Path:
     files = [package / f"{m}.py" for m in STUDENT_MODULES]
     files += sorted((package / "checks").glob("*.py"))
     dist = f"course_utils-{__version__}.dist-info"
-    metadata = "\n".join(
-        ["Metadata-Version: 2.1", "Name: course-utils", f"Version: {__version__}",
-         "Summary: The student library of Generative Models, Hands-On: data, training, pictures, checks",
-         "Requires-Python: >=3.11"]
-        + [f"Requires-Dist: {d}" for d in STUDENT_DEPENDENCIES]
-    ) + "\n"
+    metadata = (
+        "\n".join(
+            [
+                "Metadata-Version: 2.1",
+                "Name: course-utils",
+                f"Version: {__version__}",
+                "Summary: The student library of Generative Models, Hands-On: data, training, pictures, checks",
+                "Requires-Python: >=3.11",
+            ]
+            + [f"Requires-Dist: {d}" for d in STUDENT_DEPENDENCIES]
+        )
+        + "\n"
+    )
     wheel_meta = "Wheel-Version: 1.0\nGenerator: course release\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     members = [(f"course_utils/{f.relative_to(package).as_posix()}", f.read_bytes()) for f in files]
-    members += [(f"{dist}/METADATA", metadata.encode()), (f"{dist}/WHEEL", wheel_meta.encode()),
-                (f"{dist}/top_level.txt", b"course_utils\n")]
+    members += [
+        (f"{dist}/METADATA", metadata.encode()),
+        (f"{dist}/WHEEL", wheel_meta.encode()),
+        (f"{dist}/top_level.txt", b"course_utils\n"),
+    ]
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in members) + f"{dist}/RECORD,,\n"
     members.append((f"{dist}/RECORD", record.encode()))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -229,7 +257,9 @@ def release(out_dir: Path, lessons: list[str] | None = None, root: Path | None =
     sources = [s for s in lesson_sources(root) if not lessons or s.stem in lessons]
     unknown = sorted(set(lessons or []) - {s.stem for s in sources})
     if unknown:
-        raise ValueError(f"no such lesson: {', '.join(unknown)} (lessons: {', '.join(s.stem for s in lesson_sources(root))})")
+        raise ValueError(
+            f"no such lesson: {', '.join(unknown)} (lessons: {', '.join(s.stem for s in lesson_sources(root))})"
+        )
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "README.md").exists():
         raise ValueError(f"{out_dir} is not empty and is not a release folder: choose another --out")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -254,12 +284,14 @@ def release(out_dir: Path, lessons: list[str] | None = None, root: Path | None =
     staging.rename(out_dir)
     if later:
         together = any(f"({s.stem}.py, cell" in entry for s in sources for entry in later)
-        print("warning: a later lesson's given code shows an earlier lesson's answer:\n  " + "\n  ".join(later)
-              + "\nHand the later lesson out only after the earlier one is handed in"
-              + (" (they are in this release together: release them one at a time with --lesson)." if together else "."),
-              file=sys.stderr)
+        print(
+            "warning: a later lesson's given code shows an earlier lesson's answer:\n  "
+            + "\n  ".join(later)
+            + "\nHand the later lesson out only after the earlier one is handed in"
+            + (" (they are in this release together: release them one at a time with --lesson)." if together else "."),
+            file=sys.stderr,
+        )
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
-    return written
 
 
 def main(argv: list[str] | None = None) -> int:

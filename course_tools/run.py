@@ -99,8 +99,9 @@ def execute_lesson(
     extra = {"COURSE_CHECKPOINT_DIR": checkpoints} if checkpoints else {}
     if seed is not None:
         extra["COURSE_SEED"] = str(int(seed))
-    with tempfile.TemporaryDirectory() as results, _environ(
-        COURSE_FAST="1" if fast else None, COURSE_RESULTS_DIR=results, MPLBACKEND=None, **extra
+    with (
+        tempfile.TemporaryDirectory() as results,
+        _environ(COURSE_FAST="1" if fast else None, COURSE_RESULTS_DIR=results, MPLBACKEND=None, **extra),
     ):
         from traitlets.config import Config
 
@@ -108,7 +109,10 @@ def execute_lesson(
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(Path(results) / "kernel")
         client = NotebookClient(
-            nb, timeout=timeout_cell, kernel_name="python3", config=config,
+            nb,
+            timeout=timeout_cell,
+            kernel_name="python3",
+            config=config,
             resources={"metadata": {"path": str(root / "solutions")}},
         )
         start = time.perf_counter()
@@ -120,8 +124,9 @@ def execute_lesson(
         seconds = time.perf_counter() - start
         result_file = Path(results) / f"{lesson}.json"
         saved = json.loads(result_file.read_text()) if result_file.exists() else {}
-    run = LessonRun(lesson, seconds, not error, saved.get("summary", ""), saved.get("metrics", {}), error,
-                    checkpoints=checkpoints)
+    run = LessonRun(
+        lesson, seconds, not error, saved.get("summary", ""), saved.get("metrics", {}), error, checkpoints=checkpoints
+    )
     if not error and not saved:
         run.ok, run.error = False, "the notebook never called course_utils.results.record(...)"
     if out_dir is not None:
@@ -143,7 +148,9 @@ def format_table(runs: list[LessonRun]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course run", description=__doc__.split("\n")[0])
-    parser.add_argument("--lesson", action="append", help="a lesson id such as 01_autoencoder (repeatable; default: all)")
+    parser.add_argument(
+        "--lesson", action="append", help="a lesson id such as 01_autoencoder (repeatable; default: all)"
+    )
     parser.add_argument("--fast", action="store_true", help="fast mode (COURSE_FAST=1): tiny budgets, for smoke tests")
     parser.add_argument("--out", type=Path, default=Path("build"), help="where executed notebooks and figures go")
     args = parser.parse_args(argv)
@@ -155,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {lesson} ({'fast mode' if args.fast else 'lecture configuration'}) ...", flush=True)
         runs.append(execute_lesson(lesson, root=root, out_dir=args.out, fast=args.fast))
         r = runs[-1]
-        print(f"  {r.seconds:.1f} s, {len(r.figures)} figures, notebook at {r.notebook}" + ("" if r.ok else f"\n  ERROR: {r.error}"), flush=True)
+        print(
+            f"  {r.seconds:.1f} s, {len(r.figures)} figures, notebook at {r.notebook}"
+            + ("" if r.ok else f"\n  ERROR: {r.error}"),
+            flush=True,
+        )
     print()
     print(format_table(runs))
     return 0 if all(r.ok for r in runs) else 1

@@ -12,5 +12,14 @@ from .device import budget, course_seed, fast_mode, generator, get_device, seed_
 from .hints import hint
 
 __version__ = "0.1.0"
-__all__ = ["budget", "course_seed", "fast_mode", "generator", "get_device", "hint", "seed_everything", "set_device",
-           "__version__"]
+__all__ = [
+    "budget",
+    "course_seed",
+    "fast_mode",
+    "generator",
+    "get_device",
+    "hint",
+    "seed_everything",
+    "set_device",
+    "__version__",
+]

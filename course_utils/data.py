@@ -115,7 +115,10 @@ class Points(_Tensors):
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
-        """The square ``(x0, x1, y0, y1)`` to plot the mixture in: its modes and a margin of an eighth of their spread."""
+        """The square ``(x0, x1, y0, y1)`` to plot the mixture in.
+
+        Its modes and a margin of an eighth of their spread.
+        """
         low, high = float(self.modes.min()), float(self.modes.max())
         margin = (high - low) / 8 + 10 * self.std
         return (low - margin, high + margin, low - margin, high + margin)
@@ -169,8 +172,16 @@ DATASETS: dict[str, RemoteDataset] = {
         },
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         classes=(
-            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
         ),
     ),
 }
@@ -267,9 +278,7 @@ def fetch(
         if network_only
         else "No mirror served a valid copy. Try again later, pass mirrors=[...], or copy the file into "
     )
-    raise DatasetUnavailable(
-        f"could not obtain {name}/{filename}:\n" + "\n".join(failures) + f"\n{advice}{folder}"
-    )
+    raise DatasetUnavailable(f"could not obtain {name}/{filename}:\n" + "\n".join(failures) + f"\n{advice}{folder}")
 
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -301,15 +310,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     dtype = np.dtype(_IDX_TYPES[code])
     expected = math.prod(shape) * dtype.itemsize
     if len(raw) - header != expected:
-        raise IdxFormatError(
-            f"{path}: shape {shape} needs {expected} data bytes, the file has {len(raw) - header}"
-        )
+        raise IdxFormatError(f"{path}: shape {shape} needs {expected} data bytes, the file has {len(raw) - header}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def _load_remote(
-    name: str, split: str, mirrors: Sequence[str] | None, root: str | os.PathLike | None
-) -> Images:
+def _load_remote(name: str, split: str, mirrors: Sequence[str] | None, root: str | os.PathLike | None) -> Images:
     spec = DATASETS[name]
     image_file, label_file = spec.files[split]
     images = read_idx(fetch(name, image_file, mirrors=mirrors, root=root))
@@ -329,13 +334,9 @@ def _load_digits(split: str, test_fraction: float = 0.2) -> Images:
 
     bunch = load_digits()
     index = np.arange(len(bunch.target))
-    train_idx, held_idx = train_test_split(
-        index, test_size=test_fraction, random_state=0, stratify=bunch.target
-    )
+    train_idx, held_idx = train_test_split(index, test_size=test_fraction, random_state=0, stratify=bunch.target)
     # a quarter of the held-out fifth is kept for the grader: no lesson loads it
-    test_idx, grading_idx = train_test_split(
-        held_idx, test_size=0.25, random_state=0, stratify=bunch.target[held_idx]
-    )
+    test_idx, grading_idx = train_test_split(held_idx, test_size=0.25, random_state=0, stratify=bunch.target[held_idx])
     idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "grading": np.sort(grading_idx), "all": index}[split]
     x = torch.from_numpy(bunch.images[idx].astype(np.float32) / 16.0).unsqueeze(1)
     y = torch.from_numpy(bunch.target[idx].astype(np.int64))
@@ -343,14 +344,29 @@ def _load_digits(split: str, test_fraction: float = 0.2) -> Images:
 
 
 FONT_FILES = (
-    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
-    "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf",
-    "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf",
-    "STIXGeneralItalic.ttf", "cmr10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmb10.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSerif-BoldItalic.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "cmr10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+    "cmb10.ttf",
 )
 
 
-def render_digit(digit: int, font_file: str, size: int = 30, angle: float = 0.0, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+def render_digit(
+    digit: int, font_file: str, size: int = 30, angle: float = 0.0, shift: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """One typeset digit as an 8x8 array of levels 0..16 (scikit-learn's reduction of a 32x32 bitmap)."""
     import matplotlib
     from PIL import Image, ImageDraw, ImageFont
@@ -378,10 +394,24 @@ def _load_fonts(split: str, n: int | None) -> Images:
     y = np.arange(count) % 10
     for i in range(count):
         font = FONT_FILES[rng.integers(len(FONT_FILES))]
-        x[i] = render_digit(int(y[i]), font, size=int(rng.integers(24, 36)), angle=float(rng.uniform(-12, 12)),
-                            shift=(int(rng.integers(-2, 3)), int(rng.integers(-2, 3)))) / 16.0
-    return Images(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), "fonts", split,
-                  [str(d) for d in range(10)], 17)
+        x[i] = (
+            render_digit(
+                int(y[i]),
+                font,
+                size=int(rng.integers(24, 36)),
+                angle=float(rng.uniform(-12, 12)),
+                shift=(int(rng.integers(-2, 3)), int(rng.integers(-2, 3))),
+            )
+            / 16.0
+        )
+    return Images(
+        torch.from_numpy(x).unsqueeze(1),
+        torch.from_numpy(y.astype(np.int64)),
+        "fonts",
+        split,
+        [str(d) for d in range(10)],
+        17,
+    )
 
 
 def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:

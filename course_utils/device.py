@@ -23,8 +23,17 @@ from typing import Iterator, TypeVar
 import numpy as np
 import torch
 
-__all__ = ["get_device", "set_device", "seed_everything", "generator", "course_seed", "shifted", "unshifted_seeds",
-           "fast_mode", "budget"]
+__all__ = [
+    "get_device",
+    "set_device",
+    "seed_everything",
+    "generator",
+    "course_seed",
+    "shifted",
+    "unshifted_seeds",
+    "fast_mode",
+    "budget",
+]
 
 _DEVICE_OVERRIDE: str | None = None
 _SEED_OVERRIDE: int | None = None

@@ -7,13 +7,13 @@ lesson 04's cached runs instead of training them again).
 
 What a lesson writes itself is the algorithm: the ``step(G, D, opt_G, opt_D, real, z)`` that
 updates both players once. This module only moves the data (:func:`course_utils.train.batches`,
-:func:`~course_utils.train.noise`, :func:`~course_utils.train.run_steps`, as every lesson's game does), keeps the moving average of the
-generator's weights, takes the snapshots the mode-collapse explorer replays,
-and caches the result. The cache is keyed by the recipe, the seed and the networks' code, and a
-cached run is used only if the step *behaves* as the one that trained it (:func:`behaviour`: two
-updates on a fixed small problem give the same numbers). So a changed algorithm trains again,
-while lesson 04's ``gan_step``, written in the notebook, and :func:`gan_step`, its copy here for
-lesson 05, share one cached run: they compute the same thing.
+:func:`~course_utils.train.noise` and :func:`~course_utils.train.run_steps`, as every lesson's
+game does), keeps the moving average of the generator's weights, takes the snapshots the
+mode-collapse explorer replays, and caches the result. The cache is keyed by the recipe, the
+seed and the networks' code, and a cached run is used only if the step *behaves* as the one that
+trained it (:func:`behaviour`: two updates on a fixed small problem give the same numbers). So a
+changed algorithm trains again, while lesson 04's ``gan_step``, written in the notebook, and
+:func:`gan_step`, its copy here for lesson 05, share one cached run: they compute the same thing.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ Step = Callable[..., Mapping[str, float]]
 
 
 def mlp(d_in: int, d_out: int, hidden: int = 128, layers: int = 3) -> nn.Sequential:
-    """``layers`` hidden layers of ``hidden`` ReLU units: the generator, discriminator and critic of the 2D experiments."""
+    """``layers`` hidden layers of ``hidden`` ReLU units: the generator, discriminator and critic of the 2D runs."""
     blocks: list[nn.Module] = []
     for i in range(layers):
         blocks += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.ReLU()]
@@ -63,8 +63,14 @@ class Packed(nn.Module):
         return self.net(x.reshape(-1, self.m * self.d))
 
 
-def gan_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-             real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+def gan_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z: torch.Tensor,
+) -> dict[str, float]:
     """Lesson 04's algorithm, released for lesson 05's baseline: one discriminator step on
     −log D(x) − log(1 − D(G(z))), then one generator step on the non-saturating −log D(G(z))."""
     fake = G(z)
@@ -106,8 +112,12 @@ def behaviour(step: Step, G: nn.Module, D: nn.Module, z_dim: int, critic_steps: 
             keys = sorted(out)
             values += [float(torch.as_tensor(out[k]).detach()) for k in keys]
             for net, old in zip((G_probe, D_probe), before):
-                values.append(sum(float(((p.detach() - p0) * torch.randn(p.shape, generator=draws)).sum())
-                                  for p, p0 in zip(net.parameters(), old)))
+                values.append(
+                    sum(
+                        float(((p.detach() - p0) * torch.randn(p.shape, generator=draws)).sum())
+                        for p, p0 in zip(net.parameters(), old)
+                    )
+                )
     return {"keys": keys, "values": values}
 
 
@@ -115,8 +125,14 @@ def same_behaviour(a: Mapping[str, list], b: Mapping[str, list], rtol: float = 1
     """Whether two :func:`behaviour` records agree (the same keys, the same numbers up to ``rtol``)."""
     if list(a.get("keys", [])) != list(b.get("keys", [])) or len(a.get("values", [])) != len(b.get("values", [])):
         return False
-    return bool(torch.allclose(torch.tensor(a["values"], dtype=torch.float64),
-                               torch.tensor(b["values"], dtype=torch.float64), rtol=rtol, atol=1e-7))
+    return bool(
+        torch.allclose(
+            torch.tensor(a["values"], dtype=torch.float64),
+            torch.tensor(b["values"], dtype=torch.float64),
+            rtol=rtol,
+            atol=1e-7,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +143,10 @@ class Recipe:
     z_dim: Mapping[str, int] = field(default_factory=lambda: {"ring": 16, "grid": 2})  #: noise size per mixture
     batch: int = 256
     lr: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.9)  #: Adam's, as Gulrajani et al. use for WGAN-GP; the learning rate stays constant
+    betas: tuple[float, float] = (
+        0.5,
+        0.9,
+    )  #: Adam's, as Gulrajani et al. use for WGAN-GP; the learning rate stays constant
     ema: float = 0.999  #: the evaluated generator is this moving average of the trained one's weights
     snapshots: int = 30
 
@@ -154,13 +173,29 @@ class Run2D:
     def metrics(self, tag: str) -> dict[str, float]:
         """``{tag}_modes``, ``{tag}_hq`` (percent), ``{tag}_kl`` and ``{tag}_seconds``: what the bench reports."""
         c = self.coverage
-        return {f"{tag}_modes": c.modes_captured, f"{tag}_hq": 100 * c.high_quality, f"{tag}_kl": c.kl_to_uniform,
-                f"{tag}_seconds": self.seconds}
+        return {
+            f"{tag}_modes": c.modes_captured,
+            f"{tag}_hq": 100 * c.high_quality,
+            f"{tag}_kl": c.kl_to_uniform,
+            f"{tag}_seconds": self.seconds,
+        }
 
 
-def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe = RECIPE, *, steps: int | None = None,
-             critic_steps: int = 1, optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
-             seed: int = 0, values: str = "probability", label: str = "GAN", progress: bool = True) -> Run2D:
+def train_2d(
+    name: str,
+    step: Step,
+    G: nn.Module,
+    D: nn.Module,
+    recipe: Recipe = RECIPE,
+    *,
+    steps: int | None = None,
+    critic_steps: int = 1,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+    seed: int = 0,
+    values: str = "probability",
+    label: str = "GAN",
+    progress: bool = True,
+) -> Run2D:
     """Train ``G`` against ``D`` on the mixture ``name`` with ``step``, or load the cached run.
 
     ``G`` must take noise of ``recipe.z_dim[name]`` dimensions. Each of ``steps`` iterations
@@ -178,11 +213,17 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
     z_dim = recipe.z_dim[name]
     mixture = data.load(name, n=20_000, seed=seed)
     device = get_device()
-    config = {"mixture": name, "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("steps", "z_dim")},
-              "z_dim": z_dim, "steps": steps, "critic_steps": critic_steps, "seed": seed,
-              "optimizers": [type(o).__name__ for o in optimizers] if optimizers else "adam",
-              "code": train.code_fingerprint(type(G).forward, type(D).forward),
-              "architecture": [repr(G), repr(D)]}
+    config = {
+        "mixture": name,
+        "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("steps", "z_dim")},
+        "z_dim": z_dim,
+        "steps": steps,
+        "critic_steps": critic_steps,
+        "seed": seed,
+        "optimizers": [type(o).__name__ for o in optimizers] if optimizers else "adam",
+        "code": train.code_fingerprint(type(G).forward, type(D).forward),
+        "architecture": [repr(G), repr(D)],
+    }
     pack = getattr(D, "m", 1)
     if pack > 1:
         config["pack"] = pack
@@ -193,8 +234,10 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
         D.to(device)
         G_average.load_state_dict(G.state_dict())
         G_average.to(device)
-        opt_G, opt_D = optimizers or (torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
-                                      torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas))
+        opt_G, opt_D = optimizers or (
+            torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
+            torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas),
+        )
         n = recipe.batch * critic_steps * pack
         reals, noise = train.batches(mixture.x, batch_size=n, seed=seed), train.noise(n, z_dim, seed=seed + 1)
         z_fixed = torch.randn(1000, z_dim, generator=generator(99)).to(device)
@@ -209,18 +252,32 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
                     p_average.lerp_(p, weight)
             return losses
 
-        history, shots = train.run_steps(one_step, steps, models=(G, D), seed=seed, every=max(steps // recipe.snapshots, 1),
-                                         snapshot=lambda i: _snapshot(i, G, D, z_fixed, points, mixture, values),
-                                         desc=f"{name}, {label}", progress=progress)
-        return {"G": {k: v.cpu() for k, v in G_average.state_dict().items()},
-                "history": history.to_dict(),
-                "seconds": history.seconds, "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots],
-                "behaviour": does}
+        history, shots = train.run_steps(
+            one_step,
+            steps,
+            models=(G, D),
+            seed=seed,
+            every=max(steps // recipe.snapshots, 1),
+            snapshot=lambda i: _snapshot(i, G, D, z_fixed, points, mixture, values),
+            desc=f"{name}, {label}",
+            progress=progress,
+        )
+        return {
+            "G": {k: v.cpu() for k, v in G_average.state_dict().items()},
+            "history": history.to_dict(),
+            "seconds": history.seconds,
+            "snapshots": [[s.step, s.samples, s.field, s.note] for s in shots],
+            "behaviour": does,
+        }
 
     does = behaviour(step, G, D, z_dim, critic_steps)
     computed = []
-    saved = train.cached(f"2d-{name}-{label}", config, lambda: computed.append(1) or run(),
-                         valid=lambda value: same_behaviour(value.get("behaviour", {}), does))
+    saved = train.cached(
+        f"2d-{name}-{label}",
+        config,
+        lambda: computed.append(1) or run(),
+        valid=lambda value: same_behaviour(value.get("behaviour", {}), does),
+    )
     G_average.load_state_dict(saved["G"])
     G_average.to(device).eval()
     G.eval()
@@ -228,16 +285,24 @@ def train_2d(name: str, step: Step, G: nn.Module, D: nn.Module, recipe: Recipe =
     with torch.no_grad():
         samples = G_average(torch.randn(2500, z_dim, generator=generator(123)).to(device)).cpu()
     history = train.History.from_dict(saved["history"])
-    history.epoch = {k: [sum(v[j:j + 100]) / len(v[j:j + 100]) for j in range(0, len(v), 100)]
-                     for k, v in history.step.items()}  # means over blocks of 100 steps
-    return Run2D(G_average, [Snapshot(*fields) for fields in saved["snapshots"]], history, samples,
-                 metrics.mode_coverage(samples, mixture.modes, mixture.std), float(saved["seconds"]),
-                 cached=not computed)
+    history.epoch = {
+        k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)] for k, v in history.step.items()
+    }  # means over blocks of 100 steps
+    return Run2D(
+        G_average,
+        [Snapshot(*fields) for fields in saved["snapshots"]],
+        history,
+        samples,
+        metrics.mode_coverage(samples, mixture.modes, mixture.std),
+        float(saved["seconds"]),
+        cached=not computed,
+    )
 
 
 @torch.no_grad()
-def _snapshot(i: int, G: nn.Module, D: nn.Module, z: torch.Tensor, points: torch.Tensor, mixture: data.Points,
-              kind: str) -> Snapshot:
+def _snapshot(
+    i: int, G: nn.Module, D: nn.Module, z: torch.Tensor, points: torch.Tensor, mixture: data.Points, kind: str
+) -> Snapshot:
     samples = G(z)
     if isinstance(D, Packed):  # a pack of the point with generated samples: D's verdict on the point among fakes
         partners = samples[: len(points) * (D.m - 1)].repeat(-(-len(points) * (D.m - 1) // len(samples)), 1)

@@ -28,8 +28,10 @@ def hint(exercise: str, level: int = 2) -> None:
         raise ValueError(f"no deeper hint for {exercise!r}: the exercises that have one are {known}")
     levels = HINTS[key]
     if level not in levels:
-        raise ValueError(f"{key} has hints of level {', '.join(str(k) for k in sorted(levels))} (the first is in "
-                         "the notebook, above the stub)")
+        raise ValueError(
+            f"{key} has hints of level {', '.join(str(k) for k in sorted(levels))} (the first is in "
+            "the notebook, above the stub)"
+        )
     print(f"{key}, hint {level}:")
     for text in levels[level]:
         print(f"  - {text}")

@@ -52,17 +52,21 @@ class Coverage:
     counts: tuple[int, ...]  #: high-quality samples per mode
 
     def __str__(self) -> str:
-        return (f"{self.modes_captured}/{self.n_modes} modes, {100 * self.high_quality:.1f}% high quality, "
-                f"KL {self.kl_to_uniform:.3f}")
+        return (
+            f"{self.modes_captured}/{self.n_modes} modes, {100 * self.high_quality:.1f}% high quality, "
+            f"KL {self.kl_to_uniform:.3f}"
+        )
 
 
-def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float, threshold: float = 3.0,
-                  min_count: int = 20) -> Coverage:
+def mode_coverage(
+    samples: torch.Tensor, modes: torch.Tensor, std: float, threshold: float = 3.0, min_count: int = 20
+) -> Coverage:
     """Coverage metrics as in VEEGAN and PacGAN, for samples of a mixture with equal-std modes.
 
     A sample is *high quality* if it lies within ``threshold`` standard deviations of its nearest
-    mode (in 2D, a perfect sampler scores 1 − exp(−9/2) = 98.9% at the default of 3). A mode is *captured* if at least ``min_count`` high-quality samples fall to it (PacGAN
-    uses 20 of 2,500 samples). The KL divergence compares the histogram of high-quality samples
+    mode (in 2D, a perfect sampler scores 1 − exp(−9/2) = 98.9% at the default of 3). A mode is
+    *captured* if at least ``min_count`` high-quality samples fall to it (PacGAN uses 20 of 2,500
+    samples). The KL divergence compares the histogram of high-quality samples
     over modes with the uniform distribution (0 when every mode gets the same share).
     """
     samples = torch.as_tensor(samples, dtype=torch.float32).cpu()
@@ -80,8 +84,9 @@ def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float, thresh
         kl = float((p[nonzero] * (p[nonzero] * len(modes)).log()).sum())
     else:
         kl = math.log(len(modes))
-    return Coverage(int((counts >= min_count).sum()), len(modes), n_good / max(len(samples), 1), kl,
-                    tuple(int(c) for c in counts))
+    return Coverage(
+        int((counts >= min_count).sum()), len(modes), n_good / max(len(samples), 1), kl, tuple(int(c) for c in counts)
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -93,9 +98,13 @@ class DigitClassifier(nn.Module):
     def __init__(self, n_classes: int = 10):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),          # 8 -> 4
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.ReLU(),
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),  # 8 -> 4
+            nn.Flatten(),
+            nn.Linear(64 * 4 * 4, 64),
+            nn.ReLU(),
         )
         self.head = nn.Linear(64, n_classes)
 
@@ -125,9 +134,20 @@ def digit_classifier(epochs: int = 30, seed: int = 0) -> DigitClassifier:
     config = {"epochs": epochs, "seed": seed, "lr": 2e-3, "augment": "roll1"}
     with unshifted_seeds():  # an instrument: the same classifier scores every lesson seed's samples
         model, _ = train.load_or_train(
-            "digit-classifier", config, build=DigitClassifier,
-            train=lambda m: train.fit(m, shifted_cross_entropy, digits, epochs=epochs, lr=2e-3, seed=seed,
-                                      live_plot=False, progress=False, desc="digit classifier"),
+            "digit-classifier",
+            config,
+            build=DigitClassifier,
+            train=lambda m: train.fit(
+                m,
+                shifted_cross_entropy,
+                digits,
+                epochs=epochs,
+                lr=2e-3,
+                seed=seed,
+                live_plot=False,
+                progress=False,
+                desc="digit classifier",
+            ),
         )
     return model.eval()
 
@@ -161,7 +181,9 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 
 
 @torch.no_grad()
-def classifier_scores(images: torch.Tensor, reference: torch.Tensor, classifier: DigitClassifier | None = None) -> dict[str, float]:
+def classifier_scores(
+    images: torch.Tensor, reference: torch.Tensor, classifier: DigitClassifier | None = None
+) -> dict[str, float]:
     """Inception-style score of ``images`` and their Fréchet distance to ``reference``, both on the digit classifier.
 
     Images are N x 1 x 8 x 8 in [0, 1]. Returns ``{"inception_score", "frechet_distance"}``.

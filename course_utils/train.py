@@ -4,8 +4,9 @@
 a ``tqdm.auto`` progress bar and, inside a notebook, a loss plot that is redrawn in place while
 training runs. For a game of two players, whose step a lesson writes itself, three small pieces
 compose in plain sight: seeded endless :func:`batches` of data and :func:`noise`, and
-:func:`run_steps`, which calls the lesson's ``step(i)`` and keeps its losses and snapshots. ``load_or_train`` keys a checkpoint by the name and configuration of a run: the
-same configuration loads the saved weights (with ``map_location``, so a GPU checkpoint opens on a
+:func:`run_steps`, which calls the lesson's ``step(i)`` and keeps its losses and snapshots.
+``load_or_train`` keys a checkpoint by the name and configuration of a run: the same
+configuration loads the saved weights (with ``map_location``, so a GPU checkpoint opens on a
 laptop), a new one trains and saves.
 """
 
@@ -26,9 +27,26 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .device import course_seed, fast_mode, generator, get_device, seed_everything
 
-__all__ = ["History", "fit", "batches", "noise", "run_steps", "load_or_train", "cached", "checkpoint_dir", "checkpoint_path", "config_key",
-           "code_fingerprint", "save_atomically", "predict", "save_weights", "load_weights", "WeightsError",
-           "WEIGHTS_FORMAT", "MAX_WEIGHTS_MB"]
+__all__ = [
+    "History",
+    "fit",
+    "batches",
+    "noise",
+    "run_steps",
+    "load_or_train",
+    "cached",
+    "checkpoint_dir",
+    "checkpoint_path",
+    "config_key",
+    "code_fingerprint",
+    "save_atomically",
+    "predict",
+    "save_weights",
+    "load_weights",
+    "WeightsError",
+    "WEIGHTS_FORMAT",
+    "MAX_WEIGHTS_MB",
+]
 
 Batch = tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
@@ -307,11 +325,23 @@ def save_weights(model: nn.Module, lesson: str, path: str | os.PathLike | None =
         except Exception:  # noqa: BLE001 - an unreadable file is simply replaced
             kept = None
         if isinstance(kept, dict) and kept.get("format") == WEIGHTS_FORMAT and kept.get("fast") is False:
-            print(f"{path.name} holds weights trained in the lecture configuration: kept (fast mode does not replace them)")
+            print(
+                f"{path.name} holds weights trained in the lecture configuration: kept "
+                "(fast mode does not replace them)"
+            )
             return path
     state = {key: value.detach().to("cpu").clone() for key, value in model.state_dict().items()}
-    save_atomically({"format": WEIGHTS_FORMAT, "lesson": lesson, "model": type(model).__name__, "fast": fast_mode(),
-                     "seed": course_seed(), "state_dict": state}, path)
+    save_atomically(
+        {
+            "format": WEIGHTS_FORMAT,
+            "lesson": lesson,
+            "model": type(model).__name__,
+            "fast": fast_mode(),
+            "seed": course_seed(),
+            "state_dict": state,
+        },
+        path,
+    )
     return path
 
 
@@ -322,7 +352,7 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 def _unwrapped(key: str) -> str:
     for prefix in _WRAPPER_PREFIXES:
         while key.startswith(prefix):
-            key = key[len(prefix):]
+            key = key[len(prefix) :]
     return key
 
 
@@ -350,8 +380,14 @@ def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict
             saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - every unreadable file gets the same kind of message
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-        raise WeightsError(f"{path.name} is not a weights file written by save_weights ({type(err).__name__}: {first})") from None
-    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT or not isinstance(saved.get("state_dict"), dict):
+        raise WeightsError(
+            f"{path.name} is not a weights file written by save_weights ({type(err).__name__}: {first})"
+        ) from None
+    if (
+        not isinstance(saved, dict)
+        or saved.get("format") != WEIGHTS_FORMAT
+        or not isinstance(saved.get("state_dict"), dict)
+    ):
         raise WeightsError(f"{path.name} was not written by course_utils.train.save_weights")
     if saved.get("lesson") != lesson:
         raise WeightsError(f"{path.name} holds weights of lesson {saved.get('lesson')!r}, not {lesson!r}")
@@ -366,8 +402,15 @@ def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict
             missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
             raise WeightsError(
                 f"{path.name} does not fit this architecture (its parameters differ in name and in shapes or order): "
-                + "; ".join(part for part in (f"missing {', '.join(missing[:4])}" if missing else "",
-                                              f"unexpected {', '.join(extra[:4])}" if extra else "") if part))
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {', '.join(missing[:4])}" if missing else "",
+                        f"unexpected {', '.join(extra[:4])}" if extra else "",
+                    )
+                    if part
+                )
+            )
     for key, value in state.items():
         if not isinstance(value, torch.Tensor) or value.shape != expected[key].shape:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
@@ -409,22 +452,34 @@ def load_or_train(
             saved = torch.load(path, map_location=device, weights_only=True)
             model.load_state_dict(saved["state_dict"])
             history = History.from_dict(saved["history"])
-            print(f"{name}: loaded the checkpoint {path.name} (trained in {history.seconds:.1f} s); "
-                  "delete it to train again")
+            print(
+                f"{name}: loaded the checkpoint {path.name} (trained in {history.seconds:.1f} s); "
+                "delete it to train again"
+            )
             return model.to(device).eval(), history
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is retrained
             warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again.", stacklevel=2)
             model = build()
     history = train(model.to(device))
     save_atomically(
-        {"state_dict": model.state_dict(), "history": history.to_dict(), "config": json.dumps(keyed, sort_keys=True, default=str)},
+        {
+            "state_dict": model.state_dict(),
+            "history": history.to_dict(),
+            "config": json.dumps(keyed, sort_keys=True, default=str),
+        },
         path,
     )
     return model.to(device).eval(), history
 
 
-def cached(name: str, config: Mapping[str, Any], compute: Callable[[], Any], *,
-           folder: str | os.PathLike | None = None, valid: Callable[[Any], bool] | None = None) -> Any:
+def cached(
+    name: str,
+    config: Mapping[str, Any],
+    compute: Callable[[], Any],
+    *,
+    folder: str | os.PathLike | None = None,
+    valid: Callable[[Any], bool] | None = None,
+) -> Any:
     """The result of ``compute()`` for this ``(name, config)``: loaded if saved, else computed and saved.
 
     For trained results that are not one model: a 1D discriminator's curve, a 2D GAN's snapshots.
@@ -459,8 +514,9 @@ def predict(
     return torch.cat([fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 
 
-def batches(*tensors: torch.Tensor, batch_size: int, seed: int = 0,
-            device: torch.device | str | None = None) -> Iterator[Batch]:
+def batches(
+    *tensors: torch.Tensor, batch_size: int, seed: int = 0, device: torch.device | str | None = None
+) -> Iterator[Batch]:
     """Endless mini-batches drawn with replacement: each yields one batch of every tensor, at the same rows.
 
     Row indices come from a generator seeded by ``seed`` (shifted by the lesson seed), so the same
@@ -472,8 +528,9 @@ def batches(*tensors: torch.Tensor, batch_size: int, seed: int = 0,
         raise ValueError("batches needs at least one tensor to draw from")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
-        raise ValueError(f"batches draws the same rows of every tensor, but their lengths differ: "
-                         f"{[len(t) for t in tensors]}")
+        raise ValueError(
+            f"batches draws the same rows of every tensor, but their lengths differ: {[len(t) for t in tensors]}"
+        )
     if n == 0 or batch_size < 1:
         raise ValueError(f"cannot draw batches of {batch_size} from {n} rows")
     device = torch.device(device) if device is not None else get_device()
@@ -483,7 +540,9 @@ def batches(*tensors: torch.Tensor, batch_size: int, seed: int = 0,
         yield tuple(t[index].to(device) for t in tensors)
 
 
-def noise(batch_size: int, z_dim: int, seed: int = 1, device: torch.device | str | None = None) -> Iterator[torch.Tensor]:
+def noise(
+    batch_size: int, z_dim: int, seed: int = 1, device: torch.device | str | None = None
+) -> Iterator[torch.Tensor]:
     """Endless batches of ``z ~ N(0, I)`` of shape ``(batch_size, z_dim)``, from a generator seeded by ``seed``.
 
     Drawn on the CPU and moved to ``device``, so the same seed gives the same noise on any device.
@@ -546,6 +605,7 @@ def run_steps(
         history.seconds = time.perf_counter() - start
         for model in models:
             model.eval()
-    history.epoch = {k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)]
-                     for k, v in history.step.items()}  # means over blocks of 100 steps
+    history.epoch = {
+        k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)] for k, v in history.step.items()
+    }  # means over blocks of 100 steps
     return history, snapshots

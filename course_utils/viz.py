@@ -93,7 +93,9 @@ def show_rows(rows: Mapping[str, Any], title: str, ax: Axes | None = None) -> Fi
     return ax.figure
 
 
-def plot_losses(history: Any, ax: Axes | None = None, title: str = "training loss", keys: Sequence[str] | None = None) -> Figure:
+def plot_losses(
+    history: Any, ax: Axes | None = None, title: str = "training loss", keys: Sequence[str] | None = None
+) -> Figure:
     """Per-step loss terms (faint) and their per-epoch means (solid) of a ``History``."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
@@ -169,8 +171,16 @@ def latent_scatter(
     return ax.figure
 
 
-def draw_2d(ax: Axes, data_points: Any, extent: Sequence[float], *, samples: Any = None, field: Any = None,
-            point_size: float = 2.0, alpha: float = 0.5) -> tuple[Any, Any]:
+def draw_2d(
+    ax: Axes,
+    data_points: Any,
+    extent: Sequence[float],
+    *,
+    samples: Any = None,
+    field: Any = None,
+    point_size: float = 2.0,
+    alpha: float = 0.5,
+) -> tuple[Any, Any]:
     """The picture of a 2D GAN on ``ax``: data points (black), generated points (orange), a field behind.
 
     ``field`` is a ``G x G`` grid of values on :func:`course_utils.widgets.field_grid` (rows = y):
@@ -180,14 +190,23 @@ def draw_2d(ax: Axes, data_points: Any, extent: Sequence[float], *, samples: Any
     """
     values = _numpy(field) if field is not None else np.zeros((2, 2))
     bounded = 0.0 <= values.min() <= values.max() <= 1.0
-    background = ax.imshow(values, extent=tuple(extent), origin="lower", cmap="RdBu_r", alpha=alpha, aspect="auto",
-                           vmin=0 if bounded else None, vmax=1 if bounded else None)
+    background = ax.imshow(
+        values,
+        extent=tuple(extent),
+        origin="lower",
+        cmap="RdBu_r",
+        alpha=alpha,
+        aspect="auto",
+        vmin=0 if bounded else None,
+        vmax=1 if bounded else None,
+    )
     background.set_visible(field is not None)
     points = _numpy(data_points)
     generated = _numpy(samples) if samples is not None else np.zeros((0, 2))
     ax.scatter(points[:, 0], points[:, 1], s=point_size, color="black", alpha=0.3, label="data")
-    moving = ax.scatter(generated[:, 0], generated[:, 1], s=point_size * 1.25, color="tab:orange", alpha=alpha,
-                        label="generated")
+    moving = ax.scatter(
+        generated[:, 0], generated[:, 1], s=point_size * 1.25, color="tab:orange", alpha=alpha, label="generated"
+    )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel("$x_1$")
@@ -195,8 +214,15 @@ def draw_2d(ax: Axes, data_points: Any, extent: Sequence[float], *, samples: Any
     return background, moving
 
 
-def plot_2d(samples: Any, data_points: Any, extent: Sequence[float], *, field: Any = None, ax: Axes | None = None,
-            title: str = "generated points over the data") -> Figure:
+def plot_2d(
+    samples: Any,
+    data_points: Any,
+    extent: Sequence[float],
+    *,
+    field: Any = None,
+    ax: Axes | None = None,
+    title: str = "generated points over the data",
+) -> Figure:
     """Generated 2D points over the data points, with a discriminator's or critic's field behind (:func:`draw_2d`)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 4))

@@ -171,9 +171,13 @@ class View:
         return re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
 
     def _mark(self, slider, image, readout) -> None:
-        for element, name in ((self.widget, "course-widget"), (self.widget, f"course-widget-{self.kind()}"),
-                              (slider, "course-main-slider"), (image, "course-widget-image"),
-                              (readout, "course-widget-readout")):
+        for element, name in (
+            (self.widget, "course-widget"),
+            (self.widget, f"course-widget-{self.kind()}"),
+            (slider, "course-main-slider"),
+            (image, "course-widget-image"),
+            (readout, "course-widget-readout"),
+        ):
             element.add_class(name)
         image.layout.align_self = "flex-start"  # its own size: a column would stretch it to the page's width
 
@@ -193,8 +197,15 @@ class LatentPerturbation(View):
         value_range: the value slider runs over ``[-value_range, value_range]``.
     """
 
-    def __init__(self, decode: Decode, codes: torch.Tensor, images: torch.Tensor | None = None,
-                 value_range: float = 3.0, scale: int = 20, labels: Sequence[str] | None = None):
+    def __init__(
+        self,
+        decode: Decode,
+        codes: torch.Tensor,
+        images: torch.Tensor | None = None,
+        value_range: float = 3.0,
+        scale: int = 20,
+        labels: Sequence[str] | None = None,
+    ):
         import ipywidgets as w
 
         self.decode, self.codes, self.images, self.scale = decode, codes.detach().cpu(), images, scale
@@ -202,8 +213,15 @@ class LatentPerturbation(View):
         k = self.codes.shape[1]
         self.index = w.IntSlider(0, 0, len(self.codes) - 1, description="image")
         self.dim = w.Dropdown(options=[(f"z[{i}]", i) for i in range(k)], value=0, description="dimension")
-        self.value = w.FloatSlider(float(self.codes[0, 0]), min=-value_range, max=value_range, step=0.05,
-                                   description="value", continuous_update=True, readout_format=".2f")
+        self.value = w.FloatSlider(
+            float(self.codes[0, 0]),
+            min=-value_range,
+            max=value_range,
+            step=0.05,
+            description="value",
+            continuous_update=True,
+            readout_format=".2f",
+        )
         self.readout = w.Label()
         self.original = w.Image(format="png")
         self.image = w.Image(format="png")
@@ -212,10 +230,14 @@ class LatentPerturbation(View):
         self.value.observe(self._on_value, "value")
         self._on_pick()
         originals = [w.VBox([w.Label("original"), self.original])] if images is not None else []
-        self.widget = w.VBox([
-            w.HBox([self.index, self.dim]), self.value,
-            w.HBox(originals + [w.VBox([w.Label("decoded"), self.image])]), self.readout,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.index, self.dim]),
+                self.value,
+                w.HBox(originals + [w.VBox([w.Label("decoded"), self.image])]),
+                self.readout,
+            ]
+        )
         self._mark(self.value, self.image, self.readout)
 
     def frame(self) -> np.ndarray:
@@ -225,7 +247,9 @@ class LatentPerturbation(View):
     def _on_pick(self, change=None) -> None:
         z = self.codes[self.index.value]
         if self.images is not None:
-            self.original.value = to_png(decode_images(lambda x: x, self.images[self.index.value : self.index.value + 1])[0], self.scale)
+            self.original.value = to_png(
+                decode_images(lambda x: x, self.images[self.index.value : self.index.value + 1])[0], self.scale
+            )
         value = float(z[self.dim.value])
         if self.value.value != value:
             self.value.value = max(self.value.min, min(self.value.max, value))  # triggers _on_value
@@ -236,8 +260,10 @@ class LatentPerturbation(View):
         z = self.codes[self.index.value]
         self.image.value = to_png(self.frame(), self.scale)
         label = f" (label {self.labels[self.index.value]})" if self.labels is not None else ""
-        self.readout.value = (f"{self.value.value:+.2f} in z[{self.dim.value}] of image {self.index.value}{label}; "
-                              f"its own code has {float(z[self.dim.value]):+.2f}")
+        self.readout.value = (
+            f"{self.value.value:+.2f} in z[{self.dim.value}] of image {self.index.value}{label}; "
+            f"its own code has {float(z[self.dim.value]):+.2f}"
+        )
 
 
 class Interpolation(View):
@@ -249,8 +275,9 @@ class Interpolation(View):
         steps: images in each strip.
     """
 
-    def __init__(self, decode: Decode, codes: torch.Tensor, steps: int = 9, scale: int = 6,
-                 start: int = 0, end: int = 1):
+    def __init__(
+        self, decode: Decode, codes: torch.Tensor, steps: int = 9, scale: int = 6, start: int = 0, end: int = 1
+    ):
         import ipywidgets as w
 
         self.decode, self.codes, self.steps, self.scale = decode, codes.detach().cpu(), steps, scale
@@ -263,24 +290,32 @@ class Interpolation(View):
         for control in (self.start, self.end, self.t):
             control.observe(self._update, "value")
         self._update()
-        self.widget = w.VBox([
-            w.HBox([self.start, self.end]), self.t,
-            w.Label("top: linear path; bottom: spherical path; right: the image at t"), self.image, self.readout,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.start, self.end]),
+                self.t,
+                w.Label("top: linear path; bottom: spherical path; right: the image at t"),
+                self.image,
+                self.readout,
+            ]
+        )
         self._mark(self.t, self.image, self.readout)
 
     def frame(self) -> np.ndarray:
         """Both strips and the image at the current t (pure: reads only the sliders)."""
-        return interpolation_frame(self.decode, self.codes[self.start.value], self.codes[self.end.value],
-                                   self.t.value, self.steps)
+        return interpolation_frame(
+            self.decode, self.codes[self.start.value], self.codes[self.end.value], self.t.value, self.steps
+        )
 
     def _update(self, change=None) -> None:
         z0, z1 = self.codes[self.start.value], self.codes[self.end.value]
         t = self.t.value
         self.image.value = to_png(self.frame(), self.scale)
-        self.readout.value = (f"t = {t:.2f}: |z| linear {float(lerp(z0, z1, t).norm()):.2f}, "
-                              f"spherical {float(slerp(z0, z1, t).norm()):.2f} (ends {float(z0.norm()):.2f}, "
-                              f"{float(z1.norm()):.2f})")
+        self.readout.value = (
+            f"t = {t:.2f}: |z| linear {float(lerp(z0, z1, t).norm()):.2f}, "
+            f"spherical {float(slerp(z0, z1, t).norm()):.2f} (ends {float(z0.norm()):.2f}, "
+            f"{float(z1.norm()):.2f})"
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -306,8 +341,14 @@ def field_grid(extent: tuple[float, float, float, float], resolution: int = 80) 
 class SnapshotPlot:
     """One figure, made once; :meth:`render` moves its artists to a snapshot and returns PNG bytes."""
 
-    def __init__(self, data_points: torch.Tensor, extent: tuple[float, float, float, float], title: str,
-                 field_label: str = "D(x)", size: float = 4.6):
+    def __init__(
+        self,
+        data_points: torch.Tensor,
+        extent: tuple[float, float, float, float],
+        title: str,
+        field_label: str = "D(x)",
+        size: float = 4.6,
+    ):
         from matplotlib.figure import Figure
 
         from .viz import draw_2d
@@ -362,9 +403,15 @@ class ModeCollapseExplorer(View):
             on its first visit.
     """
 
-    def __init__(self, snapshots: Sequence[Snapshot], data_points: torch.Tensor,
-                 extent: tuple[float, float, float, float], title: str = "GAN", field_label: str = "D(x)",
-                 prerender: bool = True):
+    def __init__(
+        self,
+        snapshots: Sequence[Snapshot],
+        data_points: torch.Tensor,
+        extent: tuple[float, float, float, float],
+        title: str = "GAN",
+        field_label: str = "D(x)",
+        prerender: bool = True,
+    ):
         import ipywidgets as w
 
         if not snapshots:
@@ -395,5 +442,7 @@ class ModeCollapseExplorer(View):
     def _update(self, change=None) -> None:
         snapshot = self.snapshots[self.step.value]
         self.image.value = self.frame()
-        self.readout.value = (f"snapshot {self.step.value} of {len(self.snapshots) - 1}, training step {snapshot.step}"
-                              + (f": {snapshot.note}" if snapshot.note else ""))
+        self.readout.value = (
+            f"snapshot {self.step.value} of {len(self.snapshots) - 1}, training step {snapshot.step}"
+            + (f": {snapshot.note}" if snapshot.note else "")
+        )

@@ -13,7 +13,10 @@ from course_utils.checks import Probe
 
 PROBES = {
     "check-reconstruction-loss": [
-        Probe("large batch of flat vectors", "reconstruction_loss(inp['x'], inp['x_hat'])",
-              lambda g: {"x": torch.rand(300, 64, generator=g), "x_hat": torch.rand(300, 64, generator=g)}),
+        Probe(
+            "large batch of flat vectors",
+            "reconstruction_loss(inp['x'], inp['x_hat'])",
+            lambda g: {"x": torch.rand(300, 64, generator=g), "x_hat": torch.rand(300, 64, generator=g)},
+        ),
     ],
 }

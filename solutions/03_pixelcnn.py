@@ -571,7 +571,7 @@ print(f"held-out bits/dim given the label: {conditional_bpd:.3f} "
 per_class = budget(8, 2)
 labels = torch.arange(10).repeat_interleave(per_class)
 asked = sample(conditional, len(labels), y=labels, generator=torch.Generator().manual_seed(1))
-viz.show_images(asked.float() / (LEVELS - 1), f"conditional samples: each row asks for one digit (0 to 9)",
+viz.show_images(asked.float() / (LEVELS - 1), "conditional samples: each row asks for one digit (0 to 9)",
                 nrow=per_class)
 plt.show()
 

@@ -22,7 +22,6 @@
 # 5. train a DCGAN and a class-conditional GAN on digits, and score them with a classifier.
 
 # %%
-import copy
 import math
 from dataclasses import replace
 

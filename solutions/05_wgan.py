@@ -19,7 +19,6 @@
 
 # %%
 import math
-import time
 from dataclasses import replace
 
 import matplotlib.pyplot as plt

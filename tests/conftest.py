@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
 
 @pytest.fixture(scope="session")
 def root() -> Path:

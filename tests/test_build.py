@@ -52,20 +52,36 @@ def test_builds_solution_and_student_notebooks(course):
     assert "return x * x" in solution.cells[3].source
     stub = student.cells[3].source
     assert "return x * x" not in stub and "BEGIN SOLUTION" not in stub
-    assert stub.endswith("    ### HINT: multiply x by itself.\n    # YOUR CODE HERE\n"
-                         '    raise NotImplementedError("not done yet: the hint above names the idea")')
+    assert stub.endswith(
+        "    ### HINT: multiply x by itself.\n    # YOUR CODE HERE\n"
+        '    raise NotImplementedError("not done yet: the hint above names the idea")'
+    )
     assert '"""x²."""' in stub
     assert student.cells[5].source == "YOUR ANSWER HERE"
     grader = student.cells[4].metadata.nbgrader
-    assert grader == {"cell_type": "code", "grade": True, "grade_id": "check-square", "locked": True, "points": 2,
-                      "schema_version": 3, "solution": False}
+    assert grader == {
+        "cell_type": "code",
+        "grade": True,
+        "grade_id": "check-square",
+        "locked": True,
+        "points": 2,
+        "schema_version": 3,
+        "solution": False,
+    }
     assert student.cells[3].metadata.nbgrader["solution"] is True
     # locked as nbgrader's LockCells locks them: a check cell entirely, an answer cell against deletion
     assert (student.cells[4].metadata.editable, student.cells[4].metadata.deletable) == (False, False)
     for answer in (student.cells[3], student.cells[5]):
         assert answer.metadata.deletable is False and "editable" not in answer.metadata
-    assert student.cells[5].metadata.nbgrader == {"cell_type": "markdown", "grade": True, "grade_id": "answer",
-                                                  "locked": False, "points": 1, "schema_version": 3, "solution": True}
+    assert student.cells[5].metadata.nbgrader == {
+        "cell_type": "markdown",
+        "grade": True,
+        "grade_id": "answer",
+        "locked": False,
+        "points": 1,
+        "schema_version": 3,
+        "solution": True,
+    }
     assert "deletable" not in solution.cells[4].metadata  # the author's notebook stays editable
 
 
@@ -94,7 +110,9 @@ def test_solution_notebook_round_trips_to_the_source(course):
 
     build.build_all(course)
     nb = jupytext.read(course / "solutions/01_demo.ipynb")
-    config = jupytext.config.JupytextConfiguration(notebook_metadata_filter="-all", cell_metadata_filter="id,points,tags,-all")
+    config = jupytext.config.JupytextConfiguration(
+        notebook_metadata_filter="-all", cell_metadata_filter="id,points,tags,-all"
+    )
     saved = jupytext.writes(nb, fmt="py:percent", config=config)  # what a JupyterLab save writes back
     nb.cells = [c for c in nb.cells if c.id != build.INSTALL_ID]
     assert jupytext.writes(nb, fmt="py:percent", config=config) == SOURCE
@@ -114,28 +132,51 @@ def test_solution_notebook_round_trips_to_the_source(course):
         (SOURCE.replace("    ### END SOLUTION\n", "", 1), "never closed"),
         (SOURCE.replace("    ### BEGIN SOLUTION\n", "", 1), "without"),
         (SOURCE.replace("    ### HINT: multiply x by itself.\n", "", 1), "needs a '### HINT:' line just above"),
-        (SOURCE.replace("    ### HINT: multiply x by itself.\n    ### BEGIN SOLUTION\n",
-                        "    ### BEGIN SOLUTION\n    ### HINT: multiply x by itself.\n"), "put the hint just above"),
+        (
+            SOURCE.replace(
+                "    ### HINT: multiply x by itself.\n    ### BEGIN SOLUTION\n",
+                "    ### BEGIN SOLUTION\n    ### HINT: multiply x by itself.\n",
+            ),
+            "put the hint just above",
+        ),
         (SOURCE.replace('id="answer" points=1', 'id="answer"'), "graded by hand: give it points"),
         (SOURCE.replace(' tags=["nbval-check-output"]', ""), "compared by nbval"),
         (SOURCE.replace("# %%\nimport math", '# %% id="setup"\nimport math'), "a code cell's id says what it is"),
-        (SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nRATE = 0.1\nmodel = train(RATE)'),
-         r"'lib-setup', line 3: .* may only import, define functions and classes, and set UPPER_CASE constants"),
+        (
+            SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nRATE = 0.1\nmodel = train(RATE)'),
+            r"'lib-setup', line 3: .* may only import, define functions and classes, and set UPPER_CASE constants",
+        ),
         (SOURCE.replace("# %%\nimport math", '# %% id="ex-setup"\nimport math'), "an ex- cell holds a"),
-        (SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nMODEL = train.fit(3)'),
-         r"'lib-setup', line 2: .*calling at most budget, fast_mode, replace"),
+        (
+            SOURCE.replace("# %%\nimport math", '# %% id="lib-setup"\nimport math\nMODEL = train.fit(3)'),
+            r"'lib-setup', line 2: .*calling at most budget, fast_mode, replace",
+        ),
         (SOURCE.replace("multiply x by itself.", "return x * x times one"), None),
-        (SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
-            "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"), "repeats the solution"),
+        (
+            SOURCE.replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x\n").replace(
+                "multiply x by itself.", "just return x * x + 0 * x * x * x * x * x"
+            ),
+            "repeats the solution",
+        ),
         (SOURCE.replace("multiply x by itself.", "x \u2212 1 times x plus x"), "plain ASCII"),
-        (SOURCE.replace("    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n"
-                        "    ### HINT 2: just return x * x + 0 * x * x * x * x * x * x\n").replace(
-            "    return x * x\n", "    return x * x + 0 * x * x * x * x * x * x\n"), "repeats the solution"),
-        (SOURCE.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    ### HINT 2: deeper\n", 1),
-         "just below the '### HINT:' line"),
+        (
+            SOURCE.replace(
+                "    ### HINT: multiply x by itself.\n",
+                "    ### HINT: multiply x by itself.\n    ### HINT 2: just return x * x + 0 * x * x * x * x * x * x\n",
+            ).replace("    return x * x\n", "    return x * x + 0 * x * x * x * x * x * x\n"),
+            "repeats the solution",
+        ),
+        (
+            SOURCE.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    ### HINT 2: deeper\n", 1),
+            "just below the '### HINT:' line",
+        ),
         (SOURCE.replace("# %%\nimport math", "# %%\nimport math\n### HINT 2: deeper"), "belong to an exercise"),
-        (SOURCE.replace("    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n"
-                        "    ### HINT 1: deeper\n"), "level 2 or more"),
+        (
+            SOURCE.replace(
+                "    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n    ### HINT 1: deeper\n"
+            ),
+            "level 2 or more",
+        ),
     ],
 )
 def test_malformed_sources_are_rejected(course, bad, message):
@@ -147,8 +188,11 @@ def test_malformed_sources_are_rejected(course, bad, message):
         build.build_all(course)
 
 
-DEEP = SOURCE.replace("    ### HINT: multiply x by itself.\n", "    ### HINT: multiply x by itself.\n"
-                      "    ### HINT 2: the product of x with x, nothing else\n    ### HINT 3: one multiplication\n")
+DEEP = SOURCE.replace(
+    "    ### HINT: multiply x by itself.\n",
+    "    ### HINT: multiply x by itself.\n"
+    "    ### HINT 2: the product of x with x, nothing else\n    ### HINT 3: one multiplication\n",
+)
 
 
 def test_deeper_hints_stay_out_of_the_notebooks_and_are_one_call_away(course, capsys):
@@ -167,8 +211,12 @@ def test_the_course_s_deeper_hints_are_generated_and_printed(root, capsys, monke
     from course_utils import hints
 
     assert (root / build.HINT_TEXTS).read_text() == build.hint_texts(root)  # drift: run the build
-    exercises = [c for s in build.lesson_sources(root) for c in build.jupytext.read(s).cells
-                 if str(c.metadata.get("id", "")).startswith("ex-")]
+    exercises = [
+        c
+        for s in build.lesson_sources(root)
+        for c in build.jupytext.read(s).cells
+        if str(c.metadata.get("id", "")).startswith("ex-")
+    ]
     assert {str(c.metadata["id"]) for c in exercises} == set(hints.HINTS)  # every exercise has a level 2
     monkeypatch.setattr(hints, "HINTS", {"ex-square": {2: ["two"], 3: ["three"]}})
     hints.hint("square")
@@ -191,8 +239,9 @@ def test_exercises_lists_points(course):
 
 
 def test_committed_notebooks_match_a_fresh_build(root):
-    result = subprocess.run([sys.executable, "-m", "course_tools.build", "--check"], cwd=root,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "course_tools.build", "--check"], cwd=root, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert build.lesson_sources(root), "no lesson sources found"
 
@@ -200,9 +249,11 @@ def test_committed_notebooks_match_a_fresh_build(root):
 def test_stored_outputs_are_kept_while_the_cell_is_unchanged_and_dropped_when_it_changes(course):
     build.build_all(course)
     path = course / "solutions/01_demo.ipynb"
-    printed = [nbformat.v4.new_output("stream", name="stdout", text="square: all 1 "),
-               nbformat.v4.new_output("stream", name="stdout", text="tests pass\n"),
-               nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>", "image/png": "AAAA"})]
+    printed = [
+        nbformat.v4.new_output("stream", name="stdout", text="square: all 1 "),
+        nbformat.v4.new_output("stream", name="stdout", text="tests pass\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>", "image/png": "AAAA"}),
+    ]
     built = build.build_lesson(course / "solutions/01_demo.py", course, outputs={"check-square": printed})
     path.write_text(built[path])
     assert build.missing_outputs(course) == []
@@ -212,7 +263,9 @@ def test_stored_outputs_are_kept_while_the_cell_is_unchanged_and_dropped_when_it
     solution = nbformat.read(path, 4)
     check = solution.cells[4]
     assert [o.get("text") or o.get("data") for o in check.outputs] == [
-        "square: all 1 tests pass\n", {"text/plain": "<Figure>"}]  # streams merged, no image stored
+        "square: all 1 tests pass\n",
+        {"text/plain": "<Figure>"},
+    ]  # streams merged, no image stored
     assert check.execution_count == 4  # nbval ignores a stored output that has no execution count
     student = nbformat.read(course / "notebooks/01_demo.ipynb", 4)
     assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in student.cells)
@@ -229,7 +282,9 @@ def test_every_checked_cell_of_the_course_has_its_expected_output(root):
 
 
 def test_the_install_cell_is_configured_once_for_the_course(course):
-    (course / "pyproject.toml").write_text('[tool.course]\nlibrary-sources = ["git+https://example.org/course.git@v1"]\n')
+    (course / "pyproject.toml").write_text(
+        '[tool.course]\nlibrary-sources = ["git+https://example.org/course.git@v1"]\n'
+    )
     build.build_all(course)
     for kind in ("solutions", "notebooks"):
         cell = nbformat.read(course / kind / "01_demo.ipynb", 4).cells[1]

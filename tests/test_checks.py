@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.checks import CheckFailed, Case, NotDone, Mismatch, expect_close, expect_shape, run_cases
+from course_utils.checks import Case, CheckFailed, Mismatch, NotDone, expect_close, expect_shape, run_cases
 
 
 def _ok():
@@ -32,7 +32,9 @@ def test_not_done_yet_reads_as_a_verdict_and_raises_a_one_line_error(capsys):
     out = capsys.readouterr().out
     assert "not done yet" in out and "write the loss" in out and "Traceback" not in out
     # what a notebook shows in place of the traceback (IPython's _render_traceback_): one line
-    assert raised.value._render_traceback_() == ["NotDone: f is not done yet (its stub still raises NotImplementedError)"]
+    assert raised.value._render_traceback_() == [
+        "NotDone: f is not done yet (its stub still raises NotImplementedError)"
+    ]
     assert isinstance(raised.value, CheckFailed)  # a grade cell that is not done is a failed one
     report = run_cases("f", [Case("a", _todo), Case("b", _ok)], raise_on_failure=False)
     assert report.status == "todo" and len(report.results) == 1
@@ -40,7 +42,9 @@ def test_not_done_yet_reads_as_a_verdict_and_raises_a_one_line_error(capsys):
 
 def test_wrong_value_shows_expected_got_and_hint(capsys):
     # the error alone names the first failure (nbgrader shows the error without the printed verdict)
-    with pytest.raises(CheckFailed, match=r"1 of 2 tests pass; first failure: value: loss value: expected 1.5, got 0.375"):
+    with pytest.raises(
+        CheckFailed, match=r"1 of 2 tests pass; first failure: value: loss value: expected 1.5, got 0.375"
+    ):
         run_cases("loss", [Case("a", _ok), Case("value", _wrong)])
     out = capsys.readouterr().out
     assert "✗ value: loss value: expected 1.5, got 0.375" in out and "hint: sum over pixels" in out

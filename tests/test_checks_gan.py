@@ -4,10 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_tools.build import lesson_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import gan as checks
-from course_tools.build import lesson_namespace
-
 
 _solution = lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step"])
 discriminator_loss, generator_loss = _solution["discriminator_loss"], _solution["generator_loss"]
@@ -17,13 +16,18 @@ discriminator_loss, generator_loss = _solution["discriminator_loss"], _solution[
     "check,wrong,message",
     [
         (checks.check_discriminator_loss, lambda r, f: F.softplus(-r).mean() + F.softplus(-f).mean(), "labelled 0"),
-        (checks.check_discriminator_loss,
-         lambda r, f: -(torch.sigmoid(r).log().mean() + (1 - torch.sigmoid(f)).log().mean()), "work with logits"),
+        (
+            checks.check_discriminator_loss,
+            lambda r, f: -(torch.sigmoid(r).log().mean() + (1 - torch.sigmoid(f)).log().mean()),
+            "work with logits",
+        ),
         (checks.check_generator_loss, lambda l, saturating=False: F.softplus(-l).mean(), "log(1 − σ(l))"),
         (checks.check_modes_captured, lambda s, m, std: len(m), "every sample around one mode"),
-        (checks.check_modes_captured,
-         lambda s, m, std: int((torch.bincount(torch.cdist(s, m).argmin(1), minlength=len(m)) >= 20).sum()),
-         "within 3 standard deviations"),
+        (
+            checks.check_modes_captured,
+            lambda s, m, std: int((torch.bincount(torch.cdist(s, m).argmin(1), minlength=len(m)) >= 20).sum()),
+            "within 3 standard deviations",
+        ),
     ],
 )
 def test_mistakes_are_named(check, wrong, message, capsys):

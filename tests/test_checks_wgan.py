@@ -10,21 +10,21 @@ from course_utils.checks import wgan as checks
 def _per_element(critic, real, fake):
     t = torch.rand_like(real)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
 
 
 def _no_graph(critic, real, fake):
     t = torch.rand(len(real), 1)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
 
 
 def _one_sided(critic, real, fake):
     t = torch.rand(len(real), 1)
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.norm(dim=1) - 1).clamp_min(0) ** 2).mean()
 
 

@@ -148,8 +148,9 @@ def test_bad_mirror_is_skipped_and_nothing_half_written(shared_data, serve, tmp_
         data.fetch("mnist", "t10k-labels-idx1-ubyte.gz", root=cache, mirrors=[serve(bad)])
     assert "No mirror served a valid copy" in str(err.value)
     assert list(cache.iterdir()) == []  # no partial file left behind
-    path = data.fetch("mnist", "t10k-labels-idx1-ubyte.gz", root=cache,
-                      mirrors=[serve(bad), serve(shared_data) + "mnist"])
+    path = data.fetch(
+        "mnist", "t10k-labels-idx1-ubyte.gz", root=cache, mirrors=[serve(bad), serve(shared_data) + "mnist"]
+    )
     assert path.read_bytes() == good and [p.name for p in cache.iterdir()] == [path.name]
 
 

@@ -15,8 +15,13 @@ from course_tools.build import lesson_namespace
 def test_demo_serves_the_dashboard_with_voila_on_loopback(root):
     command = demo.voila_command(port=9000, token="abc", open_browser=False)
     assert command[1:3] == ["-m", "voila"] and command[3] == str(root / "dashboard" / "lecture.ipynb")
-    assert {"--Voila.ip=127.0.0.1", "--port=9000", "--token=abc", "--no-browser",
-            "--progressive_rendering=True"} <= set(command)
+    assert {
+        "--Voila.ip=127.0.0.1",
+        "--port=9000",
+        "--token=abc",
+        "--no-browser",
+        "--progressive_rendering=True",
+    } <= set(command)
     assert "--no-browser" not in demo.voila_command(open_browser=True)
 
 
@@ -37,8 +42,9 @@ def test_dashboard_runs_and_shows_its_three_widgets(root, tmp_path):
     from nbclient import NotebookClient
 
     nb = nbformat.read(root / "dashboard" / "lecture.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(root / "dashboard")}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(root / "dashboard")}}
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     problems = [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     assert not problems, json.dumps(problems, indent=1)[:3000]
@@ -73,9 +79,9 @@ def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
     import jupytext
     from IPython.core.interactiveshell import InteractiveShell
 
-    from course_utils import data, train
     from course_tools import demo
     from course_tools.build import lesson_namespace, repo_root
+    from course_utils import data, train
 
     constants = {"train_set": data.load("digits", "train", binarize=True)}
     dashboard = lesson_namespace("02_vae", demo.VAE_CELLS, constants=constants, quiet=True)
@@ -85,17 +91,23 @@ def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
         shell.user_ns.update(constants)
         for cell in [cells[0]] + [c for c in cells if c.metadata.get("id") in demo.VAE_CELLS]:
             assert shell.run_cell(cell.source, silent=True).success
-        kernel = {name: train.code_fingerprint(shell.user_ns[name], values=False) for name in ("vae_loss", "trained_vae", "VAE")}
+        kernel = {
+            name: train.code_fingerprint(shell.user_ns[name], values=False)
+            for name in ("vae_loss", "trained_vae", "VAE")
+        }
     finally:  # no IPython shell may outlive this test: code that asks "am I in a notebook?" would say yes
         InteractiveShell.clear_instance()
     for name, fingerprint in kernel.items():
         assert fingerprint == train.code_fingerprint(dashboard[name], values=False), name
 
 
-@pytest.mark.parametrize("lesson, cells, names", [
-    ("02_vae", demo.VAE_CELLS, ["trained_vae", "VAE"]),
-    ("04_gan", demo.GAN_CELLS, ["run_2d", "gan_step"]),
-])
+@pytest.mark.parametrize(
+    "lesson, cells, names",
+    [
+        ("02_vae", demo.VAE_CELLS, ["trained_vae", "VAE"]),
+        ("04_gan", demo.GAN_CELLS, ["run_2d", "gan_step"]),
+    ],
+)
 def test_the_dashboard_finds_its_cells_and_names_by_the_contract(lesson, cells, names):
     """The dashboard executes only ex- and lib- cells (definitions, which the build enforces), and they
     define what it calls: a renamed cell or function fails here, not in `make demo`."""

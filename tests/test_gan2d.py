@@ -41,13 +41,15 @@ def test_a_changed_algorithm_trains_again_and_the_same_one_written_differently_d
 
     def run(step):
         torch.manual_seed(0)
-        return gan2d.train_2d("grid", step, gan2d.mlp(2, 2, hidden=8), gan2d.mlp(2, 1, hidden=8), recipe,
-                              label="test", progress=False)
+        return gan2d.train_2d(
+            "grid", step, gan2d.mlp(2, 2, hidden=8), gan2d.mlp(2, 1, hidden=8), recipe, label="test", progress=False
+        )
 
     def same_step(G, D, opt_G, opt_D, real, z):  # lesson 04's algorithm in other words, as a student writes it
         ones, zeros = torch.ones(len(real), 1), torch.zeros(len(z), 1)
-        loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
-                  + F.binary_cross_entropy_with_logits(D(G(z).detach()), zeros))
+        loss_D = F.binary_cross_entropy_with_logits(D(real), ones) + F.binary_cross_entropy_with_logits(
+            D(G(z).detach()), zeros
+        )
         opt_D.zero_grad()
         loss_D.backward()
         opt_D.step()

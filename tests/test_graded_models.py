@@ -12,9 +12,12 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import checks, data, train
 from course_tools import graded_models, grading
-from course_utils.checks import Trained, gan as gan_checks, pixelcnn as pixelcnn_checks, vae as vae_checks
+from course_utils import checks, data, train
+from course_utils.checks import Trained
+from course_utils.checks import gan as gan_checks
+from course_utils.checks import pixelcnn as pixelcnn_checks
+from course_utils.checks import vae as vae_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {**vae_checks.TRAINED, **pixelcnn_checks.TRAINED, **gan_checks.TRAINED}
@@ -45,8 +48,8 @@ def test_credit_is_linear_between_the_thresholds_in_both_directions():
 def test_each_lesson_states_its_thresholds_where_it_asks_for_the_file():
     for grade_id, spec in SPECS.items():
         source = (ROOT / "solutions" / f"{spec.lesson}.py").read_text()
-        before = source[:source.index(f'id="{grade_id}"')]
-        text = before[before.rindex("### ✎ Graded"):]
+        before = source[: source.index(f'id="{grade_id}"')]
+        text = before[before.rindex("### ✎ Graded") :]
         assert spec.file in text, grade_id
         for threshold in (spec.full, spec.zero):
             assert f"${threshold:g}$" in text, (grade_id, threshold)
@@ -72,20 +75,45 @@ class _Hostile:
         return (os.system, ("touch hostile-was-run",))
 
 
-@pytest.mark.parametrize("kind", ["missing", "random bytes", "empty", "hostile pickle", "plain dict", "other lesson",
-                                  "missing key", "wrong shape", "not finite", "too large"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "missing",
+        "random bytes",
+        "empty",
+        "hostile pickle",
+        "plain dict",
+        "other lesson",
+        "missing key",
+        "wrong shape",
+        "not finite",
+        "too large",
+    ],
+)
 def test_every_unusable_file_is_refused_with_its_reason(kind, tmp_path, reference_vae, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = _vae(reference_vae)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     path = tmp_path / "w.pt"
-    good = {"format": train.WEIGHTS_FORMAT, "lesson": "02_vae", "fast": False,
-            "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+    good = {
+        "format": train.WEIGHTS_FORMAT,
+        "lesson": "02_vae",
+        "fast": False,
+        "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+    }
     first_key = next(iter(good["state_dict"]))
-    reason = {"missing": "no weights file", "random bytes": "not a weights file", "empty": "not a weights file",
-              "hostile pickle": "not a weights file", "plain dict": "not written by", "other lesson": "lesson '03_pixelcnn'",
-              "missing key": "missing", "wrong shape": "should have shape", "not finite": "not finite",
-              "too large": "MB"}[kind]
+    reason = {
+        "missing": "no weights file",
+        "random bytes": "not a weights file",
+        "empty": "not a weights file",
+        "hostile pickle": "not a weights file",
+        "plain dict": "not written by",
+        "other lesson": "lesson '03_pixelcnn'",
+        "missing key": "missing",
+        "wrong shape": "should have shape",
+        "not finite": "not finite",
+        "too large": "MB",
+    }[kind]
     if kind == "random bytes":
         path.write_bytes(os.urandom(5000))
     elif kind == "empty":
@@ -101,7 +129,9 @@ def test_every_unusable_file_is_refused_with_its_reason(kind, tmp_path, referenc
     elif kind == "wrong shape":
         torch.save({**good, "state_dict": {**good["state_dict"], first_key: torch.zeros(3, 3)}}, path)
     elif kind == "not finite":
-        torch.save({**good, "state_dict": {**good["state_dict"], first_key: good["state_dict"][first_key] * math.nan}}, path)
+        torch.save(
+            {**good, "state_dict": {**good["state_dict"], first_key: good["state_dict"][first_key] * math.nan}}, path
+        )
     elif kind == "too large":
         torch.save(good, path)
         monkeypatch.setattr(train, "MAX_WEIGHTS_MB", 0.01)
@@ -109,8 +139,9 @@ def test_every_unusable_file_is_refused_with_its_reason(kind, tmp_path, referenc
         train.load_weights(path, model, "02_vae")
     assert not (tmp_path / "hostile-was-run").exists()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
-    fraction, message = graded_models.grade_weights(path, SPECS["check-trained-vae"], reference_vae,
-                                                    graded_models.GradingData())
+    fraction, message = graded_models.grade_weights(
+        path, SPECS["check-trained-vae"], reference_vae, graded_models.GradingData()
+    )
     assert fraction == 0.0 and reason in message
 
 
@@ -119,8 +150,9 @@ def test_fast_mode_weights_earn_nothing_and_the_check_says_so(tmp_path, referenc
     path = train.save_weights(_vae(reference_vae), "02_vae", tmp_path / "w.pt")
     vae_checks.check_trained(reference_vae["VAE"], path)  # passes in fast mode (CI runs it), and warns
     assert "fast mode is on" in capsys.readouterr().out
-    fraction, message = graded_models.grade_weights(path, SPECS["check-trained-vae"], reference_vae,
-                                                    graded_models.GradingData())
+    fraction, message = graded_models.grade_weights(
+        path, SPECS["check-trained-vae"], reference_vae, graded_models.GradingData()
+    )
     assert fraction == 0.0 and "fast mode" in message
     monkeypatch.setenv("COURSE_FAST", "0")
     with pytest.raises(checks.CheckFailed, match="fast mode"):
@@ -139,7 +171,9 @@ def test_no_file_or_an_unfinished_architecture_reads_not_done_yet(tmp_path, refe
 
     with pytest.raises(checks.NotDone, match="its stub still raises"):
         vae_checks.check_trained(Stub, tmp_path / "nothing.pt")
-    torch.save({"format": train.WEIGHTS_FORMAT, "lesson": "02_vae", "state_dict": {"x": torch.zeros(1)}}, tmp_path / "bad.pt")
+    torch.save(
+        {"format": train.WEIGHTS_FORMAT, "lesson": "02_vae", "state_dict": {"x": torch.zeros(1)}}, tmp_path / "bad.pt"
+    )
     with pytest.raises(checks.CheckFailed, match="does not fit this architecture"):
         vae_checks.check_trained(reference_vae["VAE"], tmp_path / "bad.pt")
 
@@ -179,7 +213,9 @@ def test_the_importance_weighted_bound_is_exact_when_the_posterior_is_the_prior(
     x = data.load("digits", "grading", binarize=True).x
     p = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
     exact = -(x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1).mean()
-    assert graded_models.importance_weighted_nll(_IndependentVAE(p), x, samples=10) == pytest.approx(float(exact), rel=1e-5)
+    assert graded_models.importance_weighted_nll(_IndependentVAE(p), x, samples=10) == pytest.approx(
+        float(exact), rel=1e-5
+    )
 
 
 def test_uniform_logits_cost_log2_of_the_levels_per_pixel():
@@ -194,6 +230,7 @@ def test_uniform_logits_cost_log2_of_the_levels_per_pixel():
 def test_a_model_sure_of_the_true_level_costs_exactly_its_confidence():
     """90% on the observed level of every pixel (the rest spread evenly): -log2(0.9) bits per pixel, exactly;
     a target read one level off would cost -log2(0.1 / 16)."""
+
     class Peaked(nn.Module):
         def forward(self, levels):
             probs = torch.full((len(levels), 17, 8, 8), 0.1 / 16)

@@ -50,8 +50,15 @@ def test_the_zip_has_gradescopes_layout_and_no_development_extras(autograder):
         setup = archive.read("setup.sh").decode()
         run = archive.read("run_autograder").decode()
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
-    assert {"setup.sh", "run_autograder", "pyproject.toml", "constraints.txt", "solutions/01_autoencoder.py",
-            "hidden_tests.py", "course_tools/grading.py"} <= names
+    assert {
+        "setup.sh",
+        "run_autograder",
+        "pyproject.toml",
+        "constraints.txt",
+        "solutions/01_autoencoder.py",
+        "hidden_tests.py",
+        "course_tools/grading.py",
+    } <= names
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     assert not any(n.startswith(("solutions/02", "tests/", ".venv/")) or "__pycache__" in n for n in names)
     assert "--assignment 01_autoencoder" in run
@@ -95,8 +102,8 @@ def test_run_autograder_grades_an_upload_and_always_writes_results(autograder, t
 
 
 def test_an_uploaded_weights_file_is_measured(tmp_path, monkeypatch):
-    from course_utils import train
     from course_tools import grading
+    from course_utils import train
 
     base = tmp_path / "autograder"
     _unpack(gradescope.autograder_zip("02_vae", tmp_path / "zip", root=ROOT), base)
@@ -109,5 +116,7 @@ def test_an_uploaded_weights_file_is_measured(tmp_path, monkeypatch):
     (base / "submission" / "__MACOSX" / "._02_vae.weights.pt").write_bytes(b"\0" * 64)
     report = _run(base)
     (trained,) = [t for t in report["tests"] if t["name"].startswith("check-trained-vae")]
-    assert "importance-weighted bound" in trained["output"] and trained["score"] == 0  # measured: untrained, about 44 nats
+    assert (
+        "importance-weighted bound" in trained["output"] and trained["score"] == 0
+    )  # measured: untrained, about 44 nats
     assert report["score"] == report["max_score"] - trained["max_score"]

@@ -15,13 +15,13 @@ import jupytext
 import nbformat
 import pytest
 
-from course_utils import train
 from course_tools import grading
+from course_utils import train
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-TAMPER = '''
+TAMPER = """
 import glob, os, sys, torch
 from course_utils.checks import autoencoder as _checks
 for _name in dir(_checks):
@@ -36,7 +36,7 @@ except OSError:
     pass
 stolen = glob.glob(os.path.join("..", "*.ipynb")) + glob.glob(os.path.join("..", "..", "*", "*.ipynb"))
 print("found", stolen)
-'''
+"""
 
 
 # another copy of the course somewhere on the machine (a TA's checkout, a clone in /tmp): sealed, it is not there
@@ -61,7 +61,8 @@ def borrow(label, read):
         return
     namespace = {}
     for cell in jupytext.reads(text, fmt="py:percent").cells:
-        if cell.cell_type == "code" and (cell.metadata.get("id", "").startswith("ex-") or "import" in cell.source[:300]):
+        if cell.cell_type == "code" and (cell.metadata.get("id", "").startswith("ex-")
+                                         or "import" in cell.source[:300]):
             try:
                 exec(cell.source, namespace)
             except Exception:
@@ -81,8 +82,8 @@ borrow("beside the package", lambda: (package.parent / "solutions" / "01_autoenc
 borrow("relative path", lambda: open("../../../../solutions/01_autoencoder.py").read())
 borrow("walking up", walk_up)
 borrow("a stray copy of the course", lambda: open(STRAY + "/solutions/01_autoencoder.py").read())
-borrow("git history", lambda: __import__("subprocess").run(["git", "-C", ROOT_ABS, "show", "HEAD:solutions/01_autoencoder.py"],
-                                                          capture_output=True, text=True).stdout)
+borrow("git history", lambda: __import__("subprocess").run(
+    ["git", "-C", ROOT_ABS, "show", "HEAD:solutions/01_autoencoder.py"], capture_output=True, text=True).stdout)
 
 
 def via_grader():
@@ -125,8 +126,9 @@ def _solution_sources() -> dict[str, str]:
     return {c.metadata["id"]: c.source for c in nb.cells if c.metadata.get("id")}
 
 
-def _notebook(base: str, replace: dict[str, str] | None = None, drop: tuple[str, ...] = (),
-              insert_after_setup: str | None = None) -> nbformat.NotebookNode:
+def _notebook(
+    base: str, replace: dict[str, str] | None = None, drop: tuple[str, ...] = (), insert_after_setup: str | None = None
+) -> nbformat.NotebookNode:
     nb = nbformat.read(ROOT / base / "01_autoencoder.ipynb", as_version=4)
     for cell in nb.cells:
         if cell.id in (replace or {}):
@@ -148,21 +150,43 @@ CRAFTED = {
     # name: (notebook, expected score, a phrase expected in the notes or feedback)
     "solution": (lambda: _notebook("solutions"), 18, ""),
     "untouched": (lambda: _notebook("notebooks"), 0, "not done yet"),
-    "partly_right": (lambda: _notebook("notebooks", {k: SOLUTION[k] for k in ("ex-reconstruction-loss", "ex-output-sizes")}), 4,
-                     "not done yet"),
-    "syntax_error": (lambda: _notebook("solutions", {"ex-reconstruction-loss": "def reconstruction_loss(x, x_hat)\n    return 0"}), 16,
-                     "SyntaxError"),
+    "partly_right": (
+        lambda: _notebook("notebooks", {k: SOLUTION[k] for k in ("ex-reconstruction-loss", "ex-output-sizes")}),
+        4,
+        "not done yet",
+    ),
+    "syntax_error": (
+        lambda: _notebook("solutions", {"ex-reconstruction-loss": "def reconstruction_loss(x, x_hat)\n    return 0"}),
+        16,
+        "SyntaxError",
+    ),
     "missing_function": (lambda: _notebook("solutions", drop=("ex-label-subset",)), 16, "NameError"),
-    "exception": (lambda: _notebook("solutions", {"ex-probe-accuracy": "def probe_accuracy(*args):\n    raise ValueError('oops')"}), 16,
-                  "ValueError"),
-    "infinite_loop": (lambda: _notebook("solutions", insert_after_setup="while True:\n    pass"), 18, "was interrupted"),
-    "memory_bomb": (lambda: _notebook("solutions", insert_after_setup="hog = bytearray(10**11)\nbig = torch.empty(10**11)"), 18,
-                    "MemoryError"),
+    "exception": (
+        lambda: _notebook(
+            "solutions", {"ex-probe-accuracy": "def probe_accuracy(*args):\n    raise ValueError('oops')"}
+        ),
+        16,
+        "ValueError",
+    ),
+    "infinite_loop": (
+        lambda: _notebook("solutions", insert_after_setup="while True:\n    pass"),
+        18,
+        "was interrupted",
+    ),
+    "memory_bomb": (
+        lambda: _notebook("solutions", insert_after_setup="hog = bytearray(10**11)\nbig = torch.empty(10**11)"),
+        18,
+        "MemoryError",
+    ),
     "dying_kernel": (lambda: _notebook("solutions", insert_after_setup="import os\nos._exit(1)"), 18, "was skipped"),
     "dying_at_the_end": (lambda: _appended(_notebook("solutions"), "import os\nos._exit(1)"), 18, "was skipped"),
     "detached_processes": (lambda: _notebook("solutions", insert_after_setup=DETACH), 18, ""),
     "borrower": (lambda: _appended(_notebook("notebooks"), BORROW), 0, "not done yet"),
-    "output_flood": (lambda: _notebook("solutions", insert_after_setup="for _ in range(2):\n    print('x' * 100_000_000)"), 18, ""),
+    "output_flood": (
+        lambda: _notebook("solutions", insert_after_setup="for _ in range(2):\n    print('x' * 100_000_000)"),
+        18,
+        "",
+    ),
     "tampering_correct": (lambda: _notebook("solutions", insert_after_setup=TAMPER), 18, ""),
     "tampering_stubs": (lambda: _notebook("notebooks", insert_after_setup=TAMPER), 0, "not done yet"),
 }
@@ -182,8 +206,9 @@ def graded(tmp_path_factory, stray_copy):
     for name, (make, _, _) in CRAFTED.items():
         nbformat.write(make(), submissions / f"{name}.ipynb")
     (submissions / "unreadable.ipynb").write_text("{ this is not json")
-    results = grading.grade_batch("01_autoencoder", submissions, out, workers=2, timeout_cell=20, timeout_total=240,
-                                  memory_mb=3072, root=ROOT)
+    results = grading.grade_batch(
+        "01_autoencoder", submissions, out, workers=2, timeout_cell=20, timeout_total=240, memory_mb=3072, root=ROOT
+    )
     return {r.student: r for r in results}, out, submissions
 
 
@@ -224,13 +249,18 @@ def test_hidden_tests_count_without_showing_their_code(tmp_path):
     hidden.write_text(
         "import torch\nfrom course_utils.checks import Probe\n"
         "PROBES = {'check-reconstruction-loss': [Probe('secret', \"reconstruction_loss(inp['x'], inp['x'] * 0)\", "
-        "lambda g: {'x': torch.rand(3, 1, 8, 8, generator=g)})]}\n")
+        "lambda g: {'x': torch.rand(3, 1, 8, 8, generator=g)})]}\n"
+    )
     submissions = tmp_path / "subs"
     submissions.mkdir()
-    nb = _notebook("notebooks", {"ex-reconstruction-loss": "def reconstruction_loss(x, x_hat):\n    return ((x - x_hat) ** 2).mean()"})
+    nb = _notebook(
+        "notebooks",
+        {"ex-reconstruction-loss": "def reconstruction_loss(x, x_hat):\n    return ((x - x_hat) ** 2).mean()"},
+    )
     nbformat.write(nb, submissions / "student.ipynb")
-    (result,) = grading.grade_batch("01_autoencoder", submissions, tmp_path / "out", workers=1, timeout_cell=20,
-                                    hidden_tests=hidden, root=ROOT)
+    (result,) = grading.grade_batch(
+        "01_autoencoder", submissions, tmp_path / "out", workers=1, timeout_cell=20, hidden_tests=hidden, root=ROOT
+    )
     report = json.loads((tmp_path / "out" / "student" / "results.json").read_text())
     hidden_tests = [t for t in report["tests"] if "hidden test" in t["name"]]
     assert len(hidden_tests) == 1 and hidden_tests[0]["visibility"] == "after_published"
@@ -255,12 +285,20 @@ def test_every_lesson_grades_its_solution_full_and_its_stubs_zero(lesson, tmp_pa
         monkeypatch.setitem(trained, grade_id, dataclasses.replace(spec, full=1e9, zero=2e9))
         model = eval(spec.build, dict(grading.reference_namespace(lesson, ROOT)))
         train.save_weights(model, lesson, submissions / "solution.weights.pt")
-    results = {r.student: r for r in grading.grade_batch(lesson, submissions, tmp_path / "out", workers=2,
-                                                          timeout_cell=120, timeout_total=400, root=ROOT)}
+    results = {
+        r.student: r
+        for r in grading.grade_batch(
+            lesson, submissions, tmp_path / "out", workers=2, timeout_cell=120, timeout_total=400, root=ROOT
+        )
+    }
     solution, untouched = results["solution"], results["untouched"]
     assert solution.max_total > 0
     assert all(grading.lesson_probes(lesson).get(g) or g in trained for g in solution.max_scores)
-    assert solution.total == solution.max_total, (lesson, [t for t in solution.tests if t["status"] != "passed"], solution.notes)
+    assert solution.total == solution.max_total, (
+        lesson,
+        [t for t in solution.tests if t["status"] != "passed"],
+        solution.notes,
+    )
     assert untouched.total == 0, (lesson, untouched.scores)
     for grade_id in trained:
         (test,) = [t for t in untouched.tests if t["exercise"] == grade_id]
@@ -272,10 +310,22 @@ def test_the_borrower_finds_the_reference_when_nothing_seals_it(tmp_path, stray_
     path = tmp_path / "borrower.ipynb"
     nbformat.write(CRAFTED["borrower"][0](), path)
     root = ROOT
-    prepared = grading.prepare_probes("01_autoencoder", grading.lesson_probes("01_autoencoder"),
-                                      grading.reference_namespace("01_autoencoder", root), 0, root)
-    result = grading.grade_submission(path, "01_autoencoder", root=root, prepared=prepared, timeout_cell=20,
-                                      timeout_total=240, sandbox=grading.Sandbox("none"))
+    prepared = grading.prepare_probes(
+        "01_autoencoder",
+        grading.lesson_probes("01_autoencoder"),
+        grading.reference_namespace("01_autoencoder", root),
+        0,
+        root,
+    )
+    result = grading.grade_submission(
+        path,
+        "01_autoencoder",
+        root=root,
+        prepared=prepared,
+        timeout_cell=20,
+        timeout_total=240,
+        sandbox=grading.Sandbox("none"),
+    )
     assert result.total == 18, result.notes
 
 
@@ -284,9 +334,11 @@ def test_a_sealed_root_holds_the_interpreter_and_the_package_and_no_course_files
     for package in ("course_utils", "course_tools"):  # the kernel imports the one, the worker runs the other
         assert any(k == ROOT / package or k in (ROOT / package).parents for k in keep), (package, keep)
     solutions = ROOT / "solutions"
-    assert not any(k == solutions or k in solutions.parents for k in keep), keep  # not the course, nor a folder above it
+    assert not any(k == solutions or k in solutions.parents for k in keep), (
+        keep
+    )  # not the course, nor a folder above it
     command = grading.Sandbox("sealed", keep).command(Path("/tmp/x/work"), ["python", "-c", "1"])
-    assert command[command.index("--") + 1:] == ["python", "-c", "1"] and "/tmp/x/root" in command
+    assert command[command.index("--") + 1 :] == ["python", "-c", "1"] and "/tmp/x/root" in command
 
 
 def test_nothing_a_submission_starts_outlives_its_grading(graded):
@@ -305,8 +357,16 @@ def test_a_score_is_the_same_alone_and_in_a_batch(graded, tmp_path):
     alone.mkdir()
     for name in ("output_flood", "dying_at_the_end"):
         (alone / f"{name}.ipynb").write_bytes((submissions / f"{name}.ipynb").read_bytes())
-    for result in grading.grade_batch("01_autoencoder", alone, tmp_path / "out", workers=1, timeout_cell=20,
-                                      timeout_total=240, memory_mb=3072, root=ROOT):
+    for result in grading.grade_batch(
+        "01_autoencoder",
+        alone,
+        tmp_path / "out",
+        workers=1,
+        timeout_cell=20,
+        timeout_total=240,
+        memory_mb=3072,
+        root=ROOT,
+    ):
         assert result.total == results[result.student].total == 18, (result.student, result.notes)
 
 

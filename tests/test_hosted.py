@@ -29,8 +29,12 @@ pytestmark = pytest.mark.slow
 
 
 def _installed(python: Path) -> dict[str, str]:
-    listing = subprocess.run([str(python), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {p["name"].lower(): p["version"] for p in json.loads(listing)}
 
 
@@ -41,10 +45,25 @@ def hosted(tmp_path_factory):
     env = folder / "env"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
     python = env / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-c", str(ROOT / "constraints.txt"), *PREINSTALLED], check=True)
-    subprocess.run([str(python), "-m", "ipykernel", "install", "--prefix", str(folder / "jupyter"), "--name", "hosted"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            *PREINSTALLED,
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [str(python), "-m", "ipykernel", "install", "--prefix", str(folder / "jupyter"), "--name", "hosted"],
+        check=True,
+        capture_output=True,
+    )
     yield python, "hosted", folder / "jupyter" / "share" / "jupyter"
     shutil.rmtree(folder, ignore_errors=True)  # 1.4 GB
 
@@ -64,8 +83,13 @@ def test_the_student_library_alone_runs_every_lesson_in_a_hosted_like_environmen
         nb = nbformat.read(bundle / "notebooks" / f"solution-{lesson}.ipynb", as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code[0].id == INSTALL_ID
-        NotebookClient(nb, timeout=600, kernel_name=kernel, allow_errors=True,
-                       resources={"metadata": {"path": str(bundle / "notebooks")}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name=kernel,
+            allow_errors=True,
+            resources={"metadata": {"path": str(bundle / "notebooks")}},
+        ).execute()
         errors = [(c.id, o.ename, o.evalue) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, (lesson, errors)
         verdicts = [c for c in code if c.id.startswith("check-")]
@@ -76,8 +100,13 @@ def test_the_student_library_alone_runs_every_lesson_in_a_hosted_like_environmen
     tooling = {"jupytext", "nbclient", "voila", "jupyterlab", "nbgrader", "pytest"} & set(after)
     assert not tooling, f"the student library pulled in the course's tooling: {tooling}"
     # the library came from the wheel: its files are the wheel's, without the tooling modules
-    where = subprocess.run([str(python), "-c", "import course_utils, os; print(os.path.dirname(course_utils.__file__))"],
-                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()
+    where = subprocess.run(
+        [str(python), "-c", "import course_utils, os; print(os.path.dirname(course_utils.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.strip()
     assert str(python.parents[1]) in where and not (Path(where) / "grading.py").exists()
 
 
@@ -93,7 +122,10 @@ def test_the_install_cell_explains_where_the_library_is_missing(hosted, tmp_path
     (install,) = [c for c in nb.cells if c.get("id") == INSTALL_ID]
     alone = nbformat.v4.new_notebook(cells=[install], metadata=nb.metadata)
     (tmp_path / "deep" / "er").mkdir(parents=True)
-    with pytest.raises(CellExecutionError, match=r"put the course's wheel \(course_utils-\*.whl\) in this notebook's folder"):
-        NotebookClient(alone, timeout=120, kernel_name=kernel,
-                       resources={"metadata": {"path": str(tmp_path / "deep" / "er")}}).execute()
+    with pytest.raises(
+        CellExecutionError, match=r"put the course's wheel \(course_utils-\*.whl\) in this notebook's folder"
+    ):
+        NotebookClient(
+            alone, timeout=120, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path / "deep" / "er")}}
+        ).execute()
     assert "course-utils" not in _installed(python)

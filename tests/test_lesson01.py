@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from course_tools.build import lesson_namespace
 from course_utils import data, train
 from course_utils.checks import CheckFailed, NotDone
 from course_utils.checks import autoencoder as checks
-from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,11 @@ def test_autoencoder_mistakes_are_named(solution, capsys):
         def forward(self, x):
             return x.clamp(0, 1)
 
-    for broken, message in [(NoSigmoid, "end the decoder with a sigmoid"), (Linear, "should be nonlinear"),
-                            (Shortcut, "through the bottleneck")]:
+    for broken, message in [
+        (NoSigmoid, "end the decoder with a sigmoid"),
+        (Linear, "should be nonlinear"),
+        (Shortcut, "through the bottleneck"),
+    ]:
         with pytest.raises(CheckFailed):
             checks.check_autoencoder(broken)
         assert message in capsys.readouterr().out, broken.__name__
@@ -98,9 +101,13 @@ def test_stubs_read_as_not_done(capsys):
     def stub(*args, **kwargs):
         raise NotImplementedError("square the difference")
 
-    for check, n_args in [(checks.check_reconstruction_loss, 1), (checks.check_autoencoder, 1),
-                          (checks.check_output_sizes, 2), (checks.check_label_subset, 1),
-                          (checks.check_probe_accuracy, 1)]:
+    for check, n_args in [
+        (checks.check_reconstruction_loss, 1),
+        (checks.check_autoencoder, 1),
+        (checks.check_output_sizes, 2),
+        (checks.check_label_subset, 1),
+        (checks.check_probe_accuracy, 1),
+    ]:
         with pytest.raises(NotDone):
             check(*[stub] * n_args)
         assert "not done yet" in capsys.readouterr().out
@@ -114,12 +121,19 @@ def test_autoencoder_beats_pca_on_held_out_digits(solution):
     x_flat = train_set.flat()
     for k in (2, 5):
         model = solution["Autoencoder"](k, train_set.shape)
-        train.fit(model, lambda m, b: loss(b[0], m(b[0])), train_set, epochs=40, lr=2e-3,
-                  device="cpu", progress=False, live_plot=False)
+        train.fit(
+            model,
+            lambda m, b: loss(b[0], m(b[0])),
+            train_set,
+            epochs=40,
+            lr=2e-3,
+            device="cpu",
+            progress=False,
+            live_plot=False,
+        )
         mu = x_flat.mean(0)
         V = torch.linalg.svd(x_flat - mu, full_matrices=False)[2][:k].T
         with torch.no_grad():
             ae = loss(test_set.x, model(test_set.x)).item()
             pca = loss(test_set.flat(), (test_set.flat() - mu) @ V @ V.T + mu).item()
         assert ae < 0.8 * pca, (k, ae, pca)
-

@@ -8,15 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_tools.build import lesson_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import vae as checks
-from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return lesson_namespace("02_vae", ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo",
-                                       "ex-iwae-bound", "ex-vae-model", "lib-log-weights"])
+    return lesson_namespace(
+        "02_vae",
+        ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "ex-iwae-bound", "ex-vae-model", "lib-log-weights"],
+    )
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -81,8 +83,11 @@ def test_importance_weighted_bound_rises_with_k(solution):
     "check,wrong,message",
     [
         (checks.check_reparameterize, lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "sigma = exp(log_var / 2)"),
-        (checks.check_reparameterize, lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(),
-         ".sample() cuts the gradient"),
+        (
+            checks.check_reparameterize,
+            lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(),
+            ".sample() cuts the gradient",
+        ),
         (checks.check_gaussian_kl, lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(-1), "factor ½"),
         (checks.check_gaussian_kl, lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(), "one KL per example"),
         (checks.check_iwae_bound, lambda lw: lw.mean(0), "average the weights"),
@@ -103,15 +108,20 @@ def test_negative_elbo_mistakes_are_named(solution, capsys):
         return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": kl(mu, log_var).mean()}
 
     def probabilities(x, logits, mu, log_var, beta=1.0):
-        recon = -(x * torch.sigmoid(logits).log() + (1 - x) * (1 - torch.sigmoid(logits)).log()).flatten(1).sum(1).mean()
+        recon = (
+            -(x * torch.sigmoid(logits).log() + (1 - x) * (1 - torch.sigmoid(logits)).log()).flatten(1).sum(1).mean()
+        )
         return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": kl(mu, log_var).mean()}
 
     def weighted_log(x, logits, mu, log_var, beta=1.0):
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
         return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": beta * kl(mu, log_var).mean()}
 
-    for wrong, message in [(mean_over_pixels, "sum the pixel terms"), (probabilities, "…_with_logits"),
-                           (weighted_log, "the logged term is unweighted")]:
+    for wrong, message in [
+        (mean_over_pixels, "sum the pixel terms"),
+        (probabilities, "…_with_logits"),
+        (weighted_log, "the logged term is unweighted"),
+    ]:
         with pytest.raises(CheckFailed):
             checks.check_negative_elbo(wrong)
         assert message in capsys.readouterr().out, wrong.__name__

@@ -8,11 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_tools.build import lesson_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import pixelcnn as checks
-from course_tools.build import lesson_namespace
 
-IDS = ["ex-causal-mask", "ex-masked-conv", "lib-pixelcnn-model", "ex-gated-layer", "lib-gated-model", "ex-pixel-nll", "ex-sample"]
+IDS = [
+    "ex-causal-mask",
+    "ex-masked-conv",
+    "lib-pixelcnn-model",
+    "ex-gated-layer",
+    "lib-gated-model",
+    "ex-pixel-nll",
+    "ex-sample",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +61,14 @@ def test_masked_conv_is_autoregressive_by_gradients(solution, kind):
             assert not (seen & ~allowed).any(), (kind, r, c)
 
 
-@pytest.mark.parametrize("model_name,kwargs", [("PixelCNN", {}), ("GatedPixelCNN", {}),
-                                               ("GatedPixelCNN", {"n_classes": 10})])
+@pytest.mark.parametrize(
+    "model_name,kwargs", [("PixelCNN", {}), ("GatedPixelCNN", {}), ("GatedPixelCNN", {"n_classes": 10})]
+)
 def test_whole_models_never_see_the_present_or_future(solution, model_name, kwargs):
     torch.manual_seed(1)
     model = solution[model_name](channels=6, n_layers=3, **kwargs)
     if kwargs:
-        model = (lambda m: (lambda x: m(x, torch.tensor([3]))))(model)
+        model = (lambda m: lambda x: m(x, torch.tensor([3])))(model)
     for position in [(0, 0), (0, 5), (3, 3), (4, 0), (7, 7)]:
         seen = _dependencies(model, position) > 0
         assert not (seen & ~_past(position)).any(), position
@@ -103,8 +112,9 @@ def test_sampler_completes_and_conditions(solution):
     torch.manual_seed(4)
     model = solution["GatedPixelCNN"](channels=8, n_layers=2, n_classes=10).eval()
     kept = torch.randint(17, (3, 1, 8, 8))
-    out = solution["sample"](model, 3, x=kept, start=32, y=torch.tensor([1, 2, 3]),
-                             generator=torch.Generator().manual_seed(0))
+    out = solution["sample"](
+        model, 3, x=kept, start=32, y=torch.tensor([1, 2, 3]), generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(out[:, :, :4], kept[:, :, :4]) and out.dtype == torch.long
     assert int(out.min()) >= 0 and int(out.max()) <= 16
 
@@ -131,10 +141,22 @@ def test_nll_matches_the_chain_rule(solution):
     "check,args,message",
     [
         (checks.check_causal_mask, [lambda k, t: torch.tril(torch.ones(k, k))], "causal_mask(3, 'A')"),
-        (checks.check_pixel_nll, [lambda logits, x: F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).mean(1),
-                                  lambda n, d: n / (d * math.log(2))], "do not average them"),
-        (checks.check_pixel_nll, [lambda logits, x: F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).sum(1),
-                                  lambda n, d: n / d], "by ln 2"),
+        (
+            checks.check_pixel_nll,
+            [
+                lambda logits, x: F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).mean(1),
+                lambda n, d: n / (d * math.log(2)),
+            ],
+            "do not average them",
+        ),
+        (
+            checks.check_pixel_nll,
+            [
+                lambda logits, x: F.cross_entropy(logits, x[:, 0], reduction="none").flatten(1).sum(1),
+                lambda n, d: n / d,
+            ],
+            "by ln 2",
+        ),
     ],
 )
 def test_typical_mistakes_are_named(check, args, message, capsys):

@@ -7,15 +7,16 @@ import math
 import pytest
 import torch
 
+from course_tools.build import lesson_namespace
 from course_utils import data, gan2d, metrics
 from course_utils.checks import gan as checks
-from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return lesson_namespace("04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step",
-                                       "ex-modes-captured", "lib-gan-2d-run"])
+    return lesson_namespace(
+        "04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "ex-modes-captured", "lib-gan-2d-run"]
+    )
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -60,7 +61,10 @@ def test_jsd_identity_on_gaussians_by_monte_carlo():
 
 def test_disjoint_supports_give_log_2():
     p = torch.tensor([0.5, 0.5, 0.0, 0.0], dtype=torch.float64)
-    for q in (torch.tensor([0.0, 0.0, 1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64)):
+    for q in (
+        torch.tensor([0.0, 0.0, 1.0, 0.0], dtype=torch.float64),
+        torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64),
+    ):
         assert _jsd(p, q) == pytest.approx(math.log(2))
 
 
@@ -73,7 +77,10 @@ def _ring_run(solution, seed: int, remedy: bool = False):
 
 
 def test_lesson_05_baseline_is_lesson_04s_algorithm(solution):
-    """Lesson 05 trains its GAN rows with gan2d.gan_step: the cache is shared only if it does what the lesson's step does."""
+    """Lesson 05 trains its GAN rows with gan2d.gan_step.
+
+    The cache is shared only if it does what the lesson's step does.
+    """
     torch.manual_seed(0)
     for z_dim, D in ((16, gan2d.mlp(2, 1, hidden=16)), (2, gan2d.Packed(m=solution["PACK"], hidden=16))):
         G = gan2d.mlp(z_dim, 2, hidden=16)
@@ -88,7 +95,9 @@ def test_the_same_seed_gives_the_same_run_and_a_second_run_loads_it(solution, tm
     first = _ring_run(solution, 1)
     again, other = _ring_run(solution, 1), _ring_run(solution, 2)
     assert not first.cached and again.cached and not other.cached
-    assert len(first.snapshots) == 4 and all(torch.equal(a.samples, b.samples) for a, b in zip(first.snapshots, again.snapshots))
+    assert len(first.snapshots) == 4 and all(
+        torch.equal(a.samples, b.samples) for a, b in zip(first.snapshots, again.snapshots)
+    )
     assert torch.equal(first.samples, again.samples) and not torch.equal(first.samples, other.samples)
     monkeypatch.setenv("COURSE_SEED", "1")  # the lesson seed shifts every seed: another run, not the cached one
     shifted = _ring_run(solution, 1)

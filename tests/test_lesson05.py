@@ -10,15 +10,16 @@ import torch
 from scipy.optimize import linprog
 from torch import nn
 
+from course_tools.build import lesson_namespace
 from course_utils import gan2d
 from course_utils.checks import wgan as checks
-from course_tools.build import lesson_namespace
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return lesson_namespace("05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights",
-                                        "ex-gradient-penalty", "ex-wgan-step"])
+    return lesson_namespace(
+        "05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights", "ex-gradient-penalty", "ex-wgan-step"]
+    )
 
 
 def test_checks_pass_on_the_solution(solution, capsys):
@@ -80,7 +81,9 @@ def test_parallel_lines(solution):
         p = torch.tensor([1.0, 0.0], dtype=torch.float64)
         q = p if theta == 0 else torch.tensor([0.0, 1.0], dtype=torch.float64)
         m = (p + q) / 2
-        js = 0.5 * float((p[p > 0] * (p[p > 0] / m[p > 0]).log()).sum()) + 0.5 * float((q[q > 0] * (q[q > 0] / m[q > 0]).log()).sum())
+        js = 0.5 * float((p[p > 0] * (p[p > 0] / m[p > 0]).log()).sum()) + 0.5 * float(
+            (q[q > 0] * (q[q > 0] / m[q > 0]).log()).sum()
+        )
         assert js == pytest.approx(0.0 if theta == 0 else math.log(2))
 
 

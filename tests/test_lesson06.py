@@ -8,14 +8,23 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.checks import cyclegan as checks
 from course_tools.build import lesson_namespace
+from course_utils.checks import cyclegan as checks
 
 
 @pytest.fixture(scope="module")
 def solution():
-    return lesson_namespace("06_cyclegan", ["ex-cycle-loss", "ex-identity-loss", "ex-image-buffer",
-                                            "ex-generator-objective", "ex-cyclegan-update", "lib-translation-models"])
+    return lesson_namespace(
+        "06_cyclegan",
+        [
+            "ex-cycle-loss",
+            "ex-identity-loss",
+            "ex-image-buffer",
+            "ex-generator-objective",
+            "ex-cyclegan-update",
+            "lib-translation-models",
+        ],
+    )
 
 
 def test_checks_pass_on_the_solution(solution, capsys):

@@ -34,8 +34,13 @@ def executed_student(request):
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / "notebooks" / f"{request.param}.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    ).execute()
     return request.param, nb
 
 

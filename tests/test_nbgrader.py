@@ -32,8 +32,14 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     """An nbgrader command in the course folder, as a lecturer runs it with the environment activated
     (nbgrader calls the ``alembic`` script of its environment by name)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PATH": path})
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PATH": path},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +76,11 @@ def test_generate_assignment_gives_the_course_s_student_notebook(course):
         released = nbformat.read(course / "release" / lesson / f"{lesson}.ipynb", as_version=4)
         ours = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4)
         assert [_comparable(c) for c in released.cells] == [_comparable(c) for c in ours.cells], lesson
-        regions = sum(c.source.count("### BEGIN SOLUTION") for c in nbformat.read(
-            ROOT / "solutions" / f"{lesson}.ipynb", as_version=4).cells if c.cell_type == "code")
+        regions = sum(
+            c.source.count("### BEGIN SOLUTION")
+            for c in nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4).cells
+            if c.cell_type == "code"
+        )
         hints = [c for c in released.cells if c.cell_type == "code" and HINT in c.source]
         assert regions and sum(c.source.count("raise NotImplementedError") for c in hints) == regions, lesson
 
@@ -103,7 +112,10 @@ def test_autograde_gives_full_zero_and_partial_marks(course):
     assert result.returncode == 0, result.stderr[-3000:]
     assert nbgrader(course, "export").returncode == 0
     with open(course / "grades.csv") as f:
-        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
-                  for row in csv.DictReader(f) if row["assignment"] == lesson}
+        scores = {
+            row["student_id"]: (float(row["score"]), float(row["max_score"]))
+            for row in csv.DictReader(f)
+            if row["assignment"] == lesson
+        }
     # 18 points of checks and 2 of the written answer, which nbgrader leaves to the grader by hand
     assert scores == {"full": (18.0, 20.0), "untouched": (0.0, 20.0), "partial": (4.0, 20.0)}

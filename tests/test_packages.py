@@ -18,8 +18,20 @@ from course_tools import release as rel
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Installed only with the tooling's extras: a student library that imports one of them is broken.
-TOOLING_ONLY = {"course_tools", "jupytext", "nbclient", "nbformat", "nbconvert", "voila", "jupyterlab", "nbgrader",
-                "pytest", "playwright", "nbval", "ipykernel"}
+TOOLING_ONLY = {
+    "course_tools",
+    "jupytext",
+    "nbclient",
+    "nbformat",
+    "nbconvert",
+    "voila",
+    "jupyterlab",
+    "nbgrader",
+    "pytest",
+    "playwright",
+    "nbval",
+    "ipykernel",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -39,10 +51,21 @@ def _library_files() -> list[Path]:
 
 def test_the_student_library_holds_exactly_the_student_modules():
     top = {p.stem for p in (ROOT / "course_utils").glob("*.py")}
-    assert top == set(rel.STUDENT_MODULES), ("course_utils/ must hold the modules notebooks import and nothing "
-                                             f"else: {sorted(top ^ set(rel.STUDENT_MODULES))}")
-    assert {p.stem for p in (ROOT / "course_tools").glob("*.py")} >= {"__main__", "build", "run", "bench", "grading",
-                                                                    "graded_models", "gradescope", "release", "demo"}
+    assert top == set(rel.STUDENT_MODULES), (
+        "course_utils/ must hold the modules notebooks import and nothing "
+        f"else: {sorted(top ^ set(rel.STUDENT_MODULES))}"
+    )
+    assert {p.stem for p in (ROOT / "course_tools").glob("*.py")} >= {
+        "__main__",
+        "build",
+        "run",
+        "bench",
+        "grading",
+        "graded_models",
+        "gradescope",
+        "release",
+        "demo",
+    }
 
 
 def test_the_student_library_imports_nothing_of_the_tooling():
@@ -90,6 +113,11 @@ def test_the_student_library_loads_without_the_tooling_on_the_path(tmp_path):
         "    importlib.import_module(m)\n"
         "print('ok', len(sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
+    )
     assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr[-2000:]

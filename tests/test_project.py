@@ -12,10 +12,22 @@ def _pins(text: str) -> dict[str, str]:
 def test_environment_yml_uses_the_constraint_versions(root):
     constraints = _pins((root / "constraints.txt").read_text())
     environment = _pins((root / "environment.yml").read_text())
-    assert {"torch", "jupyterlab", "ipywidgets", "matplotlib", "jupytext", "nbclient", "nbformat",
-            "scikit-learn", "tqdm", "pytest"} <= set(environment)
+    assert {
+        "torch",
+        "jupyterlab",
+        "ipywidgets",
+        "matplotlib",
+        "jupytext",
+        "nbclient",
+        "nbformat",
+        "scikit-learn",
+        "tqdm",
+        "pytest",
+    } <= set(environment)
     for name, version in environment.items():
-        assert constraints.get(name) == version, f"{name}: environment.yml {version}, constraints.txt {constraints.get(name)}"
+        assert constraints.get(name) == version, (
+            f"{name}: environment.yml {version}, constraints.txt {constraints.get(name)}"
+        )
     assert constraints["torch"] == "2.13.0"
 
 

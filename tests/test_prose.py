@@ -36,16 +36,19 @@ def hand_typed_figures(source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("text,flagged", [
-    ("On the ring the baseline captures 4 of 8 modes.", True),
-    ("It reaches 90% high quality.", True),
-    ("The error falls to 2.02 against 3.40.", True),
-    ("As Lin et al. (2018) show, packing helps. We measure 0.91 here.", True),
-    ("VEEGAN (Srivastava et al. 2017) reports 1/8 modes at 99.3%.", False),
-    ("Modes are $0.05$ wide, and $\\lambda = 0.1$.", False),
-    ("Each run uses the `lr=1e-3, 0.5` recipe.", False),
-    ("Three seeds, two mixtures, one recipe.", False),
-])
+@pytest.mark.parametrize(
+    "text,flagged",
+    [
+        ("On the ring the baseline captures 4 of 8 modes.", True),
+        ("It reaches 90% high quality.", True),
+        ("The error falls to 2.02 against 3.40.", True),
+        ("As Lin et al. (2018) show, packing helps. We measure 0.91 here.", True),
+        ("VEEGAN (Srivastava et al. 2017) reports 1/8 modes at 99.3%.", False),
+        ("Modes are $0.05$ wide, and $\\lambda = 0.1$.", False),
+        ("Each run uses the `lr=1e-3, 0.5` recipe.", False),
+        ("Three seeds, two mixtures, one recipe.", False),
+    ],
+)
 def test_the_detector(text, flagged):
     assert bool(hand_typed_figures(text)) is flagged
 
@@ -53,7 +56,13 @@ def test_the_detector(text, flagged):
 @pytest.mark.parametrize("source", lesson_sources(ROOT), ids=lambda p: p.stem)
 def test_no_measured_figure_is_typed_by_hand(source):
     nb = jupytext.read(source)
-    typed = [f"cell {i}: {sentence}" for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
-             for sentence in hand_typed_figures(cell.source)]
-    assert not typed, ("measured figures typed in markdown; show them from a code cell with results.say(...), "
-                       "write constants as math, cite published numbers:\n" + "\n".join(typed))
+    typed = [
+        f"cell {i}: {sentence}"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "markdown"
+        for sentence in hand_typed_figures(cell.source)
+    ]
+    assert not typed, (
+        "measured figures typed in markdown; show them from a code cell with results.say(...), "
+        "write constants as math, cite published numbers:\n" + "\n".join(typed)
+    )

@@ -31,7 +31,9 @@ def test_the_bundle_holds_the_student_notebooks_the_library_and_a_readme(bundle)
     wheel = f"course_utils-{rel.__version__}-py3-none-any.whl"
     assert names == sorted([f"notebooks/{lesson}.ipynb" for lesson in LESSONS] + [wheel, "README.md"])
     for lesson in LESSONS:  # the same text as the committed student notebook
-        assert (bundle / "notebooks" / f"{lesson}.ipynb").read_text() == (ROOT / "notebooks" / f"{lesson}.ipynb").read_text()
+        assert (bundle / "notebooks" / f"{lesson}.ipynb").read_text() == (
+            ROOT / "notebooks" / f"{lesson}.ipynb"
+        ).read_text()
     readme = (bundle / "README.md").read_text()
     assert wheel in readme and "pip install" in readme and "lecturer" in readme
 
@@ -81,7 +83,9 @@ def test_a_release_whose_library_holds_an_answer_is_refused_and_leaves_the_previ
     shutil.copytree(ROOT / "course_utils", root / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
     with (root / "course_utils" / "viz.py").open("a") as f:
         f.write("\n\ndef _kl(mu, log_var):\n    return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)\n")
-    assert rel.flatten_code("return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)") in rel.solution_lines(root)
+    assert rel.flatten_code(
+        "return 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=-1)"
+    ) in rel.solution_lines(root)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "README.md").write_text("the previous release")
     with pytest.raises(ValueError, match=r"course_utils/viz.py: return0.5\*\(mu.pow"):
@@ -106,20 +110,38 @@ def test_the_wheel_is_the_student_library_alone_and_installs(bundle, tmp_path):
         metadata = archive.read(f"course_utils-{rel.__version__}.dist-info/METADATA").decode()
     modules = {n.split("/", 1)[1] for n in names if n.startswith("course_utils/")}
     assert {f"{m}.py" for m in rel.STUDENT_MODULES} <= modules
-    assert not {"build.py", "grading.py", "run.py", "bench.py", "demo.py", "gradescope.py", "release.py",
-                "__main__.py"} & modules
+    assert (
+        not {"build.py", "grading.py", "run.py", "bench.py", "demo.py", "gradescope.py", "release.py", "__main__.py"}
+        & modules
+    )
     assert "Requires-Dist: torch>=2.2" in metadata and "voila" not in metadata and "nbclient" not in metadata
     assert rel.student_wheel(tmp_path / "again", ROOT).read_bytes() == wheel.read_bytes()  # deterministic
 
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--target", str(target), str(wheel)], check=True)
-    probe = ("import os, course_utils, course_utils.checks.vae, course_utils.data as d;"
-             "print(course_utils.__file__);"
-             "print(sorted(set(os.listdir(os.path.dirname(course_utils.__file__))) - {'__pycache__'}) == sorted("
-             f"{[f'{m}.py' for m in rel.STUDENT_MODULES] + ['checks']}));"
-             "print(d.load('digits').shape)")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
+    probe = (
+        "import os, course_utils, course_utils.checks.vae, course_utils.data as d;"
+        "print(course_utils.__file__);"
+        "print(sorted(set(os.listdir(os.path.dirname(course_utils.__file__))) - {'__pycache__'}) == sorted("
+        f"{[f'{m}.py' for m in rel.STUDENT_MODULES] + ['checks']}));"
+        "print(d.load('digits').shape)"
+    )
     env = {**os.environ, "PYTHONPATH": str(target)}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         check=True).stdout.split("\n")
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     assert out[0].startswith(str(target)) and out[1] == "True" and out[2] == "(1, 8, 8)", out

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from course_tools import __main__ as cli
-from course_utils import results
 from course_tools import bench, run
+from course_utils import results
 
 
 def test_record_prints_and_saves(tmp_path, monkeypatch, capsys):
@@ -16,8 +16,12 @@ def test_record_prints_and_saves(tmp_path, monkeypatch, capsys):
 
 
 def test_table_has_a_row_per_lesson():
-    table = run.format_table([run.LessonRun("01_autoencoder", 31.9, True, "AE 2.02 vs PCA 3.40"),
-                              run.LessonRun("02_vae", 3.0, False, error="NameError: x")])
+    table = run.format_table(
+        [
+            run.LessonRun("01_autoencoder", 31.9, True, "AE 2.02 vs PCA 3.40"),
+            run.LessonRun("02_vae", 3.0, False, error="NameError: x"),
+        ]
+    )
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["lesson", "status", "wall"]
     assert "01_autoencoder   ok        31.9  AE 2.02 vs PCA 3.40" == lines[1]
@@ -25,8 +29,13 @@ def test_table_has_a_row_per_lesson():
 
 
 def test_bench_reports_references_and_json(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(bench, "execute_lesson", lambda lesson, **kw: run.LessonRun(
-        lesson, 12.5, True, "summary", {"ae_mse_k2": 2.0}, checkpoints=kw.get("checkpoints")))
+    monkeypatch.setattr(
+        bench,
+        "execute_lesson",
+        lambda lesson, **kw: run.LessonRun(
+            lesson, 12.5, True, "summary", {"ae_mse_k2": 2.0}, checkpoints=kw.get("checkpoints")
+        ),
+    )
     assert bench.main(["--lesson", "01_autoencoder", "--json", "--out", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     (row,) = report["lessons"]
@@ -39,7 +48,9 @@ def test_bench_reports_references_and_json(monkeypatch, capsys, tmp_path):
 
 def test_bench_trains_from_scratch(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(bench, "execute_lesson", lambda lesson, **kw: seen.update(kw) or run.LessonRun(lesson, 1.0, True))
+    monkeypatch.setattr(
+        bench, "execute_lesson", lambda lesson, **kw: seen.update(kw) or run.LessonRun(lesson, 1.0, True)
+    )
     bench.main(["--lesson", "01_autoencoder", "--json", "--out", str(tmp_path)])
     assert seen["checkpoints"] is not None and seen["fast"] is False
 
@@ -55,11 +66,14 @@ def test_execute_lesson_collects_the_recorded_result_and_the_figures(tmp_path):
     import nbformat
 
     (tmp_path / "solutions").mkdir()
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom course_utils.results import record\n"
-                                  "plt.plot([0, 1]); plt.show()"),
-        nbformat.v4.new_code_cell("record('98_small', {'answer': 42.0}, 'it ran')"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import matplotlib.pyplot as plt\nfrom course_utils.results import record\nplt.plot([0, 1]); plt.show()"
+            ),
+            nbformat.v4.new_code_cell("record('98_small', {'answer': 42.0}, 'it ran')"),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "solutions" / "98_small.ipynb")
     result = run.execute_lesson("98_small", root=tmp_path, out_dir=tmp_path / "out", fast=True)
@@ -87,8 +101,14 @@ def test_bench_runs_each_seed_from_scratch_and_reports_min_and_median(monkeypatc
     def fake_execute(lesson, **kw):
         seen.append(kw)
         seed = kw["seed"]
-        return run.LessonRun(lesson, 10.0 + seed, True, f"seed {seed}", {"ring_gan_modes": [3, 1, 2][seed]},
-                             checkpoints=kw.get("checkpoints"))
+        return run.LessonRun(
+            lesson,
+            10.0 + seed,
+            True,
+            f"seed {seed}",
+            {"ring_gan_modes": [3, 1, 2][seed]},
+            checkpoints=kw.get("checkpoints"),
+        )
 
     monkeypatch.setattr(bench, "execute_lesson", fake_execute)
     monkeypatch.setattr(bench, "reference_workload", lambda repeats=3: 2.0)

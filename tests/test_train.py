@@ -38,15 +38,21 @@ def test_fit_is_deterministic_under_a_seed():
         torch.manual_seed(99)  # a different global state must not matter: fit seeds itself
         model = nn.Linear(3, 1)
         model.load_state_dict({"weight": torch.zeros(1, 3), "bias": torch.zeros(1)})
-        runs.append(train.fit(model, _mse, _regression(), epochs=3, seed=5, progress=False, live_plot=False).step["loss"])
+        runs.append(
+            train.fit(model, _mse, _regression(), epochs=3, seed=5, progress=False, live_plot=False).step["loss"]
+        )
     assert runs[0] == runs[1]
 
 
 def test_fit_accepts_a_tensor_and_reports_a_diverging_loss():
     x = torch.randn(64, 2)
-    train.fit(nn.Linear(2, 2), lambda m, b: ((m(b[0]) - b[0]) ** 2).mean(), x, epochs=1, progress=False, live_plot=False)
+    train.fit(
+        nn.Linear(2, 2), lambda m, b: ((m(b[0]) - b[0]) ** 2).mean(), x, epochs=1, progress=False, live_plot=False
+    )
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
-        train.fit(nn.Linear(2, 2), lambda m, b: m(b[0]).sum() * float("nan"), x, epochs=1, progress=False, live_plot=False)
+        train.fit(
+            nn.Linear(2, 2), lambda m, b: m(b[0]).sum() * float("nan"), x, epochs=1, progress=False, live_plot=False
+        )
 
 
 def test_config_key_is_stable_and_order_free():
@@ -112,7 +118,9 @@ def test_predict_batches_without_gradients():
 
 def _toy_gan(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)), nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1))
+    return nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)), nn.Sequential(
+        nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)
+    )
 
 
 def _step(G, D, opt_G, opt_D, real, z, y=None):
@@ -129,14 +137,23 @@ def _toy_game(seed: int = 0, steps: int = 120, every: int = 50):
     real = torch.randn(500, 1, generator=torch.Generator().manual_seed(0)) * 0.3 + 2.0
     G, D = _toy_gan()
     opt_G, opt_D = (torch.optim.Adam(net.parameters(), lr=1e-2, betas=(0.5, 0.999)) for net in (G, D))
-    data, z = train.batches(real, batch_size=32, seed=seed, device="cpu"), train.noise(32, 1, seed=seed + 1, device="cpu")
+    data, z = (
+        train.batches(real, batch_size=32, seed=seed, device="cpu"),
+        train.noise(32, 1, seed=seed + 1, device="cpu"),
+    )
 
     def step(i):
         (x,) = next(data)
         return _step(G, D, opt_G, opt_D, x, next(z))
 
-    history, snaps = train.run_steps(step, steps, models=(G, D), snapshot=lambda i: (i, G.training, float(G(torch.ones(1, 1)).detach())),
-                                     every=every, progress=False)
+    history, snaps = train.run_steps(
+        step,
+        steps,
+        models=(G, D),
+        snapshot=lambda i: (i, G.training, float(G(torch.ones(1, 1)).detach())),
+        every=every,
+        progress=False,
+    )
     return G, D, history, snaps
 
 
@@ -216,11 +233,15 @@ def test_load_or_train_builds_the_same_model_in_every_process(tmp_path):
     import subprocess
     import sys
 
-    code = ("import torch; from torch import nn; from course_utils import train; "
-            "m, _ = train.load_or_train('m', {'seed': 3}, lambda: nn.Linear(4, 4), lambda m: train.History(), "
-            f"folder=r'{tmp_path}/' + str(torch.initial_seed()), device='cpu'); print(m.weight.sum().item())")
-    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-               for _ in range(2)}
+    code = (
+        "import torch; from torch import nn; from course_utils import train; "
+        "m, _ = train.load_or_train('m', {'seed': 3}, lambda: nn.Linear(4, 4), lambda m: train.History(), "
+        f"folder=r'{tmp_path}/' + str(torch.initial_seed()), device='cpu'); print(m.weight.sum().item())"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     assert len(outputs) == 1, outputs
 
 
@@ -259,8 +280,11 @@ def test_code_fingerprint_follows_closures_and_the_functions_a_step_calls():
     from course_utils import train as train_module
 
     namespace: dict = {"__name__": "lesson"}
-    exec("def loss(x):\n    return x * 2\n"
-         "def make_step(k):\n    def step(x):\n        return loss(x) + k\n    return step\n", namespace)
+    exec(
+        "def loss(x):\n    return x * 2\n"
+        "def make_step(k):\n    def step(x):\n        return loss(x) + k\n    return step\n",
+        namespace,
+    )
     before = train_module.code_fingerprint(namespace["make_step"](1))
     assert train_module.code_fingerprint(namespace["make_step"](1)) == before
     assert train_module.code_fingerprint(namespace["make_step"](2)) != before  # the value it closes over
@@ -283,7 +307,8 @@ def test_a_changed_loss_trains_again_and_the_same_code_loads(tmp_path):
         "def trained(live_plot=False):\n"
         "    return train_module.load_or_train('thing', {'n': 2}, build=lambda: nn.Linear(2, 2),\n"
         "                                      train=lambda model: fit(model) if not live_plot else fit(model),\n"
-        "                                      folder=folder)\n")
+        "                                      folder=folder)\n"
+    )
     exec(lesson, namespace)
     namespace["trained"]()
     first = sorted(tmp_path.glob("thing-*.pt"))
@@ -309,9 +334,16 @@ def test_code_fingerprint_is_the_same_from_a_file_and_from_exec(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert train_module.code_fingerprint(from_exec["loss"]) == train_module.code_fingerprint(module.loss)
-    script = ("import sys; sys.path.insert(0, %r); import lesson_module; from course_utils.train import code_fingerprint; "
-              "print(code_fingerprint(lesson_module.loss))" % str(tmp_path))
+    script = (
+        "import sys; sys.path.insert(0, %r); import lesson_module; from course_utils.train import code_fingerprint; "
+        "print(code_fingerprint(lesson_module.loss))" % str(tmp_path)
+    )
     for hash_seed in ("1", "2"):  # sets of constants are hashed in a fixed order, whatever the hash seed
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONHASHSEED": hash_seed}).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        ).stdout.strip()
         assert out == train_module.code_fingerprint(module.loss)

@@ -15,8 +15,9 @@ def decode(z):
 
 
 def test_to_png_enlarges():
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     png = widgets.to_png(np.eye(8), scale=4)
     image = Image.open(io.BytesIO(png))
@@ -97,8 +98,11 @@ def _snapshots(n=4):
     for k in range(n):
         centre = torch.tensor([math.cos(k), math.sin(k)])
         field = torch.sigmoid(-((grid - centre) ** 2).sum(1)).view(20, 20)
-        out.append(widgets.Snapshot(step=100 * k, samples=centre + 0.1 * torch.randn(50, 2, generator=g),
-                                    field=field, note=f"modes {k}/8"))
+        out.append(
+            widgets.Snapshot(
+                step=100 * k, samples=centre + 0.1 * torch.randn(50, 2, generator=g), field=field, note=f"modes {k}/8"
+            )
+        )
     return out
 
 
@@ -145,8 +149,11 @@ def test_every_view_is_marked_for_the_browser_and_reads_out_its_main_slider_firs
     views = {
         "latent-perturbation": (widgets.LatentPerturbation(decode, codes), "value", -1.35),
         "interpolation": (widgets.Interpolation(decode, codes), "t", 0.34),
-        "mode-collapse-explorer": (widgets.ModeCollapseExplorer(_snapshots(), torch.randn(50, 2), (-2, 2, -2, 2)),
-                                   "step", 3),
+        "mode-collapse-explorer": (
+            widgets.ModeCollapseExplorer(_snapshots(), torch.randn(50, 2), (-2, 2, -2, 2)),
+            "step",
+            3,
+        ),
     }
     for kind, (view, slider_name, value) in views.items():
         slider = getattr(view, slider_name)

@@ -92,7 +92,10 @@ class Trained:
         return f"{self.lesson}.weights.pt"
 
     def credit(self, value: float) -> float:
-        """The fraction of the points ``value`` earns: 0 at ``zero`` or worse, 1 at ``full`` or better, linear between."""
+        """The fraction of the points ``value`` earns: 0 at ``zero`` or worse, 1 at ``full`` or better.
+
+        Linear between the two.
+        """
         if not math.isfinite(value):
             return 0.0
         return min(1.0, max(0.0, (value - self.zero) / (self.full - self.zero)))
@@ -131,10 +134,16 @@ def check_weights_file(spec: Trained, namespace: dict[str, Any], path: Any = Non
             raise Mismatch(str(err), hint="run the cells above that train and save the model, then this one") from None
 
     def lecture() -> None:
-        expect(meta.get("fast") is False, "the weights were trained in fast mode", hint=(
-            "the grader gives no points to weights trained with COURSE_FAST set: run the notebook without it"))
+        expect(
+            meta.get("fast") is False,
+            "the weights were trained in fast mode",
+            hint=("the grader gives no points to weights trained with COURSE_FAST set: run the notebook without it"),
+        )
 
-    cases = [Case(f"{spec.build} builds", builds, required=True), Case("the weights file loads into it", loads, required=True)]
+    cases = [
+        Case(f"{spec.build} builds", builds, required=True),
+        Case("the weights file loads into it", loads, required=True),
+    ]
     if fast_mode():
         note = "fast mode is on, so this file is not the one to hand in"
     else:
@@ -286,7 +295,9 @@ def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = 
         try:
             case.run()
         except NotImplementedError as err:
-            report.results.append(Result(case.name, TODO, str(err) if str(err) else "", stub=not isinstance(err, NotYet)))
+            report.results.append(
+                Result(case.name, TODO, str(err) if str(err) else "", stub=not isinstance(err, NotYet))
+            )
             break
         except Mismatch as m:
             report.results.append(Result(case.name, FAIL, m.describe(), m.hint or case.hint))
@@ -312,8 +323,9 @@ def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = 
         first = next(r for r in report.results if r.status in (FAIL, ERROR))
         detail = f"{first.name}: {first.message}" if first.message else first.name
         detail = detail if len(detail) <= 200 else detail[:197] + "..."
-        raise CheckFailed(f"{exercise}: {report.passed} of {len(report.results)} tests pass; "
-                          f"first failure: {detail}") from None
+        raise CheckFailed(
+            f"{exercise}: {report.passed} of {len(report.results)} tests pass; first failure: {detail}"
+        ) from None
     return report
 
 

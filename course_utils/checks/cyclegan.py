@@ -8,11 +8,15 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, largest_difference, seeded, expect, expect_close, expect_shape, expect_tensor, run_cases
+from . import Case, Report, expect, expect_close, expect_shape, expect_tensor, largest_difference, run_cases, seeded
 
-__all__ = ["check_cycle_loss", "check_identity_loss", "check_image_buffer", "check_generator_objective",
-           "check_cyclegan_update"]
-
+__all__ = [
+    "check_cycle_loss",
+    "check_identity_loss",
+    "check_image_buffer",
+    "check_generator_objective",
+    "check_cyclegan_update",
+]
 
 
 def _images(seed: int, n: int = 6, scale: float = 1.0) -> torch.Tensor:
@@ -32,15 +36,25 @@ def check_cycle_loss(cycle_loss: Callable[..., torch.Tensor]) -> Report:
 
     def value() -> None:
         got = cycle_loss(lambda t: t + 0.25, lambda t: t, x, y)
-        hint = ("use the L1 distance |·|, not the squared one" if abs(float(got) - 0.125) < 1e-5 else
-                "add both directions: x → G → F → x and y → F → G → y" if abs(float(got) - 0.25) < 1e-5 else "")
+        hint = (
+            "use the L1 distance |·|, not the squared one"
+            if abs(float(got) - 0.125) < 1e-5
+            else "add both directions: x → G → F → x and y → F → G → y"
+            if abs(float(got) - 0.25) < 1e-5
+            else ""
+        )
         expect_close(got, 0.5, "cycle loss of G(t) = t + 0.25 and F(t) = t (off by 0.25 in each direction)", hint=hint)
 
     def gradient() -> None:
         G = nn.Conv2d(1, 1, 1)
         loss = cycle_loss(G, lambda t: t, x, y)
-        expect(loss.requires_grad, "the loss must carry gradients to the generators", True, False,
-               "use torch operations; do not detach")
+        expect(
+            loss.requires_grad,
+            "the loss must carry gradients to the generators",
+            True,
+            False,
+            "use torch operations; do not detach",
+        )
         loss.backward()
         expect(G.weight.grad is not None and float(G.weight.grad.abs()) > 0, "G should receive a gradient", True, False)
 
@@ -51,23 +65,37 @@ def check_cycle_loss(cycle_loss: Callable[..., torch.Tensor]) -> Report:
         y_far = y + 2
         got = cycle_loss(G, F, x, y_far)
         reversed_ = (G(F(x)) - x).abs().mean() + (F(G(y_far)) - y_far).abs().mean()
-        hint = ("mind the order of the two translations: an image of X goes through G first and comes back through F, "
-                "an image of Y goes through F first and comes back through G"
-                if abs(float(got) - float(reversed_)) < 1e-5 else "")
-        expect_close(got, 0.0, "cycle loss of G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0), which undo each other "
-                     "on X = [0, 1] and Y = [2, 2.5]", hint=hint)
+        hint = (
+            "mind the order of the two translations: an image of X goes through G first and comes back through F, "
+            "an image of Y goes through F first and comes back through G"
+            if abs(float(got) - float(reversed_)) < 1e-5
+            else ""
+        )
+        expect_close(
+            got,
+            0.0,
+            "cycle loss of G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0), which undo each other "
+            "on X = [0, 1] and Y = [2, 2.5]",
+            hint=hint,
+        )
 
-    return run_cases("cycle_loss", [
-        Case("zero for inverse maps", inverse, required=True),
-        Case("value for maps that are not inverse", value),
-        Case("round trips in the right order", order),
-        Case("differentiable", gradient),
-    ])
+    return run_cases(
+        "cycle_loss",
+        [
+            Case("zero for inverse maps", inverse, required=True),
+            Case("value for maps that are not inverse", value),
+            Case("round trips in the right order", order),
+            Case("differentiable", gradient),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 def check_identity_loss(identity_loss: Callable[..., torch.Tensor]) -> Report:
-    """``identity_loss(G, F, x, y)`` = mean |G(y) − y| + mean |F(x) − x| (a generator leaves its target domain alone)."""
+    """``identity_loss(G, F, x, y)`` = mean |G(y) − y| + mean |F(x) − x|.
+
+    A generator leaves its target domain alone.
+    """
     __tracebackhide__ = True
     x, y = _images(2), _images(3, scale=0.3)
 
@@ -78,16 +106,26 @@ def check_identity_loss(identity_loss: Callable[..., torch.Tensor]) -> Report:
     def which_inputs() -> None:
         got = identity_loss(lambda t: 2 * t, lambda t: t, x, y)  # only G moves its input
         expected = y.abs().mean()
-        hint = ("G translates X → Y, so it must leave images of Y unchanged: compare G(y) with y (not G(x) with x)"
-                if abs(float(got) - float(x.abs().mean())) < 1e-5 else "")
+        hint = (
+            "G translates X → Y, so it must leave images of Y unchanged: compare G(y) with y (not G(x) with x)"
+            if abs(float(got) - float(x.abs().mean())) < 1e-5
+            else ""
+        )
         expect_close(got, expected, "identity loss when G doubles its input and F is the identity", hint=hint)
-        expect_close(identity_loss(lambda t: t, lambda t: t + 0.1, x, y), 0.1, "identity loss when F adds 0.1",
-                     hint="compare F(x) with x, with the L1 distance")
+        expect_close(
+            identity_loss(lambda t: t, lambda t: t + 0.1, x, y),
+            0.1,
+            "identity loss when F adds 0.1",
+            hint="compare F(x) with x, with the L1 distance",
+        )
 
-    return run_cases("identity_loss", [
-        Case("zero for identity maps", identities, required=True),
-        Case("G on y, F on x", which_inputs),
-    ])
+    return run_cases(
+        "identity_loss",
+        [
+            Case("zero for identity maps", identities, required=True),
+            Case("G on y, F on x", which_inputs),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,22 +156,37 @@ def check_image_buffer(ImageBuffer: type) -> Report:
             out = buffer(batch)
             for image in out:
                 value = float(image[0, 0, 0])
-                expect(value in seen or value == k, "every returned image is the new one or an earlier one",
-                       f"one of {sorted(set(seen))[-3:] + [k]}", value)
+                expect(
+                    value in seen or value == k,
+                    "every returned image is the new one or an earlier one",
+                    f"one of {sorted(set(seen))[-3:] + [k]}",
+                    value,
+                )
                 if k >= 5:
                     total += 1
                     old += value != k
             seen.append(float(k))
         fraction = old / total
-        expect(0.35 < fraction < 0.65, "once full, about half of the returned images should be old ones",
-               "≈ 0.5", round(fraction, 3), "for each image: with probability ½ swap it with a random stored one")
+        expect(
+            0.35 < fraction < 0.65,
+            "once full, about half of the returned images should be old ones",
+            "≈ 0.5",
+            round(fraction, 3),
+            "for each image: with probability ½ swap it with a random stored one",
+        )
 
     def detached() -> None:
         buffer = ImageBuffer(4)
         generated = _images(5, n=3).requires_grad_()
         out = buffer(generated * 1.0)
-        expect(not out.requires_grad, "returned images should be detached from the generator's graph", False, True,
-               "store and return images cut from the generator's graph: the discriminator's update must not reach the generator")
+        expect(
+            not out.requires_grad,
+            "returned images should be detached from the generator's graph",
+            False,
+            True,
+            "store and return images cut from the generator's graph: the discriminator's update must not "
+            "reach the generator",
+        )
 
     def bounded() -> None:
         buffer = ImageBuffer(6)
@@ -152,22 +205,39 @@ def check_image_buffer(ImageBuffer: type) -> Report:
             out = buffer(torch.full((4, 1, 8, 8), float(k)))
             if k >= 40:
                 late_old += [float(v) for v in out[:, 0, 0, 0] if float(v) != k]
-        expect(len(late_old) > 0, "once full, it should return stored images", "some", 0,
-               "for each image: with probability ½ swap it with a random stored one")
+        expect(
+            len(late_old) > 0,
+            "once full, it should return stored images",
+            "some",
+            0,
+            "for each image: with probability ½ swap it with a random stored one",
+        )
         recent = sum(v >= 3 for v in late_old) / len(late_old)
-        hint = ("once full, the buffer must keep storing: the new image takes the place of the stored one it returns, "
-                "so the pool follows the generator instead of keeping its first images forever" if recent == 0 else
-                "a stored image should be replaced by a new one each time it is returned")
-        expect(recent > 0.9, "after 40 batches, the stored images it returns should be ones pushed after it filled up "
-               "(not the first 10)", "> 0.9 of them", round(recent, 3), hint)
+        hint = (
+            "once full, the buffer must keep storing: the new image takes the place of the stored one it returns, "
+            "so the pool follows the generator instead of keeping its first images forever"
+            if recent == 0
+            else "a stored image should be replaced by a new one each time it is returned"
+        )
+        expect(
+            recent > 0.9,
+            "after 40 batches, the stored images it returns should be ones pushed after it filled up "
+            "(not the first 10)",
+            "> 0.9 of them",
+            round(recent, 3),
+            hint,
+        )
 
-    return run_cases("ImageBuffer", [
-        Case("returns new images while filling up", filling, required=True),
-        Case("then mixes old and new, half and half", mixing),
-        Case("keeps storing new images once full", keeps_storing),
-        Case("detaches what it returns", detached),
-        Case("never grows past its size", bounded),
-    ])
+    return run_cases(
+        "ImageBuffer",
+        [
+            Case("returns new images while filling up", filling, required=True),
+            Case("then mixes old and new, half and half", mixing),
+            Case("keeps storing new images once full", keeps_storing),
+            Case("detaches what it returns", detached),
+            Case("never grows past its size", bounded),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -192,14 +262,21 @@ def check_generator_objective(generator_objective: Callable[..., dict]) -> Repor
 
     def keys() -> None:
         out = generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=5.0)
-        expect(isinstance(out, dict) and {"loss", "adversarial", "cycle", "identity"} <= set(out),
-               "should return a dict with 'loss', 'adversarial', 'cycle', 'identity'",
-               "{'loss', 'adversarial', 'cycle', 'identity'}", sorted(out) if isinstance(out, dict) else type(out).__name__)
+        expect(
+            isinstance(out, dict) and {"loss", "adversarial", "cycle", "identity"} <= set(out),
+            "should return a dict with 'loss', 'adversarial', 'cycle', 'identity'",
+            "{'loss', 'adversarial', 'cycle', 'identity'}",
+            sorted(out) if isinstance(out, dict) else type(out).__name__,
+        )
         state["out"] = out
 
     def adversarial_term() -> None:
-        expect_close(state["out"]["adversarial"], adversarial, "adversarial = mean (D_Y(G(x)) − 1)² + mean (D_X(F(y)) − 1)²",
-                     hint="least-squares GAN: the generators push the discriminators' scores toward 1 (real)")
+        expect_close(
+            state["out"]["adversarial"],
+            adversarial,
+            "adversarial = mean (D_Y(G(x)) − 1)² + mean (D_X(F(y)) − 1)²",
+            hint="least-squares GAN: the generators push the discriminators' scores toward 1 (real)",
+        )
 
     def cycle_term() -> None:
         expect_close(state["out"]["cycle"], cycle, "cycle term", hint="mean |F(G(x)) − x| + mean |G(F(y)) − y|")
@@ -208,16 +285,25 @@ def check_generator_objective(generator_objective: Callable[..., dict]) -> Repor
     def total() -> None:
         expect_close(state["out"]["loss"], loss, "loss = adversarial + λ_cyc · cycle + λ_id · identity")
         no_identity = generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=0.0)
-        expect_close(no_identity["loss"], adversarial + 10.0 * cycle, "loss with λ_id = 0",
-                     hint="weight the identity term by lambda_identity")
-        expect(no_identity["loss"].requires_grad, "the loss must be differentiable for the generators' update", True, False)
+        expect_close(
+            no_identity["loss"],
+            adversarial + 10.0 * cycle,
+            "loss with λ_id = 0",
+            hint="weight the identity term by lambda_identity",
+        )
+        expect(
+            no_identity["loss"].requires_grad, "the loss must be differentiable for the generators' update", True, False
+        )
 
-    return run_cases("generator_objective", [
-        Case("returns the loss and its three terms", keys, required=True),
-        Case("the least-squares adversarial term", adversarial_term),
-        Case("the cycle and identity terms", cycle_term),
-        Case("the weighted sum", total),
-    ])
+    return run_cases(
+        "generator_objective",
+        [
+            Case("returns the loss and its three terms", keys, required=True),
+            Case("the least-squares adversarial term", adversarial_term),
+            Case("the cycle and identity terms", cycle_term),
+            Case("the weighted sum", total),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -235,11 +321,14 @@ class SpyBuffer:
 
 def objective_terms(G, F, D_X, D_Y, x, y) -> dict[str, torch.Tensor]:
     """The generators' objective with λ_cyc = 10 and λ_id = 5, as a dict: what the check hands the step."""
-    return dict(zip(("loss", "adversarial", "cycle", "identity"), _reference_objective(G, F, D_X, D_Y, x, y, 10.0, 5.0)))
+    return dict(
+        zip(("loss", "adversarial", "cycle", "identity"), _reference_objective(G, F, D_X, D_Y, x, y, 10.0, 5.0))
+    )
 
 
 def _update_variant(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buffer_Y, mistake: str = "") -> dict:
     """The lesson's CycleGAN step (or one of the ways it goes wrong, named by ``mistake``)."""
+
     def generators() -> dict:
         terms = objective(G, F, D_X, D_Y, x, y)
         opt_G.zero_grad()
@@ -255,8 +344,9 @@ def _update_variant(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buf
             fake_y, fake_x = buffer_X(fake_y), buffer_Y(fake_x)
         elif mistake != "no buffer":
             fake_y, fake_x = buffer_Y(fake_y), buffer_X(fake_x)
-        loss_D = half * (((D_Y(y) - real_target) ** 2).mean() + ((D_Y(fake_y) - fake_target) ** 2).mean()) \
-            + half * (((D_X(x) - real_target) ** 2).mean() + ((D_X(fake_x) - fake_target) ** 2).mean())
+        loss_D = half * (((D_Y(y) - real_target) ** 2).mean() + ((D_Y(fake_y) - fake_target) ** 2).mean()) + half * (
+            ((D_X(x) - real_target) ** 2).mean() + ((D_X(fake_x) - fake_target) ** 2).mean()
+        )
         if mistake != "discriminator gradients kept":
             opt_D.zero_grad()
         loss_D.backward()
@@ -281,15 +371,16 @@ def _update_variant(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buf
 
 
 _UPDATE_MISTAKES = {
-    "discriminators first": "update the generators first, then the discriminators on the fakes of the updated generators",
+    "discriminators first": "update the generators first, then the discriminators on the fakes of the updated "
+    "generators",
     "stale fakes": "make the discriminators' fakes after the generators' step, with the generators just updated",
     "no buffer": "pass the fakes through the history buffers (buffer_Y for G(x), buffer_X for F(y)) before the "
-                 "discriminators see them",
+    "discriminators see them",
     "buffers swapped": "each domain keeps its own history: buffer_Y holds the fakes G(x) of Y, buffer_X the fakes F(y)",
     "no half": "halve each discriminator's loss, as in L_D: the factor 1/2 slows the discriminators down",
     "targets swapped": "each discriminator regresses real images to 1 and fakes to 0",
     "discriminator gradients kept": "clear the discriminators' gradients before their backward pass: the generators' "
-                                    "loss ran through them and left gradients there",
+    "loss ran through them and left gradients there",
 }
 
 
@@ -303,8 +394,15 @@ def _update_models(seed: int):
     return G, F, D_X, D_Y, opt_G, opt_D
 
 
-def update_outputs(step: Callable[..., dict], seed: int, x: torch.Tensor, y: torch.Tensor, old_x: torch.Tensor,
-                   old_y: torch.Tensor, calls: int = 1) -> list:
+def update_outputs(
+    step: Callable[..., dict],
+    seed: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    old_x: torch.Tensor,
+    old_y: torch.Tensor,
+    calls: int = 1,
+) -> list:
     """The weights of all four networks and the returned values after ``calls`` steps on fresh models and spy buffers
     (the check's and the grader's measurement)."""
     G, F, D_X, D_Y, opt_G, opt_D = _update_models(seed)
@@ -313,7 +411,9 @@ def update_outputs(step: Callable[..., dict], seed: int, x: torch.Tensor, y: tor
     for _ in range(calls):
         out = step(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective_terms, buffer_X, buffer_Y)
     weights = [p.detach().clone() for net in (G, F, D_X, D_Y) for p in net.parameters()]
-    values = [out.get(k) for k in ("loss", "adversarial", "cycle", "identity", "loss_D")] if isinstance(out, dict) else []
+    values = (
+        [out.get(k) for k in ("loss", "adversarial", "cycle", "identity", "loss_D")] if isinstance(out, dict) else []
+    )
     return [weights, values]
 
 
@@ -328,10 +428,19 @@ def check_cyclegan_update(cyclegan_update: Callable[..., dict]) -> Report:
         G, F, D_X, D_Y, opt_G, opt_D = _update_models(0)
         out = cyclegan_update(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective_terms, SpyBuffer(old_x), SpyBuffer(old_y))
         keys = {"loss", "adversarial", "cycle", "identity", "loss_D"}
-        expect(isinstance(out, dict) and keys <= set(out), "the step should return the objective's terms and loss_D",
-               sorted(keys), sorted(out) if isinstance(out, dict) else type(out).__name__)
-        expect(all(isinstance(out[k], float) for k in keys), "every value should be a Python float", "float",
-               {k: type(out[k]).__name__ for k in sorted(keys)}, "report numbers, not tensors that keep the graph alive")
+        expect(
+            isinstance(out, dict) and keys <= set(out),
+            "the step should return the objective's terms and loss_D",
+            sorted(keys),
+            sorted(out) if isinstance(out, dict) else type(out).__name__,
+        )
+        expect(
+            all(isinstance(out[k], float) for k in keys),
+            "every value should be a Python float",
+            "float",
+            {k: type(out[k]).__name__ for k in sorted(keys)},
+            "report numbers, not tensors that keep the graph alive",
+        )
 
     n_generator_weights = 4  # G's and F's weight and bias come first in update_outputs' list
 
@@ -342,30 +451,57 @@ def check_cyclegan_update(cyclegan_update: Callable[..., dict]) -> Report:
         hint = ""
         if diff > 1e-5:
             for mistake, text in _UPDATE_MISTAKES.items():
-                other = update_outputs(lambda *a: _update_variant(*a, mistake=mistake), 0, x, y, old_x, old_y, calls)
+                other = update_outputs(
+                    lambda *a, m=mistake: _update_variant(*a, mistake=m), 0, x, y, old_x, old_y, calls
+                )
                 if largest_difference(got[0], other[0]) < 1e-5:
                     hint = text
                     break
             else:
-                if calls > 1 and largest_difference(*(update_outputs(step, 0, x, y, old_x, old_y)[0]
-                                           for step in (cyclegan_update, _update_variant))) < 1e-5:
-                    hint = "clear each optimiser's gradients before its backward pass: one step is right, the next is not"
-                elif calls == 1 and largest_difference(got[0][:n_generator_weights], want[0][:n_generator_weights]) < 1e-5:
-                    hint = ("the generators' step is right; the discriminators' loss is not: D_Y judges real y against "
-                            "buffered G(x), D_X real x against buffered F(y)")
+                if (
+                    calls > 1
+                    and largest_difference(
+                        *(update_outputs(step, 0, x, y, old_x, old_y)[0] for step in (cyclegan_update, _update_variant))
+                    )
+                    < 1e-5
+                ):
+                    hint = (
+                        "clear each optimiser's gradients before its backward pass: one step is right, the next is not"
+                    )
+                elif (
+                    calls == 1
+                    and largest_difference(got[0][:n_generator_weights], want[0][:n_generator_weights]) < 1e-5
+                ):
+                    hint = (
+                        "the generators' step is right; the discriminators' loss is not: D_Y judges real y against "
+                        "buffered G(x), D_X real x against buffered F(y)"
+                    )
                 elif calls == 1:
                     hint = "the generators' step: a clean gradient of the objective's loss, then opt_G's step"
-        expect(diff < 1e-5, f"{what}: the weights of G, F, D_X and D_Y afterwards", "difference < 1e-5", f"{diff:.3g}",
-               hint)
+        expect(
+            diff < 1e-5,
+            f"{what}: the weights of G, F, D_X and D_Y afterwards",
+            "difference < 1e-5",
+            f"{diff:.3g}",
+            hint,
+        )
         for name, a, b in zip(("loss", "adversarial", "cycle", "identity", "loss_D"), got[1], want[1]):
-            expect_close(a, b, f"the returned {name}", hint="return the objective's terms as computed before the "
-                         "generators' step, and loss_D as computed before the discriminators' step")
+            expect_close(
+                a,
+                b,
+                f"the returned {name}",
+                hint="return the objective's terms as computed before the "
+                "generators' step, and loss_D as computed before the discriminators' step",
+            )
 
-    return run_cases("cyclegan_update", [
-        Case("returns the terms and loss_D as numbers", returns, required=True),
-        Case("one step: the generators, then the discriminators on buffered fakes", lambda: compare("one step", 1)),
-        Case("three steps in a row stay exact", lambda: compare("three steps", 3)),
-    ])
+    return run_cases(
+        "cyclegan_update",
+        [
+            Case("returns the terms and loss_D as numbers", returns, required=True),
+            Case("one step: the generators, then the discriminators on buffered fakes", lambda: compare("one step", 1)),
+            Case("three steps in a row stay exact", lambda: compare("three steps", 3)),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -409,67 +545,99 @@ _SEED_RANDOM = "__import__('random').seed(torch.initial_seed())"
 
 #: two random networks, each of which lands in its own domain: G in Y = (2, 3), F in X = (0, 1). The inputs are
 #: x in X and y in Y, so a round trip in the wrong order (G∘F on x, F∘G on y) ends in the wrong domain
-_INTO_DOMAINS = ("(lambda g, f: cycle_loss(lambda t: 2 + g(t), f, inp['x'], inp['y']))"
-                 "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
-                 "torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv2d(2, 1, 1), "
-                 "torch.nn.Sigmoid()))")
+_INTO_DOMAINS = (
+    "(lambda g, f: cycle_loss(lambda t: 2 + g(t), f, inp['x'], inp['y']))"
+    "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
+    "torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv2d(2, 1, 1), "
+    "torch.nn.Sigmoid()))"
+)
 
 
 _CYCLE_HELPERS = "__import__('course_utils.checks.cyclegan', fromlist=['update_outputs'])"
 
 
 def _update_inputs(g: torch.Generator) -> dict[str, torch.Tensor]:
-    return {name: torch.rand(4, 1, 8, 8, generator=g) * scale for name, scale in
-            (("x", 1.0), ("y", 0.5), ("old_x", 1.0), ("old_y", 1.0))}
+    return {
+        name: torch.rand(4, 1, 8, 8, generator=g) * scale
+        for name, scale in (("x", 1.0), ("y", 0.5), ("old_x", 1.0), ("old_y", 1.0))
+    }
 
 
 PROBES: dict[str, list[Probe]] = {
     "check-cycle-loss": [
-        Probe("cycle loss of two random networks between X = [0, 1] and Y = [2, 3]", _INTO_DOMAINS,
-              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)}),
+        Probe(
+            "cycle loss of two random networks between X = [0, 1] and Y = [2, 3]",
+            _INTO_DOMAINS,
+            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)},
+        ),
         # G(t) = a·max(t, 0) + 2 and F(t) = max(t − 2, 0) / c between X = [0, 1] and Y = [2, 3]: G∘F sends X to 2
-        Probe("cycle loss of translations between two domains, where the order of the round trip matters",
-              "cycle_loss(lambda t: inp['a'] * t.clamp(min=0) + 2, lambda t: (t - 2).clamp(min=0) / inp['c'], "
-              "inp['x'], inp['y'])",
-              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g),
-                         "a": 0.5 + torch.rand((), generator=g), "c": 0.5 + torch.rand((), generator=g)}),
+        Probe(
+            "cycle loss of translations between two domains, where the order of the round trip matters",
+            "cycle_loss(lambda t: inp['a'] * t.clamp(min=0) + 2, lambda t: (t - 2).clamp(min=0) / inp['c'], "
+            "inp['x'], inp['y'])",
+            lambda g: {
+                "x": torch.rand(4, 1, 8, 8, generator=g),
+                "y": 2 + torch.rand(4, 1, 8, 8, generator=g),
+                "a": 0.5 + torch.rand((), generator=g),
+                "c": 0.5 + torch.rand((), generator=g),
+            },
+        ),
     ],
     "check-identity-loss": [
-        Probe("identity loss of two random convolutions", f"(lambda G, F: identity_loss(G, F, inp['x'], inp['y'])){_PAIR}",
-              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 0.3 * torch.rand(4, 1, 8, 8, generator=g)}),
+        Probe(
+            "identity loss of two random convolutions",
+            f"(lambda G, F: identity_loss(G, F, inp['x'], inp['y'])){_PAIR}",
+            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 0.3 * torch.rand(4, 1, 8, 8, generator=g)},
+        ),
     ],
     "check-image-buffer": [
-        Probe("fills, then mixes old and new half and half, and keeps storing",
-              f"({_SEED_RANDOM}, "
-              "(lambda buf, batches: [buf(batches[0]), batches, [batches[0]] + [buf(b) for b in batches[1:]]])"
-              "(ImageBuffer(10), [torch.full((4, 1, 8, 8), float(k)) for k in range(60)]))[1]",
-              check=_buffer_properties),
-        Probe("once full, the images it returns are recent ones",
-              f"({_SEED_RANDOM}, (lambda buf: [buf(torch.arange(3 * k, 3 * k + 3, dtype=torch.float32).view(3, 1, 1, 1)"
-              ".expand(3, 1, 8, 8).clone()) for k in range(50)])(ImageBuffer(6)))[1]",
-              check=_buffer_ages),
+        Probe(
+            "fills, then mixes old and new half and half, and keeps storing",
+            f"({_SEED_RANDOM}, "
+            "(lambda buf, batches: [buf(batches[0]), batches, [batches[0]] + [buf(b) for b in batches[1:]]])"
+            "(ImageBuffer(10), [torch.full((4, 1, 8, 8), float(k)) for k in range(60)]))[1]",
+            check=_buffer_properties,
+        ),
+        Probe(
+            "once full, the images it returns are recent ones",
+            f"({_SEED_RANDOM}, (lambda buf: [buf(torch.arange(3 * k, 3 * k + 3, dtype=torch.float32).view(3, 1, 1, 1)"
+            ".expand(3, 1, 8, 8).clone()) for k in range(50)])(ImageBuffer(6)))[1]",
+            check=_buffer_ages,
+        ),
     ],
     "check-generator-objective": [
-        Probe("loss and terms for random networks",
-              "(lambda G, F, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
-              "(generator_objective(G, F, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, lambda_identity=2.0)))"
-              "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1), "
-              "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
-              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)}),
+        Probe(
+            "loss and terms for random networks",
+            "(lambda G, F, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
+            "(generator_objective(G, F, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, lambda_identity=2.0)))"
+            "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1), "
+            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), "
+            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
+            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)},
+        ),
         # G lands in Y = (2, 3) and F in X = (0, 1), as in _INTO_DOMAINS: a cycle term in the wrong order is far off
-        Probe("loss and terms for random networks between X = [0, 1] and Y = [2, 3]",
-              "(lambda g, f, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
-              "(generator_objective(lambda t: 2 + g(t), f, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, lambda_identity=2.0)))"
-              "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
-              "torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
-              "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
-              lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)}),
+        Probe(
+            "loss and terms for random networks between X = [0, 1] and Y = [2, 3]",
+            "(lambda g, f, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
+            "(generator_objective(lambda t: 2 + g(t), f, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, "
+            "lambda_identity=2.0)))"
+            "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
+            "torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
+            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), "
+            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
+            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)},
+        ),
     ],
     "check-cyclegan-update": [
-        Probe("weights of all four networks and the returned values after one step",
-              f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], inp['old_x'], inp['old_y'])",
-              _update_inputs),
-        Probe("the same after three steps", f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], "
-              "inp['old_x'], inp['old_y'], 3)", _update_inputs),
+        Probe(
+            "weights of all four networks and the returned values after one step",
+            f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], inp['old_x'], inp['old_y'])",
+            _update_inputs,
+        ),
+        Probe(
+            "the same after three steps",
+            f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], inp['old_x'], inp['old_y'], 3)",
+            _update_inputs,
+        ),
     ],
 }

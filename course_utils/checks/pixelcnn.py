@@ -9,11 +9,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import (Case, Mismatch, Report, Trained, check_weights_file, expect, expect_close, expect_shape, expect_tensor,
-               run_cases)
+from . import (
+    Case,
+    Mismatch,
+    Report,
+    Trained,
+    check_weights_file,
+    expect,
+    expect_close,
+    expect_shape,
+    expect_tensor,
+    run_cases,
+)
 
-__all__ = ["check_causal_mask", "check_masked_conv", "check_gated_layer", "check_pixel_nll", "check_sample",
-           "check_trained", "TRAINED"]
+__all__ = [
+    "check_causal_mask",
+    "check_masked_conv",
+    "check_gated_layer",
+    "check_pixel_nll",
+    "check_sample",
+    "check_trained",
+    "TRAINED",
+]
 
 
 def _mask(k: int, mask_type: str) -> torch.Tensor:
@@ -38,22 +55,32 @@ def check_causal_mask(causal_mask: Callable[[int, str], torch.Tensor]) -> Report
         for k in (3, 5, 7):
             got = causal_mask(k, "A").float()
             if not torch.equal(got, _mask(k, "A")):
-                hint = ("type A must hide the centre pixel itself: the output at a pixel may not see its own value"
-                        if torch.equal(got, _mask(k, "B")) else
-                        "rows above the centre are all 1, the centre row is 1 left of the centre, the rest 0")
+                hint = (
+                    "type A must hide the centre pixel itself: the output at a pixel may not see its own value"
+                    if torch.equal(got, _mask(k, "B"))
+                    else "rows above the centre are all 1, the centre row is 1 left of the centre, the rest 0"
+                )
                 expect(False, f"causal_mask({k}, 'A')", _mask(k, "A").int().tolist(), got.int().tolist(), hint)
 
     def type_b() -> None:
         for k in (3, 5):
             got = causal_mask(k, "B").float()
-            expect(torch.equal(got, _mask(k, "B")), f"causal_mask({k}, 'B')", _mask(k, "B").int().tolist(),
-                   got.int().tolist(), "type B is type A plus the centre (later layers may see the same position's features)")
+            expect(
+                torch.equal(got, _mask(k, "B")),
+                f"causal_mask({k}, 'B')",
+                _mask(k, "B").int().tolist(),
+                got.int().tolist(),
+                "type B is type A plus the centre (later layers may see the same position's features)",
+            )
 
-    return run_cases("causal_mask", [
-        Case("a k x k tensor", shape, required=True),
-        Case("type A for k = 3, 5, 7", type_a),
-        Case("type B for k = 3, 5", type_b),
-    ])
+    return run_cases(
+        "causal_mask",
+        [
+            Case("a k x k tensor", shape, required=True),
+            Case("type A for k = 3, 5, 7", type_a),
+            Case("type B for k = 3, 5", type_b),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -73,12 +100,18 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
     def build() -> None:
         torch.manual_seed(0)
         layer = MaskedConv2d(2, 4, 5, "A")
-        expect(isinstance(layer, nn.Module), "MaskedConv2d(...) should be an nn.Module", "nn.Module", type(layer).__name__)
+        expect(
+            isinstance(layer, nn.Module), "MaskedConv2d(...) should be an nn.Module", "nn.Module", type(layer).__name__
+        )
         state["A"], state["B"] = layer, MaskedConv2d(2, 4, 5, "B")
 
     def shape() -> None:
-        expect_shape(state["A"](torch.randn(3, 2, 8, 8)), (3, 4, 8, 8), "output for input (3, 2, 8, 8)",
-                     "pad by k // 2 so the output keeps the input's height and width")
+        expect_shape(
+            state["A"](torch.randn(3, 2, 8, 8)),
+            (3, 4, 8, 8),
+            "output for input (3, 2, 8, 8)",
+            "pad by k // 2 so the output keeps the input's height and width",
+        )
 
     def causal() -> None:
         for kind in ("A", "B"):
@@ -89,13 +122,23 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
             if kind == "B":
                 allowed[3, 3] = 1
             leaks = [(i, j) for i in range(7) for j in range(7) if grad[i, j] > 0 and allowed[i, j] == 0]
-            expect(not leaks, f"type {kind}: the centre output must not depend on these inputs (row, column)",
-                   "none", leaks, "multiply the weight by the mask inside forward: F.conv2d(x, self.weight * self.mask, ...)")
+            expect(
+                not leaks,
+                f"type {kind}: the centre output must not depend on these inputs (row, column)",
+                "none",
+                leaks,
+                "multiply the weight by the mask inside forward: F.conv2d(x, self.weight * self.mask, ...)",
+            )
 
     def uses_past() -> None:
         grad = _dependencies(state["A"], 2)
-        expect(bool(grad[2, 3] > 0) and bool(grad[3, 2] > 0), "the centre output should depend on the pixel above "
-               "and the pixel to the left", True, False, "the mask must keep the allowed weights")
+        expect(
+            bool(grad[2, 3] > 0) and bool(grad[3, 2] > 0),
+            "the centre output should depend on the pixel above and the pixel to the left",
+            True,
+            False,
+            "the mask must keep the allowed weights",
+        )
 
     def output() -> None:
         layer = state["B"]
@@ -106,9 +149,11 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
             weight = layer.weight * mask
             expected = F.conv2d(x, weight, layer.bias, padding=2)
             no_bias = F.conv2d(x, weight, None, padding=2)
-        hint = ("the output misses the layer's bias: pass it to the convolution" if layer.bias is not None
-                and got.shape == no_bias.shape and torch.allclose(got, no_bias, atol=1e-5) else
-                "convolve with the masked weight, the layer's bias and padding k // 2")
+        hint = (
+            "the output misses the layer's bias: pass it to the convolution"
+            if layer.bias is not None and got.shape == no_bias.shape and torch.allclose(got, no_bias, atol=1e-5)
+            else "convolve with the masked weight, the layer's bias and padding k // 2"
+        )
         expect_close(got, expected, "type B output against a convolution with the masked kernel", hint=hint)
 
     def stays_masked() -> None:
@@ -117,24 +162,42 @@ def check_masked_conv(MaskedConv2d: type) -> Report:
             for p in layer.parameters():
                 p.add_(1.0)  # as an optimiser step would: the masked weights move too
         leaks = _dependencies(layer, 2)[3:, 3:]
-        expect(float(leaks.sum()) == 0.0, "the mask must still hold after the weights change", 0.0, float(leaks.sum()),
-               "apply the mask in forward (every call), not once to the weights in __init__")
+        expect(
+            float(leaks.sum()) == 0.0,
+            "the mask must still hold after the weights change",
+            0.0,
+            float(leaks.sum()),
+            "apply the mask in forward (every call), not once to the weights in __init__",
+        )
 
-    return run_cases("MaskedConv2d", [
-        Case("MaskedConv2d(2, 4, 5, 'A') builds", build, required=True),
-        Case("keeps the image size", shape),
-        Case("no dependence on the present or future (types A and B)", causal),
-        Case("depends on the past", uses_past),
-        Case("the output of the masked convolution, bias included", output),
-        Case("the mask survives a weight update", stays_masked),
-    ])
+    return run_cases(
+        "MaskedConv2d",
+        [
+            Case("MaskedConv2d(2, 4, 5, 'A') builds", build, required=True),
+            Case("keeps the image size", shape),
+            Case("no dependence on the present or future (types A and B)", causal),
+            Case("depends on the past", uses_past),
+            Case("the output of the masked convolution, bias included", output),
+            Case("the mask survives a weight update", stays_masked),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
-def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None, *,
-                     crop: bool = True, shift_v: bool = True, shift_a: bool = True, residual: bool | str = True,
-                     gate: str = "tanh sigmoid", shift_after: bool = False, bias_in: str = "both"
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def _gated_reference(
+    layer: nn.Module,
+    v: torch.Tensor,
+    h: torch.Tensor,
+    y: torch.Tensor | None,
+    *,
+    crop: bool = True,
+    shift_v: bool = True,
+    shift_a: bool = True,
+    residual: bool | str = True,
+    gate: str = "tanh sigmoid",
+    shift_after: bool = False,
+    bias_in: str = "both",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The gated layer of van den Oord et al. 2016 computed with ``layer``'s own convolutions (or, with a
     flag off or another ``gate``, one of the ways it goes wrong, so the check can name the mistake)."""
     rows, cols = v.shape[-2:]
@@ -143,9 +206,10 @@ def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torc
         v_features, h_features = v_features[:, :, :rows, :], h_features[:, :, :, :cols]
     else:  # centred crops: the padded convolutions see as far below and to the right as above and to the left
         dr, dc = (v_features.shape[-2] - rows) // 2, (h_features.shape[-1] - cols) // 2
-        v_features, h_features = v_features[:, :, dr:dr + rows, :], h_features[:, :, :, dc:dc + cols]
+        v_features, h_features = v_features[:, :, dr : dr + rows, :], h_features[:, :, :, dc : dc + cols]
     if layer.first and shift_a:  # one column to the right, a zero column entering on the left
         h_features = torch.cat([torch.zeros_like(h_features[..., :1]), h_features[..., :-1]], dim=-1)
+
     def down(t: torch.Tensor) -> torch.Tensor:  # one row down, a zero row entering on top
         return torch.cat([torch.zeros_like(t[:, :, :1]), t[:, :, :-1]], dim=2)
 
@@ -158,8 +222,11 @@ def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torc
     def gated(a: torch.Tensor, stack: str) -> torch.Tensor:
         bias = class_bias if bias_in in ("both", stack) else 0
         f, g = (a + bias).chunk(2, dim=1)
-        return {"tanh sigmoid": lambda: torch.tanh(f) * torch.sigmoid(g), "swapped": lambda: torch.tanh(g) * torch.sigmoid(f),
-                "relu": lambda: F.relu(a + bias)[:, : f.shape[1]]}[gate]()
+        return {
+            "tanh sigmoid": lambda: torch.tanh(f) * torch.sigmoid(g),
+            "swapped": lambda: torch.tanh(g) * torch.sigmoid(f),
+            "relu": lambda: F.relu(a + bias)[:, : f.shape[1]],
+        }[gate]()
 
     h_out = layer.horizontal_out(gated(h_features + from_above, "horizontal"))
     add = residual == "always" or (residual is True and not layer.first)
@@ -167,22 +234,42 @@ def _gated_reference(layer: nn.Module, v: torch.Tensor, h: torch.Tensor, y: torc
 
 
 _GATED_MISTAKES = [  # (the variant of the reference, the hint that names it)
-    ({"crop": False}, "keep the first rows and the first columns of each padded output (cut the extra ones at the "
-                      "bottom and on the right): any other crop lets an output see rows below it or columns to its "
-                      "right"),
-    ({"shift_after": True}, "move the vertical features down before the 1x1 convolution vertical_to_horizontal, not "
-                            "after it: the top row must receive nothing from above, not the convolution's bias"),
+    (
+        {"crop": False},
+        "keep the first rows and the first columns of each padded output (cut the extra ones at the "
+        "bottom and on the right): any other crop lets an output see rows below it or columns to its "
+        "right",
+    ),
+    (
+        {"shift_after": True},
+        "move the vertical features down before the 1x1 convolution vertical_to_horizontal, not "
+        "after it: the top row must receive nothing from above, not the convolution's bias",
+    ),
     ({"bias_in": "vertical"}, "add the class bias in the gates of both stacks, the horizontal one too"),
     ({"bias_in": "horizontal"}, "add the class bias in the gates of both stacks, the vertical one too"),
-    ({"shift_v": False}, "move the vertical features one row down before they join the horizontal stack: otherwise "
-                         "the horizontal stack sees its own row through them, the pixel itself and what follows included"),
-    ({"shift_a": False}, "in the first layer (type A) move the horizontal features one column to the right, so that a "
-                         "pixel never sees itself"),
-    ({"residual": False}, "after the first layer the horizontal stack is residual: add the layer's input h to its output"),
-    ({"residual": "always"}, "the first layer has no residual connection: its input is the image, not features of "
-                             "the same kind as its output"),
-    ({"gate": "swapped"}, "f is the first half of the channels and goes through tanh; g, the second half, through the "
-                          "sigmoid"),
+    (
+        {"shift_v": False},
+        "move the vertical features one row down before they join the horizontal stack: otherwise "
+        "the horizontal stack sees its own row through them, the pixel itself and what follows included",
+    ),
+    (
+        {"shift_a": False},
+        "in the first layer (type A) move the horizontal features one column to the right, so that a "
+        "pixel never sees itself",
+    ),
+    (
+        {"residual": False},
+        "after the first layer the horizontal stack is residual: add the layer's input h to its output",
+    ),
+    (
+        {"residual": "always"},
+        "the first layer has no residual connection: its input is the image, not features of "
+        "the same kind as its output",
+    ),
+    (
+        {"gate": "swapped"},
+        "f is the first half of the channels and goes through tanh; g, the second half, through the sigmoid",
+    ),
 ]
 
 
@@ -201,7 +288,8 @@ def _gated_dependencies(layer: nn.Module, c_in: int, rows: int = 6, cols: int = 
         result = layer(v, h)[k]
         grads = torch.autograd.grad(result[0, :, r, c].sum(), (v, h), allow_unused=True)
         out[name + " from v"], out[name + " from h"] = (
-            torch.zeros(rows, cols) if g is None else (g[0].abs().sum(0) > 0).float() for g in grads)
+            torch.zeros(rows, cols) if g is None else (g[0].abs().sum(0) > 0).float() for g in grads
+        )
     return out
 
 
@@ -225,12 +313,24 @@ def check_gated_layer(GatedLayer: type) -> Report:
                 square(torch.rand(2, 4, 5, 6, generator=g), torch.rand(2, 4, 5, 6, generator=g))
             except RuntimeError:
                 raise err from None
-            raise Mismatch("a first layer with 3 channels in and 4 out", "no error", f"RuntimeError: {str(err)[:80]}",
-                           _gated_hint(residual="always")) from None
-        expect(isinstance(out, (tuple, list)) and len(out) == 2, "forward should return (v_out, h_out)", "a pair",
-               type(out).__name__)
-        expect_shape(out[0], (2, 4, 5, 6), "v_out of the first layer (3 channels in, 4 out, a 5 x 6 image)",
-                     "crop each convolution's output back to the image's rows and columns")
+            raise Mismatch(
+                "a first layer with 3 channels in and 4 out",
+                "no error",
+                f"RuntimeError: {str(err)[:80]}",
+                _gated_hint(residual="always"),
+            ) from None
+        expect(
+            isinstance(out, (tuple, list)) and len(out) == 2,
+            "forward should return (v_out, h_out)",
+            "a pair",
+            type(out).__name__,
+        )
+        expect_shape(
+            out[0],
+            (2, 4, 5, 6),
+            "v_out of the first layer (3 channels in, 4 out, a 5 x 6 image)",
+            "crop each convolution's output back to the image's rows and columns",
+        )
         expect_shape(out[1], (2, 4, 5, 6), "h_out of the first layer")
         expect_shape(build(False, c_in=4)(out[0], out[1])[1], (2, 4, 5, 6), "h_out of a later layer")
 
@@ -253,17 +353,36 @@ def check_gated_layer(GatedLayer: type) -> Report:
                 leak = (seen[key] > 0) & ~ok
                 if bool(leak.any()):
                     where = [tuple(int(i) for i in p) for p in leak.nonzero()[:3]]
-                    relative = ("below" if any(p[0] > r for p in where) else "its own row" if key == "h_out from v"
-                                else "the pixel itself" if (r, c) in where else "to the right")
-                    hints = {"below": _gated_hint(crop=False), "its own row": _gated_hint(shift_v=False),
-                             "the pixel itself": _gated_hint(shift_a=False), "to the right": _gated_hint(crop=False)}
-                    raise Mismatch(f"{kind}: {key.replace(' from ', ' at (3, 3) depends on input ')} at {where}",
-                                   "only the past", f"{relative}", hints[relative])
+                    relative = (
+                        "below"
+                        if any(p[0] > r for p in where)
+                        else "its own row"
+                        if key == "h_out from v"
+                        else "the pixel itself"
+                        if (r, c) in where
+                        else "to the right"
+                    )
+                    hints = {
+                        "below": _gated_hint(crop=False),
+                        "its own row": _gated_hint(shift_v=False),
+                        "the pixel itself": _gated_hint(shift_a=False),
+                        "to the right": _gated_hint(crop=False),
+                    }
+                    raise Mismatch(
+                        f"{kind}: {key.replace(' from ', ' at (3, 3) depends on input ')} at {where}",
+                        "only the past",
+                        f"{relative}",
+                        hints[relative],
+                    )
             for key in ("v_out from v", "h_out from v", "h_out from h"):
                 missing = ~(seen[key] > 0) & allowed[key]
-                expect(not bool(missing.any()), f"{kind}: {key} reaches every position its kernel covers",
-                       "all of them", f"missing {[tuple(int(i) for i in p) for p in missing.nonzero()[:3]]}",
-                       "crop the convolutions' outputs, do not mask or zero their inputs")
+                expect(
+                    not bool(missing.any()),
+                    f"{kind}: {key} reaches every position its kernel covers",
+                    "all of them",
+                    f"missing {[tuple(int(i) for i in p) for p in missing.nonzero()[:3]]}",
+                    "crop the convolutions' outputs, do not mask or zero their inputs",
+                )
 
     def values() -> None:
         for first, n_classes, c_in in ((True, None, 3), (False, None, 4), (False, 5, 4), (True, 5, 4)):
@@ -279,26 +398,42 @@ def check_gated_layer(GatedLayer: type) -> Report:
                     if all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, other)):
                         hint = text
                         break
-                if not hint and n_classes and all(torch.allclose(a, b, atol=1e-5)
-                                                  for a, b in zip(got, _gated_reference(layer, v, h, None))):
+                if (
+                    not hint
+                    and n_classes
+                    and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, _gated_reference(layer, v, h, None)))
+                ):
                     hint = "add the class embedding to both stacks' pre-activations, inside the gate"
             what = f"{'first' if first else 'later'} layer{f', {n_classes} classes' if n_classes else ''}"
             a = torch.randn(2, 8, 3, 3, generator=g)
             gate_right = torch.allclose(layer.gate(a, None), torch.tanh(a[:, :4]) * torch.sigmoid(a[:, 4:]), atol=1e-6)
-            expect_close(got[0], want[0], f"v_out of a {what}", hint=hint or (
-                "v_out is the gate of the cropped vertical features, with the class bias" if gate_right else
-                "gate: tanh of the first half of the channels times the sigmoid of the second"))
+            expect_close(
+                got[0],
+                want[0],
+                f"v_out of a {what}",
+                hint=hint
+                or (
+                    "v_out is the gate of the cropped vertical features, with the class bias"
+                    if gate_right
+                    else "gate: tanh of the first half of the channels times the sigmoid of the second"
+                ),
+            )
             expect_close(got[1], want[1], f"h_out of a {what}", hint=hint)
 
-    return run_cases("GatedLayer", [
-        Case("returns both stacks, shaped like the image", shapes, required=True),
-        Case("causal: each stack sees only the past it should", causal),
-        Case("the gated activations, the shift and the residual", values),
-    ])
+    return run_cases(
+        "GatedLayer",
+        [
+            Case("returns both stacks, shaped like the image", shapes, required=True),
+            Case("causal: each stack sees only the past it should", causal),
+            Case("the gated activations, the shift and the residual", values),
+        ],
+    )
 
 
-def check_pixel_nll(pixel_nll: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                    bits_per_dim: Callable[[torch.Tensor, int], torch.Tensor]) -> Report:
+def check_pixel_nll(
+    pixel_nll: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    bits_per_dim: Callable[[torch.Tensor, int], torch.Tensor],
+) -> Report:
     """``pixel_nll(logits N x L x H x W, x N x 1 x H x W levels)``: −log p(x) per image (nats); and bits/dim."""
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(0)
@@ -311,8 +446,11 @@ def check_pixel_nll(pixel_nll: Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
     def value() -> None:
         got = pixel_nll(logits, x)
-        hint = "sum the per-pixel cross-entropies of an image (do not average them)" if torch.allclose(
-            got, expected / 16, atol=1e-4) else "−log softmax(logits)[level] at each pixel: F.cross_entropy(..., reduction='none')"
+        hint = (
+            "sum the per-pixel cross-entropies of an image (do not average them)"
+            if torch.allclose(got, expected / 16, atol=1e-4)
+            else "−log softmax(logits)[level] at each pixel: F.cross_entropy(..., reduction='none')"
+        )
         expect_close(got, expected, "−log p(x) per image", hint=hint)
 
     def uniform() -> None:
@@ -321,16 +459,25 @@ def check_pixel_nll(pixel_nll: Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
     def bits() -> None:
         got = bits_per_dim(torch.tensor([64 * math.log(17)]), 64)
-        expect_close(got, torch.tensor([math.log2(17)]), "bits_per_dim of a uniform model over 17 levels (log2 17)",
-                     hint="divide the nats by the number of dimensions and by ln 2")
-        expect_close(bits_per_dim(torch.tensor([math.log(2) * 128]), 64), torch.tensor([2.0]), "bits_per_dim(128 ln 2 nats, 64)")
+        expect_close(
+            got,
+            torch.tensor([math.log2(17)]),
+            "bits_per_dim of a uniform model over 17 levels (log2 17)",
+            hint="divide the nats by the number of dimensions and by ln 2",
+        )
+        expect_close(
+            bits_per_dim(torch.tensor([math.log(2) * 128]), 64), torch.tensor([2.0]), "bits_per_dim(128 ln 2 nats, 64)"
+        )
 
-    return run_cases("pixel_nll and bits_per_dim", [
-        Case("one value per image", shape, required=True),
-        Case("value on random logits", value),
-        Case("uniform model", uniform),
-        Case("bits per dimension", bits),
-    ])
+    return run_cases(
+        "pixel_nll and bits_per_dim",
+        [
+            Case("one value per image", shape, required=True),
+            Case("value on random logits", value),
+            Case("uniform model", uniform),
+            Case("bits per dimension", bits),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -369,27 +516,45 @@ def check_sample(sample: Callable[..., torch.Tensor]) -> Report:
     def shape() -> None:
         out = expect_tensor(sample(_Counter(), 2, shape=(1, 3, 4), levels=17), "the samples")
         expect_shape(out, (2, 1, 3, 4), "samples of 2 images of shape (1, 3, 4)")
-        expect(out.dtype == torch.long, "samples should be integer levels (torch.long)", "torch.int64", out.dtype,
-               "sample level indices with torch.multinomial or torch.distributions.Categorical")
+        expect(
+            out.dtype == torch.long,
+            "samples should be integer levels (torch.long)",
+            "torch.int64",
+            out.dtype,
+            "sample level indices with torch.multinomial or torch.distributions.Categorical",
+        )
 
     def raster() -> None:
         model = _Counter()
         out = sample(model, 2, shape=(1, 3, 4), levels=17)
         expected = ((3 + torch.arange(12)) % 17).view(1, 1, 3, 4).expand(2, 1, 3, 4)
-        expect(torch.equal(out, expected), "a model that counts up in raster order should yield 3, 4, 5, ...",
-               expected[0, 0].tolist(), out[0, 0].tolist(),
-               "loop over rows, then columns; call the model on the current x and sample only pixel (i, j)")
-        expect(model.calls == 12, "one model call per pixel", 12, model.calls,
-               "call the model once per pixel on the whole batch (not once per image)")
+        expect(
+            torch.equal(out, expected),
+            "a model that counts up in raster order should yield 3, 4, 5, ...",
+            expected[0, 0].tolist(),
+            out[0, 0].tolist(),
+            "loop over rows, then columns; call the model on the current x and sample only pixel (i, j)",
+        )
+        expect(
+            model.calls == 12,
+            "one model call per pixel",
+            12,
+            model.calls,
+            "call the model once per pixel on the whole batch (not once per image)",
+        )
 
     def marginal() -> None:
         probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
         torch.manual_seed(0)
         out = sample(_Marginal(probs), 4000, shape=(1, 1, 2), levels=4)
         freq = torch.bincount(out[:, 0, 0, 0], minlength=4).float() / 4000
-        expect(bool((freq - probs).abs().max() < 0.03), "the first pixel's frequencies should follow the model's "
-               "probabilities", [round(p, 3) for p in probs.tolist()], [round(f, 3) for f in freq.tolist()],
-               "sample from softmax(logits), do not take the argmax")
+        expect(
+            bool((freq - probs).abs().max() < 0.03),
+            "the first pixel's frequencies should follow the model's probabilities",
+            [round(p, 3) for p in probs.tolist()],
+            [round(f, 3) for f in freq.tolist()],
+            "sample from softmax(logits), do not take the argmax",
+        )
 
     def completion() -> None:
         model, start = _Counter(), 5
@@ -399,27 +564,47 @@ def check_sample(sample: Callable[..., torch.Tensor]) -> Report:
         if not torch.equal(out, expected):
             fresh = ((3 + torch.arange(12)) % 17).view(1, 1, 3, 4).expand(2, 1, 3, 4)
             if torch.equal(out, fresh):
-                hint = ("the pixels before start were drawn again: they are given in x and must be kept; "
-                        "draw only the pixels from raster index start on")
+                hint = (
+                    "the pixels before start were drawn again: they are given in x and must be kept; "
+                    "draw only the pixels from raster index start on"
+                )
             elif out.shape == given.shape and not out.flatten(1)[:, :start].any():
-                hint = "the pixels before start should come from x: begin from a copy of the given x, not an empty image"
+                hint = (
+                    "the pixels before start should come from x: begin from a copy of the given x, not an empty image"
+                )
             else:
                 hint = "keep x's pixels before raster index start, then draw start, start + 1, ... in raster order"
-            expect(False, "completing 2 images given their first 5 pixels (start=5), with a model that counts up",
-                   expected.flatten(1).tolist(), out.flatten(1).tolist(), hint)
-        expect(model.calls == 12 - start, "one model call per pixel drawn (7 from start=5)", 12 - start, model.calls,
-               "do not run the model for the pixels before start")
+            expect(
+                False,
+                "completing 2 images given their first 5 pixels (start=5), with a model that counts up",
+                expected.flatten(1).tolist(),
+                out.flatten(1).tolist(),
+                hint,
+            )
+        expect(
+            model.calls == 12 - start,
+            "one model call per pixel drawn (7 from start=5)",
+            12 - start,
+            model.calls,
+            "do not run the model for the pixels before start",
+        )
 
-    return run_cases("sample", [
-        Case("returns integer images of the right shape", shape, required=True),
-        Case("raster order, one conditional at a time", raster),
-        Case("the first pixel follows the model's marginal", marginal),
-        Case("completes the given pixels of x from start on", completion),
-    ])
+    return run_cases(
+        "sample",
+        [
+            Case("returns integer images of the right shape", shape, required=True),
+            Case("raster order, one conditional at a time", raster),
+            Case("the first pixel follows the model's marginal", marginal),
+            Case("completes the given pixels of x from start on", completion),
+        ],
+    )
 
 
 def _counted(given: torch.Tensor, start: int, levels: int) -> torch.Tensor:
-    """What a sampler gives with :class:`_Counter` (start level 3) from ``given``: its first ``start`` pixels, then +1 each."""
+    """What a sampler gives with :class:`_Counter` (start level 3) from ``given``.
+
+    Its first ``start`` pixels, then +1 each.
+    """
     flat = given.clone().long().flatten(1)
     for i in range(start, flat.shape[1]):
         flat[:, i] = 3 % levels if i == 0 else (flat[:, i - 1] + 1) % levels
@@ -446,50 +631,88 @@ PROBES: dict[str, list[Probe]] = {
         Probe("masks A and B for k = 3, 5, 7", "[causal_mask(k, t).float() for k in (3, 5, 7) for t in 'AB']"),
     ],
     "check-masked-conv": [
-        Probe("output of a masked convolution on random input", "MaskedConv2d(3, 4, 5, 'A')(inp['x'])",
-              lambda g: {"x": torch.randn(2, 3, 8, 8, generator=g)}),
-        Probe("type B on random input", "MaskedConv2d(2, 3, 3, 'B')(inp['x'])",
-              lambda g: {"x": torch.randn(2, 2, 6, 6, generator=g)}),
-        Probe("type A after a weight update (the mask holds at every call)",
-              "(lambda m: (m.weight.data.add_(inp['dw']), m(inp['x']))[1])(MaskedConv2d(2, 3, 5, 'A'))",
-              lambda g: {"x": torch.randn(2, 2, 7, 7, generator=g), "dw": torch.randn(3, 2, 5, 5, generator=g)}),
+        Probe(
+            "output of a masked convolution on random input",
+            "MaskedConv2d(3, 4, 5, 'A')(inp['x'])",
+            lambda g: {"x": torch.randn(2, 3, 8, 8, generator=g)},
+        ),
+        Probe(
+            "type B on random input",
+            "MaskedConv2d(2, 3, 3, 'B')(inp['x'])",
+            lambda g: {"x": torch.randn(2, 2, 6, 6, generator=g)},
+        ),
+        Probe(
+            "type A after a weight update (the mask holds at every call)",
+            "(lambda m: (m.weight.data.add_(inp['dw']), m(inp['x']))[1])(MaskedConv2d(2, 3, 5, 'A'))",
+            lambda g: {"x": torch.randn(2, 2, 7, 7, generator=g), "dw": torch.randn(3, 2, 5, 5, generator=g)},
+        ),
     ],
     "check-pixel-nll": [
-        Probe("nll per image and bits per dimension",
-              "[pixel_nll(inp['logits'], inp['x'].long()), bits_per_dim(pixel_nll(inp['logits'], inp['x'].long()), 64)]",
-              lambda g: {"logits": 2 * torch.randn(4, 17, 8, 8, generator=g), "x": torch.randint(17, (4, 1, 8, 8), generator=g)}),
+        Probe(
+            "nll per image and bits per dimension",
+            "[pixel_nll(inp['logits'], inp['x'].long()), bits_per_dim(pixel_nll(inp['logits'], inp['x'].long()), 64)]",
+            lambda g: {
+                "logits": 2 * torch.randn(4, 17, 8, 8, generator=g),
+                "x": torch.randint(17, (4, 1, 8, 8), generator=g),
+            },
+        ),
     ],
     "check-sample": [
-        Probe("raster order with a counting model",
-              f"sample({_FAKES}._Counter(17, int(inp['start'])), 2, shape=(1, 3, 5), levels=17)",
-              lambda g: {"start": torch.randint(17, (), generator=g)}),
-        Probe("completing given pixels from start on, with a counting model",
-              f"sample({_FAKES}._Counter(17, int(inp['first'])), 2, shape=(1, 3, 5), levels=17, x=inp['x'], "
-              "start=int(inp['start']))",
-              lambda g: {"first": torch.randint(17, (), generator=g), "x": torch.randint(17, (2, 1, 3, 5), generator=g),
-                         "start": torch.randint(1, 15, (), generator=g)}),
-        Probe("the first pixel follows the model's marginal",
-              f"[sample({_FAKES}._Marginal(inp['probs']), 4000, shape=(1, 1, 2), levels=5), inp['probs']]",
-              lambda g: {"probs": torch.softmax(torch.randn(5, generator=g), 0)},
-              check=_first_pixel),
+        Probe(
+            "raster order with a counting model",
+            f"sample({_FAKES}._Counter(17, int(inp['start'])), 2, shape=(1, 3, 5), levels=17)",
+            lambda g: {"start": torch.randint(17, (), generator=g)},
+        ),
+        Probe(
+            "completing given pixels from start on, with a counting model",
+            f"sample({_FAKES}._Counter(17, int(inp['first'])), 2, shape=(1, 3, 5), levels=17, x=inp['x'], "
+            "start=int(inp['start']))",
+            lambda g: {
+                "first": torch.randint(17, (), generator=g),
+                "x": torch.randint(17, (2, 1, 3, 5), generator=g),
+                "start": torch.randint(1, 15, (), generator=g),
+            },
+        ),
+        Probe(
+            "the first pixel follows the model's marginal",
+            f"[sample({_FAKES}._Marginal(inp['probs']), 4000, shape=(1, 1, 2), levels=5), inp['probs']]",
+            lambda g: {"probs": torch.softmax(torch.randn(5, generator=g), 0)},
+            check=_first_pixel,
+        ),
     ],
     "check-gated-layer": [
-        Probe("both stacks of a first layer on random input", "GatedLayer(4, 4, 3, True)(inp['v'], inp['h'])",
-              lambda g: {"v": torch.randn(2, 4, 5, 6, generator=g), "h": torch.randn(2, 4, 5, 6, generator=g)}),
-        Probe("both stacks of a later layer with 3 classes", "GatedLayer(4, 4, 3, False, 3)(inp['v'], inp['h'], inp['y'])",
-              lambda g: {"v": torch.randn(2, 4, 6, 5, generator=g), "h": torch.randn(2, 4, 6, 5, generator=g),
-                         "y": torch.randint(3, (2,), generator=g)}),
-        Probe("which inputs reach the centre output of a first and a later layer",
-              "[list(__import__('course_utils.checks.pixelcnn', fromlist=['_gated_dependencies'])._gated_dependencies("
-              "GatedLayer(c, 4, 3, first), c).values()) for first, c in ((True, 2), (False, 4))]"),
+        Probe(
+            "both stacks of a first layer on random input",
+            "GatedLayer(4, 4, 3, True)(inp['v'], inp['h'])",
+            lambda g: {"v": torch.randn(2, 4, 5, 6, generator=g), "h": torch.randn(2, 4, 5, 6, generator=g)},
+        ),
+        Probe(
+            "both stacks of a later layer with 3 classes",
+            "GatedLayer(4, 4, 3, False, 3)(inp['v'], inp['h'], inp['y'])",
+            lambda g: {
+                "v": torch.randn(2, 4, 6, 5, generator=g),
+                "h": torch.randn(2, 4, 6, 5, generator=g),
+                "y": torch.randint(3, (2,), generator=g),
+            },
+        ),
+        Probe(
+            "which inputs reach the centre output of a first and a later layer",
+            "[list(__import__('course_utils.checks.pixelcnn', fromlist=['_gated_dependencies'])._gated_dependencies("
+            "GatedLayer(c, 4, 3, first), c).values()) for first, c in ((True, 2), (False, 4))]",
+        ),
     ],
 }
 
 
 #: Graded on the model the notebook trained (see :class:`course_utils.checks.Trained`).
 TRAINED: dict[str, Trained] = {
-    "check-trained-pixelcnn": Trained("03_pixelcnn", "GatedPixelCNN()", "the bits per dimension (17 grey levels) of 90 digits that no notebook loads",
-                                      full=1.85, zero=2.3),
+    "check-trained-pixelcnn": Trained(
+        "03_pixelcnn",
+        "GatedPixelCNN()",
+        "the bits per dimension (17 grey levels) of 90 digits that no notebook loads",
+        full=1.85,
+        zero=2.3,
+    ),
 }
 
 

@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-from harness import (Server, demo_args, lab_args, launch_chromium, missing_browser_reason, open_notebook,
-                     run_all_cells, server_env, summarize)
+from harness import (
+    Server,
+    demo_args,
+    lab_args,
+    launch_chromium,
+    missing_browser_reason,
+    open_notebook,
+    run_all_cells,
+    server_env,
+    summarize,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -53,7 +61,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.write_line(
             f"{row['page']:10s} {row['where']:14s} {row['widget']:26s} {row['how']:8s} n={row['n']:3d}  "
             f"median {row['median_ms']:6.1f}  p95 {row['p95_ms']:6.1f}  max {row['max_ms']:6.1f}  "
-            f"(image changed in {row['image_changed']}/{row['n']})")
+            f"(image changed in {row['image_changed']}/{row['n']})"
+        )
     terminalreporter.write_line(f"written to {REPORTS / 'latency.json'}; screenshots in {REPORTS / 'screenshots'}")
 
 
@@ -97,8 +106,9 @@ def lab(browser, workdir: Path) -> Iterator[Server]:
     root.mkdir()
     for notebook in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
         shutil.copy(notebook, root / notebook.name)
-    server = Server(lab_args() + [f"--ServerApp.root_dir={root}"], workdir / "jupyterlab.log",
-                    server_env(workdir), cwd=root)
+    server = Server(
+        lab_args() + [f"--ServerApp.root_dir={root}"], workdir / "jupyterlab.log", server_env(workdir), cwd=root
+    )
     yield server
     server.stop()
 
@@ -183,11 +193,17 @@ def latency(request: pytest.FixtureRequest, reports: Path):
         for how in ("keyboard", "drag"):
             chosen = [m for m in moves if m.how == how]
             if chosen:
-                rows.append({"page": page, "where": where, "widget": widget, "how": how,
-                             **summarize([m.latency_ms for m in chosen]),
-                             "image_changed": sum(m.image_changed for m in chosen),
-                             "latencies_ms": [round(m.latency_ms, 1) for m in chosen]})
+                rows.append(
+                    {
+                        "page": page,
+                        "where": where,
+                        "widget": widget,
+                        "how": how,
+                        **summarize([m.latency_ms for m in chosen]),
+                        "image_changed": sum(m.image_changed for m in chosen),
+                        "latencies_ms": [round(m.latency_ms, 1) for m in chosen],
+                    }
+                )
         (reports / "latency.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
 
     return add
-

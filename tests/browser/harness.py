@@ -30,14 +30,23 @@ from typing import Callable
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
     # the tests keep one tab per notebook: no tab may be slowed down for being in the background
-    "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
 ]
-HOW_TO_RUN = ("run `make test-browser`: it installs Debian's chromium (apt-get) and runs the browser tests; "
-              "COURSE_CHROMIUM=/path/to/chromium points them at another Chromium")
+HOW_TO_RUN = (
+    "run `make test-browser`: it installs Debian's chromium (apt-get) and runs the browser tests; "
+    "COURSE_CHROMIUM=/path/to/chromium points them at another Chromium"
+)
 
 
 def chromium_path() -> str | None:
@@ -66,7 +75,10 @@ def missing_browser_reason() -> str | None:
 def launch_chromium(playwright, user_data_dir: Path, viewport: tuple[int, int] = (1400, 1000)):
     """A headless Chromium with a fresh profile in ``user_data_dir`` (a Playwright BrowserContext)."""
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
+        str(user_data_dir),
+        executable_path=chromium_path(),
+        headless=True,
+        args=CHROMIUM_ARGS,
         viewport={"width": viewport[0], "height": viewport[1]},
     )
 
@@ -84,8 +96,9 @@ class Server:
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         args = [a.format(port=self.port, token=self.token) for a in args]
-        self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
         up = threading.Event()
 
         def drain() -> None:  # copy the output to the log; note when the server says it is up
@@ -100,8 +113,10 @@ class Server:
         threading.Thread(target=drain, daemon=True).start()
         if not up.wait(timeout) or self.process.poll() is not None:
             self.stop()
-            raise RuntimeError(f"{args[2] if len(args) > 2 else args[0]} did not start within {timeout:.0f} s; "
-                               f"its log: {log}\n{log.read_text(encoding='utf-8')[-3000:]}")
+            raise RuntimeError(
+                f"{args[2] if len(args) > 2 else args[0]} did not start within {timeout:.0f} s; "
+                f"its log: {log}\n{log.read_text(encoding='utf-8')[-3000:]}"
+            )
 
     def page_url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
@@ -133,16 +148,28 @@ def server_env(home: Path) -> dict[str, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(values, encoding="utf-8")
     env.update(
-        JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(home / "lab-workspaces"),
-        JUPYTER_CONFIG_DIR=str(home / "jupyter-config"), JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "lab-workspaces"),
+        JUPYTER_CONFIG_DIR=str(home / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
         PYTHONUNBUFFERED="1",
     )
     return env
 
 
 def lab_args() -> list[str]:
-    return [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", "--port={port}",
-            "--port-retries=0", "--IdentityProvider.token={token}", "--allow-root"]
+    return [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        "--port={port}",
+        "--port-retries=0",
+        "--IdentityProvider.token={token}",
+        "--allow-root",
+    ]
 
 
 def demo_args() -> list[str]:
@@ -169,9 +196,11 @@ PAGE_PROBLEMS_JS = r"""() => {
 def page_problems(page) -> list[str]:
     """Errors, warnings, widgets that failed to render, and open dialogs, as a student would see them."""
     found = page.evaluate(PAGE_PROBLEMS_JS)
-    return ([f"error or warning output:\n{t}" for t in found["stderr"]]
-            + [f"a widget did not render: {t}" for t in found["widgetErrors"]]
-            + [f"a dialog blocks the page: {t}" for t in found["dialogs"]])
+    return (
+        [f"error or warning output:\n{t}" for t in found["stderr"]]
+        + [f"a widget did not render: {t}" for t in found["widgetErrors"]]
+        + [f"a dialog blocks the page: {t}" for t in found["dialogs"]]
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,11 +235,16 @@ ARM_JS = """(root) => {
 # its release may change nothing) to the load of the image.
 DONE_JS = """([root, tolerance]) => {
   const s = root.__course;
-  const number = t => { const m = t.replace(/\\u2212/g, '-').match(/[-+]?\\d+(?:\\.\\d+)?/); return m ? parseFloat(m[0]) : NaN; };
+  const number = t => {
+    const m = t.replace(/\\u2212/g, '-').match(/[-+]?\\d+(?:\\.\\d+)?/);
+    return m ? parseFloat(m[0]) : NaN;
+  };
   const slider = root.querySelector('.course-main-slider .widget-readout');
   const readout = root.querySelector('.course-widget-readout').textContent;
   const target = number(slider.textContent);
-  if (!(Math.abs(number(readout) - target) <= tolerance) || readout === s.readoutBefore || !s.values.length) return false;
+  if (!(Math.abs(number(readout) - target) <= tolerance) || readout === s.readoutBefore || !s.values.length) {
+    return false;
+  }
   const src = root.querySelector('img.course-widget-image').src;
   const changed = src !== s.srcBefore;
   const load = s.loads.find(l => l.src === src);
@@ -270,7 +304,9 @@ class WidgetDriver:
 
     def slider_fraction(self) -> float:
         """Where the handle is along the track, 0 (left) to 1 (right)."""
-        low, high, now = (float(self.handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuenow"))
+        low, high, now = (
+            float(self.handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuenow")
+        )
         return (now - low) / (high - low) if high > low else 0.0
 
     def image_digest(self) -> str:
@@ -328,8 +364,12 @@ def summarize(latencies_ms: list[float]) -> dict[str, float]:
     """Median and 95th percentile (nearest rank) of a list of latencies, in ms."""
     ordered = sorted(latencies_ms)
     p95 = ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
-    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1),
-            "max_ms": round(ordered[-1], 1)}
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(ordered[-1], 1),
+    }
 
 
 def widget_kinds_in(source: str) -> list[str]:
@@ -349,7 +389,8 @@ ALL_CELLS_RUN_JS = """() => {
   const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
   const idle = indicator !== null && indicator.dataset.status === 'idle';
   const queued = prompts.filter(p => p.includes('*')).length;
-  return idle && prompts.length > 0 && queued === 0 ? prompts.filter(p => /\\d/.test(p)).length + '/' + prompts.length : false;
+  if (!idle || prompts.length === 0 || queued > 0) return false;
+  return prompts.filter(p => /\\d/.test(p)).length + '/' + prompts.length;
 }"""
 
 
@@ -371,8 +412,10 @@ def run_all_cells(page, timeout_ms: float) -> tuple[int, int]:
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     try:  # the first code cell is queued or done: the run has started
-        page.wait_for_function("() => /[*\\d]/.test(document.querySelector("
-                               "'.jp-Notebook .jp-CodeCell .jp-InputPrompt').textContent)", timeout=30_000)
+        page.wait_for_function(
+            "() => /[*\\d]/.test(document.querySelector('.jp-Notebook .jp-CodeCell .jp-InputPrompt').textContent)",
+            timeout=30_000,
+        )
     except Exception as err:
         raise AssertionError("Run > Run All Cells did not start the notebook within 30 s") from err
     ran, total = page.wait_for_function(ALL_CELLS_RUN_JS, timeout=timeout_ms, polling=250).json_value().split("/")
@@ -392,8 +435,9 @@ def exercise_widget(page, root, screenshot: Path, presses: int = 20, drags: int 
     """
     driver = WidgetDriver(page, root)
     root.locator("img.course-widget-image").wait_for()
-    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0",
-                           arg=root.locator("img.course-widget-image").element_handle())
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=root.locator("img.course-widget-image").element_handle()
+    )
     before = driver.image_digest()
     move = driver.press("PageUp" if driver.slider_fraction() < 0.5 else "PageDown")
     after = driver.image_digest()

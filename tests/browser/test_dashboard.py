@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from harness import exercise_widget, page_problems, widget_kinds_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +19,10 @@ def test_dashboard_shows_its_widgets_without_errors(dashboard, watch, reports):
     dashboard.locator("img.course-widget-image").nth(len(KINDS) - 1).wait_for()
     problems = page_problems(dashboard)
     assert not problems, "the dashboard:\n\n" + "\n\n".join(problems)
-    shown = [c.split("course-widget-")[1].split()[0] for c in
-             (widgets.nth(i).get_attribute("class") for i in range(widgets.count()))]
+    shown = [
+        c.split("course-widget-")[1].split()[0]
+        for c in (widgets.nth(i).get_attribute("class") for i in range(widgets.count()))
+    ]
     assert shown == KINDS, f"the dashboard should show {KINDS}, it shows {shown}"
     viewport = dashboard.viewport_size  # Voila scrolls inside the page: show it all at once for the record
     dashboard.set_viewport_size({"width": viewport["width"], "height": 3200})

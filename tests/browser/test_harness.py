@@ -9,6 +9,8 @@ def test_summary_uses_the_median_and_the_nearest_rank_95th_percentile():
 
 
 def test_widgets_are_found_by_their_view_classes_in_a_lesson_source():
-    source = ("p = widgets.LatentPerturbation(decode, codes)\n"
-              "widgets.Interpolation(decode, codes)\nwidgets.Snapshot(1, x)\nwidgets.ModeCollapseExplorer(s, d, e)\n")
+    source = (
+        "p = widgets.LatentPerturbation(decode, codes)\n"
+        "widgets.Interpolation(decode, codes)\nwidgets.Snapshot(1, x)\nwidgets.ModeCollapseExplorer(s, d, e)\n"
+    )
     assert widget_kinds_in(source) == ["latent-perturbation", "interpolation", "mode-collapse-explorer"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from harness import exercise_widget, page_problems, widget_kinds_in
 
 from course_tools.build import lesson_sources
-from harness import exercise_widget, page_problems, widget_kinds_in
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = {path.stem: path.read_text(encoding="utf-8") for path in lesson_sources(ROOT)}
