@@ -53,9 +53,12 @@ REFERENCES: dict[str, list[str]] = {
         "VEEGAN (Srivastava et al. 2017), 2,500 samples: GAN 1/8 modes with 99.3% high quality on the ring, "
         "3.3/25 with 0.5% on the grid; VEEGAN 8/8 with 52.9%, 24.6/25 with 40%",
         "PacGAN (Lin et al. 2018): PacGAN4 7.8/8 modes with 95.9% high quality (ring), 24.8/25 with 93.6% (grid)",
-        "Lesson figures: the same metrics for a GAN and for PacGAN2 (same networks, recipe, seed and budget: "
-        "gan2d.RECIPE), and inception-style score / Fréchet distance on the project's own digit classifier for the "
-        "DCGAN, the conditional DCGAN and real training digits (comparable only with this classifier)",
+        "Mescheder et al. 2018 (Which Training Methods for GANs do actually Converge?): the R1 penalty makes "
+        "training converge locally where unregularised GANs circle the equilibrium",
+        "Lesson figures: the same metrics for a GAN (gan), for PacGAN2 (pacgan) and for the GAN with the R1 "
+        "penalty (remedy), same networks, recipe, seed and budget (gan2d.RECIPE); inception-style score / Fréchet "
+        "distance on the project's own digit classifier for the DCGAN, the conditional DCGAN and real training digits "
+        "(comparable only with this classifier)",
     ],
     "05_wgan": [
         "Aim of the course: all 8 and all 25 modes with at least 90% high-quality samples within one CPU minute",

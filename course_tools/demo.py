@@ -50,7 +50,7 @@ class LectureModels:
 def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]:
     """Lesson 04's baseline GAN on the ring: its snapshots, from the cache that lesson's run filled, or trained now."""
     lesson = lesson_namespace("04_gan", GAN_CELLS, quiet=True)
-    run = lesson["run_2d"]("ring", False)  # gan2d.train_2d caches the run, keyed by the recipe and the code
+    run = lesson["run_2d"]("ring", "GAN")  # gan2d.train_2d caches the run, keyed by the recipe and the code
     where = "loaded from the cache" if run.cached else "trained now"
     summary = f"GAN on the ring: trained in {run.seconds:.0f} s ({where}); after training {run.coverage}"
     return run.snapshots, summary, data.load("ring").extent

@@ -18,7 +18,7 @@
 # 1. find the optimal discriminator and what the game minimises (a Jensen-Shannon divergence);
 # 2. write both generator losses, and see why one of them stalls;
 # 3. see why a game is harder to optimise than a loss;
-# 4. watch mode collapse happen, measure it, and remedy it;
+# 4. watch mode collapse happen, measure it, and fight it two ways (packing, and the R1 penalty);
 # 5. train a DCGAN and a class-conditional GAN on digits, and score them with a classifier.
 
 # %%
@@ -348,7 +348,7 @@ checks.check_modes_captured(modes_captured)
 # ReLU units; noise $z$ of 16 dimensions on the ring, and of 2 on the grid (with 16, none of our
 # runs learned to spread over the grid at this budget); Adam with a learning rate of $10^{-3}$ and
 # the betas of Gulrajani et al. ($0.5$, $0.9$); and a moving average of the generator's weights as
-# the model we evaluate (it smooths the last steps' jitter away, which sharpens the samples). The baseline and the remedy use the same recipe, seed and number of steps
+# the model we evaluate (it smooths the last steps' jitter away, which sharpens the samples). The baseline and both remedies use the same recipe, seed and number of steps
 # (`gan2d.RECIPE`, which lesson 05 uses too). Your `gan_step` is the algorithm; `gan2d.train_2d`
 # only feeds it batches, keeps the weight average and takes snapshots for the explorer.
 #
@@ -365,24 +365,81 @@ checks.check_modes_captured(modes_captured)
 # noise vectors: the generator makes $m$ samples for every verdict, the price packing pays.
 # (Minibatch discrimination, Salimans et al. 2016, and the minibatch standard deviation of Karras
 # et al. 2018 are the same idea in another form: a feature of the whole batch.)
+#
+# **The second remedy: a discriminator that settles.** Section 3's game circled its equilibrium
+# forever. Mescheder, Geiger & Nowozin (2018) show that unregularised GAN training does the same
+# near a good solution: the discriminator keeps a slope on the data, the generator overshoots,
+# and the two chase each other round the modes (watch the explorer below). Their fix penalises
+# the slope of the discriminator's logit $D_\psi$ *on the real data*:
+#
+# $$
+# R_1(\psi) = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_\text{data}} \big\| \nabla_x D_\psi(x) \big\|^2 ,
+# \qquad \mathcal{L}_D \leftarrow \mathcal{L}_D + R_1 .
+# $$
+#
+# Where the generator matches the data, the best discriminator is constant and the penalty is
+# zero, so the equilibrium does not move; around it the penalty acts as friction. On section 3's
+# game it turns $\max_y xy$ into $\max_y xy - \frac{\gamma}{2} y^2$: the flow $\dot x = -y$,
+# $\dot y = x - \gamma y$ has eigenvalues $(-\gamma \pm \sqrt{\gamma^2 - 4})/2$, whose real parts are
+# negative, so small gradient steps spiral *in* instead of circling. Your `gan_step` again stays
+# as it is: `WithR1` hands it the discriminator's optimiser with the penalty's gradient added just
+# before each step, which is the same as adding $R_1$ to the loss (gradients add up). A
+# non-packed discriminator judges one sample at a time, so this remedy also costs no extra
+# samples; the price is a second backward pass through $D$ for $\nabla_x D_\psi$.
 
 # %% id="lib-gan-2d-run"
 RECIPE = gan2d.RECIPE if not fast_mode() else replace(gan2d.RECIPE, steps={"ring": 150, "grid": 150})
 PACK = 2  # samples per pack: PacGAN2
+GAMMA = 0.3  # the weight of the R1 penalty
+METHODS = ("GAN", f"PacGAN{PACK}", "GAN + R1")
 
 
-def run_2d(name: str, remedy: bool) -> gan2d.Run2D:
-    """Train the GAN (or the remedy) on a mixture with your gan_step; cached, with snapshots for the explorer."""
+class WithR1:
+    """The discriminator's optimiser, with the R1 penalty (gamma / 2) E ||grad_x D(x)||^2 on ``real`` added.
+
+    ``gan_step`` calls ``zero_grad()``, backpropagates the discriminator's loss, then ``step()``:
+    here ``step()`` first backpropagates the penalty on this batch of real points (its gradient adds
+    to the loss's), then lets the optimiser step. Every other use is passed to the optimiser.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, D: nn.Module, real: torch.Tensor, gamma: float):
+        self.optimizer, self.D, self.real, self.gamma = optimizer, D, real, gamma
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        x = self.real.detach().requires_grad_(True)
+        logits = self.D(x)
+        (grad_x,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+        penalty = self.gamma / 2 * grad_x.pow(2).sum() / len(logits)  # the mean over the verdicts
+        penalty.backward()
+        self.optimizer.step()
+
+
+def r1_step(gamma: float):
+    """Your gan_step, with the discriminator's loss regularised by R1 of weight gamma."""
+    def step(G, D, opt_G, opt_D, real, z):
+        return gan_step(G, D, opt_G, WithR1(opt_D, D, real, gamma), real, z)
+    return step
+
+
+def run_2d(name: str, method: str = "GAN") -> gan2d.Run2D:
+    """Train one of METHODS on a mixture with your gan_step; cached, with snapshots for the explorer."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     seed_everything(0)
     G = gan2d.mlp(RECIPE.z_dim[name], 2)
-    D = gan2d.Packed(m=PACK) if remedy else gan2d.mlp(2, 1)
-    return gan2d.train_2d(name, gan_step, G, D, RECIPE, label=f"PacGAN{PACK}" if remedy else "GAN")
+    D = gan2d.Packed(m=PACK) if method == f"PacGAN{PACK}" else gan2d.mlp(2, 1)
+    step = r1_step(GAMMA) if method == "GAN + R1" else gan_step
+    label = {"GAN": "GAN", f"PacGAN{PACK}": f"PacGAN{PACK}", "GAN + R1": f"R1-{GAMMA:g}"}[method]
+    return gan2d.train_2d(name, step, G, D, RECIPE, label=label)
 
 
 # %%
-runs_2d = {(name, remedy): run_2d(name, remedy) for name in ("ring", "grid") for remedy in (False, True)}
-for (name, remedy), run in runs_2d.items():
-    print(f"{name:4s} {f'PacGAN{PACK}' if remedy else 'GAN (baseline)':15s} {run.coverage}   "
+runs_2d = {(name, method): run_2d(name, method) for name in ("ring", "grid") for method in METHODS}
+for (name, method), run in runs_2d.items():
+    print(f"{name:4s} {method:10s} {run.coverage}   "
           f"(trained in {run.seconds:.1f} s{', loaded from the cache' if run.cached else ''})")
 
 # %% [markdown]
@@ -394,28 +451,29 @@ for (name, remedy), run in runs_2d.items():
 
 # %%
 ring = data.load("ring", n=2000, seed=0)
-explorer = widgets.ModeCollapseExplorer(runs_2d[("ring", False)].snapshots, ring.x, ring.extent,
+explorer = widgets.ModeCollapseExplorer(runs_2d[("ring", "GAN")].snapshots, ring.x, ring.extent,
                                         title="GAN on the ring")
 explorer
 
 # %%
-fig, axes = plt.subplots(2, 4, figsize=(15, 7.4))
-for row, remedy in enumerate((False, True)):
-    snapshots = runs_2d[("ring", remedy)].snapshots
+fig, axes = plt.subplots(3, 4, figsize=(15, 11))
+for row, method in enumerate(METHODS):
+    snapshots = runs_2d[("ring", method)].snapshots
     for col, k in enumerate(np.linspace(0, len(snapshots) - 1, 4).astype(int)):
         viz.plot_2d(snapshots[k].samples, ring.x, ring.extent, field=snapshots[k].field, ax=axes[row, col],
-                    title=f"{f'PacGAN{PACK}' if remedy else 'GAN'}, step {snapshots[k].step}")
-plt.suptitle(f"ring of 8: the GAN (top) and PacGAN{PACK} (bottom) during training, same seed and recipe")
+                    title=f"{method}, step {snapshots[k].step}")
+plt.suptitle(f"ring of 8 during training: the GAN (top), PacGAN{PACK} (middle), the GAN with R1 (bottom); "
+             "same seed and recipe")
 plt.tight_layout()
 plt.show()
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
-for ax, ((name, remedy), run) in zip(axes, runs_2d.items()):
+fig, axes = plt.subplots(2, 3, figsize=(12, 8))
+for ax, ((name, method), run) in zip(axes.flat, runs_2d.items()):
     mixture = data.load(name, n=2500, seed=5)
     c = run.coverage
     viz.plot_2d(run.samples, mixture.x, mixture.extent, ax=ax,
-                title=f"{name}, {f'PacGAN{PACK}' if remedy else 'GAN'}\n{c.modes_captured}/{c.n_modes} modes, "
+                title=f"{name}, {method}\n{c.modes_captured}/{c.n_modes} modes, "
                       f"{100 * c.high_quality:.0f}% high quality")
 plt.suptitle("2,500 samples of the averaged generator after training: which modes are covered?")
 plt.tight_layout()
@@ -427,18 +485,22 @@ def coverage_sentence(run: gan2d.Run2D) -> str:
     return f"{c.modes_captured} of {c.n_modes} modes, with {100 * c.high_quality:.0f}% of the samples high quality"
 
 
-def remedy_sentence(name: str, gan: gan2d.Run2D, fix: gan2d.Run2D) -> str:
-    """What packing did on one mixture, in words that hold for this run's numbers."""
-    if fix.coverage.modes_captured == fix.coverage.n_modes:
-        return f"On the {name}, packing covers every mode."
-    if fix.coverage.modes_captured > gan.coverage.modes_captured:
-        return f"On the {name}, packing covers more modes than the GAN, but not all of them at this budget."
-    return (f"On the {name}, packing does not cover more modes than the GAN in this run: at this budget it is "
+def remedy_sentence(name: str, what: str, gan: gan2d.Run2D, fix: gan2d.Run2D) -> str:
+    """What a remedy did on one mixture, in words that hold for this run's numbers."""
+    c = fix.coverage
+    if c.modes_captured == c.n_modes and c.high_quality >= 0.85:
+        return f"On the {name}, {what} covers every mode, sharply."
+    if c.modes_captured == c.n_modes:
+        return f"On the {name}, {what} covers every mode, but many samples lie between them."
+    if c.modes_captured > gan.coverage.modes_captured:
+        return f"On the {name}, {what} covers more modes than the GAN, but not all of them at this budget."
+    return (f"On the {name}, {what} does not cover more modes than the GAN in this run: at this budget it is "
             "not a reliable remedy there.")
 
 
-gan_ring, gan_grid = runs_2d[("ring", False)], runs_2d[("grid", False)]
-fix_ring, fix_grid = runs_2d[("ring", True)], runs_2d[("grid", True)]
+gan_ring, gan_grid = runs_2d[("ring", "GAN")], runs_2d[("grid", "GAN")]
+pac_ring, pac_grid = runs_2d[("ring", f"PacGAN{PACK}")], runs_2d[("grid", f"PacGAN{PACK}")]
+fix_ring, fix_grid = runs_2d[("ring", "GAN + R1")], runs_2d[("grid", "GAN + R1")]
 collapsed = all(r.coverage.modes_captured < r.coverage.n_modes / 2 for r in (gan_ring, gan_grid))
 blurred = [name for name, r in (("ring", gan_ring), ("grid", gan_grid)) if r.coverage.high_quality < 0.8]
 if collapsed and not blurred:
@@ -454,9 +516,12 @@ else:
 say(f"""**What the numbers show** (this run). The GAN captures {coverage_sentence(gan_ring)} on the ring,
 and {coverage_sentence(gan_grid)} on the grid.
 {collapse_sentence}
-Judging packs of {PACK}, the same networks capture {coverage_sentence(fix_ring)} on the ring, and
-{coverage_sentence(fix_grid)} on the grid. {remedy_sentence("ring", gan_ring, fix_ring)}
-{remedy_sentence("grid", gan_grid, fix_grid)} `course bench --lesson 04_gan --seeds 0 1 2` runs every seed.
+Judging packs of {PACK}, the same networks capture {coverage_sentence(pac_ring)} on the ring, and
+{coverage_sentence(pac_grid)} on the grid. {remedy_sentence("ring", "packing", gan_ring, pac_ring)}
+{remedy_sentence("grid", "packing", gan_grid, pac_grid)}
+With the R1 penalty (γ = {GAMMA:g}) and no packing, the GAN captures {coverage_sentence(fix_ring)} on the ring, and {coverage_sentence(fix_grid)} on the grid.
+{remedy_sentence("ring", "the penalty", gan_ring, fix_ring)} {remedy_sentence("grid", "the penalty", gan_grid, fix_grid)}
+`course bench --lesson 04_gan --seeds 0 1 2` runs every seed.
 The published marks are in the bench: VEEGAN (Srivastava et al. 2017) reports a GAN capturing 1 of 8
 and 3.3 of 25 modes, and PacGAN4 (Lin et al. 2018) 7.8 of 8 and 24.8 of 25, with far longer training.""")
 
@@ -752,8 +817,9 @@ checks.check_trained(Generator)
 # * A GAN is trained by a game: $D$ learns $D^* = p_\text{data}/(p_\text{data} + p_G)$, and then
 #   $G$ minimises $2\,\mathrm{JSD} - 2 \log 2$. Use the non-saturating generator loss.
 # * Games do not converge like losses do: gradient play circles or spirals around equilibria.
-# * Mode collapse is measurable (modes captured, % high quality, KL) and can be fought by letting
-#   $D$ see whole batches. Instance noise helps when supports do not overlap.
+# * Mode collapse is measurable (modes captured, % high quality, KL). It can be fought by letting
+#   $D$ judge packs of samples, or by making the game settle: the R1 penalty on $D$'s slope at the
+#   data. Instance noise helps when supports do not overlap.
 # * Without a likelihood, samples are scored by a classifier, and only comparably with the same one.
 #
 # **✎ Question.** Why does the Jensen-Shannon divergence give the generator no useful signal when
@@ -768,14 +834,16 @@ checks.check_trained(Generator)
 
 # %%
 metrics_04 = {}
-for (name, remedy), run in runs_2d.items():
-    metrics_04.update(run.metrics(f"{name}_{'remedy' if remedy else 'gan'}"))
+for (name, method), run in runs_2d.items():
+    metrics_04.update(run.metrics(f"{name}_{ {'GAN': 'gan', f'PacGAN{PACK}': 'pacgan', 'GAN + R1': 'remedy'}[method]}"))
 for name, key in (("real training digits", "real"), ("DCGAN", "dcgan"), ("conditional DCGAN", "conditional")):
     metrics_04[f"{key}_inception_score"] = scores[name]["inception_score"]
     metrics_04[f"{key}_frechet"] = scores[name]["frechet_distance"]
-summary = (f"ring GAN {metrics_04['ring_gan_modes']}/8 ({metrics_04['ring_gan_hq']:.0f}% HQ) vs PacGAN{PACK} "
-           f"{metrics_04['ring_remedy_modes']}/8 ({metrics_04['ring_remedy_hq']:.0f}%), grid {metrics_04['grid_gan_modes']}/25 "
-           f"({metrics_04['grid_gan_hq']:.0f}%) vs {metrics_04['grid_remedy_modes']}/25 ({metrics_04['grid_remedy_hq']:.0f}%); "
+summary = (f"ring GAN {metrics_04['ring_gan_modes']}/8 ({metrics_04['ring_gan_hq']:.0f}% HQ), PacGAN{PACK} "
+           f"{metrics_04['ring_pacgan_modes']}/8 ({metrics_04['ring_pacgan_hq']:.0f}%), R1 "
+           f"{metrics_04['ring_remedy_modes']}/8 ({metrics_04['ring_remedy_hq']:.0f}%); grid {metrics_04['grid_gan_modes']}/25 "
+           f"({metrics_04['grid_gan_hq']:.0f}%), {metrics_04['grid_pacgan_modes']}/25 ({metrics_04['grid_pacgan_hq']:.0f}%), "
+           f"{metrics_04['grid_remedy_modes']}/25 ({metrics_04['grid_remedy_hq']:.0f}%); "
            f"DCGAN IS {metrics_04['dcgan_inception_score']:.2f} FD {metrics_04['dcgan_frechet']:.1f} "
            f"(real {metrics_04['real_inception_score']:.2f} / {metrics_04['real_frechet']:.1f})")
 record("04_gan", metrics_04, summary);

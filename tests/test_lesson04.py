@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -133,3 +134,39 @@ def test_conditional_networks_take_their_labels_as_arguments():
     G.train()
     losses = ns["conditional_step"](G, D, opt_G, opt_D, torch.rand(6, 1, 8, 8), z, y)
     assert set(losses) >= {"loss_D", "loss_G"} and not hasattr(G, "y") and not hasattr(D, "y")
+
+
+def test_the_r1_optimiser_adds_the_penalty_to_the_discriminators_loss(solution):
+    """gan_step with WithR1 makes the same update as one written with gamma/2 E||grad_x D||^2 in loss_D."""
+    torch.manual_seed(0)
+    G, D = gan2d.mlp(2, 2, hidden=8), gan2d.mlp(2, 1, hidden=8)
+    real, z = torch.randn(32, 2), torch.randn(32, 2)
+    gamma = 0.7
+
+    def by_hand(G, D, real, z):
+        opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+        x = real.clone().requires_grad_(True)
+        logits = D(x)
+        (grad_x,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+        loss_D = solution["discriminator_loss"](logits, D(G(z).detach())) + gamma / 2 * grad_x.pow(2).sum(1).mean()
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        return [p.detach().clone() for p in D.parameters()]
+
+    G1, D1, G2, D2 = copy.deepcopy(G), copy.deepcopy(D), copy.deepcopy(G), copy.deepcopy(D)
+    want = by_hand(G1, D1, real, z)
+    step = solution["r1_step"](gamma)
+    step(G2, D2, torch.optim.SGD(G2.parameters(), lr=0.1), torch.optim.SGD(D2.parameters(), lr=0.1), real, z)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(want, D2.parameters()))
+    # and without the penalty the step differs: the term is really there
+    G3, plain = copy.deepcopy(G), copy.deepcopy(D)
+    solution["gan_step"](
+        G3, plain, torch.optim.SGD(G3.parameters(), lr=0.1), torch.optim.SGD(plain.parameters(), lr=0.1), real, z
+    )
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(want, plain.parameters()))
+
+
+def test_run_2d_names_its_methods(solution):
+    with pytest.raises(ValueError, match="method must be one of"):
+        solution["run_2d"]("ring", True)
