@@ -253,7 +253,7 @@ def code_fingerprint(*functions: Callable[..., Any], values: bool = True) -> str
                 parts.append(repr(value))
         module = getattr(target, "__module__", None)
         names = getattr(target, "__globals__", {})
-        for name in code.co_names:
+        for name in _names_used(code):
             value = names.get(name)
             if (inspect.isfunction(value) or inspect.isclass(value)) and getattr(value, "__module__", None) == module:
                 visit(value)
@@ -261,6 +261,15 @@ def code_fingerprint(*functions: Callable[..., Any], values: bool = True) -> str
     for fn in functions:
         visit(fn)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _names_used(code: Any) -> list[str]:
+    """The global names a code object and the functions defined inside it use (a step written in ``fit``)."""
+    names = list(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            names += [n for n in _names_used(c) if n not in names]
+    return names
 
 
 def _code_text(code: Any) -> str:

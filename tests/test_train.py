@@ -347,3 +347,21 @@ def test_code_fingerprint_is_the_same_from_a_file_and_from_exec(tmp_path):
             env={**os.environ, "PYTHONHASHSEED": hash_seed},
         ).stdout.strip()
         assert out == train_module.code_fingerprint(module.loss)
+
+
+def _lesson_loss(x):
+    return x * 2
+
+
+def _nested_fit(model):
+    def step(i):
+        return _lesson_loss(i)
+
+    return step
+
+
+def test_code_fingerprint_follows_functions_named_inside_nested_steps(monkeypatch):
+    """A lesson's fit builds its step inside: a changed loss called only from that step still retrains."""
+    before = train.code_fingerprint(_nested_fit, values=False)
+    monkeypatch.setitem(globals(), "_lesson_loss", lambda x: x * 3)
+    assert train.code_fingerprint(_nested_fit, values=False) != before
