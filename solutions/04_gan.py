@@ -366,10 +366,10 @@ checks.check_modes_captured(modes_captured)
 # (Minibatch discrimination, Salimans et al. 2016, and the minibatch standard deviation of Karras
 # et al. 2018 are the same idea in another form: a feature of the whole batch.)
 #
-# **The second remedy: a discriminator that settles.** Section 3's game circled its equilibrium
-# forever. Mescheder, Geiger & Nowozin (2018) show that unregularised GAN training does the same
-# near a good solution: the discriminator keeps a slope on the data, the generator overshoots,
-# and the two chase each other round the modes (watch the explorer below). Their fix penalises
+# **The second remedy: a discriminator that settles.** Section 3's alternating steps circled their
+# equilibrium forever. Mescheder, Geiger & Nowozin (2018) show that unregularised GAN training can
+# do the same near a good solution: the discriminator keeps a slope on the data and the generator
+# overshoots it, again and again. Their fix penalises
 # the slope of the discriminator's logit $D_\psi$ *on the real data*:
 #
 # $$
@@ -399,7 +399,7 @@ class WithR1:
 
     ``gan_step`` calls ``zero_grad()``, backpropagates the discriminator's loss, then ``step()``:
     here ``step()`` first backpropagates the penalty on this batch of real points (its gradient adds
-    to the loss's), then lets the optimiser step. Every other use is passed to the optimiser.
+    to the loss's), then lets the optimiser step. Only these two methods are offered.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, D: nn.Module, real: torch.Tensor, gamma: float):
