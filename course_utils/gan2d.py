@@ -143,10 +143,8 @@ class Recipe:
     z_dim: Mapping[str, int] = field(default_factory=lambda: {"ring": 16, "grid": 2})  #: noise size per mixture
     batch: int = 256
     lr: float = 1e-3
-    betas: tuple[float, float] = (
-        0.5,
-        0.9,
-    )  #: Adam's, as Gulrajani et al. use for WGAN-GP; the learning rate stays constant
+    #: Adam's, as Gulrajani et al. use for WGAN-GP; the learning rate stays constant
+    betas: tuple[float, float] = (0.5, 0.9)
     ema: float = 0.999  #: the evaluated generator is this moving average of the trained one's weights
     snapshots: int = 30
 
@@ -285,9 +283,7 @@ def train_2d(
     with torch.no_grad():
         samples = G_average(torch.randn(2500, z_dim, generator=generator(123)).to(device)).cpu()
     history = train.History.from_dict(saved["history"])
-    history.epoch = {
-        k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)] for k, v in history.step.items()
-    }  # means over blocks of 100 steps
+    history.per_block(100)  # a run cached before the history kept them
     return Run2D(
         G_average,
         [Snapshot(*fields) for fields in saved["snapshots"]],

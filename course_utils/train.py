@@ -67,6 +67,13 @@ class History:
     def from_dict(cls, d: Mapping[str, Any]) -> "History":
         return cls(dict(d["step"]), dict(d["epoch"]), float(d["seconds"]))
 
+    def per_block(self, size: int = 100) -> None:
+        """Set ``epoch`` to the means of each term over blocks of ``size`` steps (for runs without epochs)."""
+        self.epoch = {
+            k: [sum(v[j : j + size]) / len(v[j : j + size]) for j in range(0, len(v), size)]
+            for k, v in self.step.items()
+        }
+
     @property
     def final(self) -> dict[str, float]:
         """The last epoch's mean of each logged term."""
@@ -579,18 +586,17 @@ def run_steps(
     returns the values to log, as numbers. This runner only keeps them (a :class:`History` whose
     ``epoch`` entries are means over blocks of 100 steps), shows a progress bar and, every
     ``every`` steps and after the last, calls ``snapshot(i)`` and keeps its result (the frames a
-    widget replays). ``models`` are moved to the device and put in training mode first, into
+    widget replays). ``models`` (already on their device) are put in training mode first, into
     evaluation mode while a snapshot is taken and after the last step. With ``seed`` set, the
     global random state is seeded first (:func:`~course_utils.device.seed_everything`), so draws
     made inside the step (a penalty's interpolation points, a buffer's choice) replay too.
     """
     if steps < 0:
         raise ValueError(f"steps must be 0 or more, not {steps}")
-    device = get_device()
     if seed is not None:
         seed_everything(seed)
     for model in models:
-        model.to(device).train()
+        model.train()
     history, snapshots = History(), []
 
     from tqdm.auto import tqdm
@@ -614,7 +620,5 @@ def run_steps(
         history.seconds = time.perf_counter() - start
         for model in models:
             model.eval()
-    history.epoch = {
-        k: [sum(v[j : j + 100]) / len(v[j : j + 100]) for j in range(0, len(v), 100)] for k, v in history.step.items()
-    }  # means over blocks of 100 steps
+    history.per_block(100)
     return history, snapshots
