@@ -20,9 +20,10 @@ Every ``*.ipynb`` in ``DIR`` is one student (the file name is the student id). F
    grader's own process, and the comparison happens there, so nothing a student defines, prints or
    monkeypatches can change a verdict.
 3. An exercise earns its points (from ``points=`` in ``solutions/NN_topic.py``) times the fraction
-   of its probes that pass. Probes come from ``course_utils.checks.<topic>.PROBES``; an
-   instructor's ``--hidden-tests`` file adds more (``PROBES = {grade_id: [Probe, ...]}``), which
-   count but whose code is never shown.
+   of its probes that pass. Probes are plain functions in ``course_tools.probes.<topic>`` (its
+   ``PROBES``); the kernel executes their module's source in a namespace of its own and calls them
+   with the notebook's definitions they name. An instructor's ``--hidden-tests`` file adds more
+   (``PROBES = {grade_id: [Probe, ...]}``, the same form), which count but whose code is never shown.
 4. An exercise graded on what the student's model learned (``TRAINED`` in the checks module: one
    in each of lessons 02, 03 and 04) is scored from ``STUDENT.weights.pt`` beside the notebook,
    the file the notebook wrote after training in the lecture configuration. The grader loads it
@@ -59,10 +60,11 @@ from typing import Any, Callable
 import torch
 
 import course_utils
-from course_utils.checks import Probe, Trained
+from course_utils.checks import Trained
 
 from .build import exercises, lesson_namespace, repo_root
 from .graded_models import GradingData, grade_weights_isolated, weights_file_for
+from .probes import Probe, evaluate, plain, source_of, topic_module
 
 __all__ = [
     "Probe",
@@ -120,30 +122,42 @@ del __grader_cap_output
 
 
 # ------------------------------------------------------------------------------------------------
-# Plain values
+# What the student's kernel runs for the probes
 # ------------------------------------------------------------------------------------------------
-def _plain(value):
-    """Tensors, numbers, sizes and (nested) lists of them, as CPU tensors: all a probe may return.
+def _kernel_call(modules, source, function, names, inputs, seed, output):
+    """Evaluate one probe in the student's kernel: ``function`` of the probe module ``source`` on the notebook's
+    definitions ``names`` and the inputs saved in ``inputs``, after seeding torch; save its plain value in ``output``.
 
-    Its source is also executed in the student's kernel (in a namespace of its own), so both sides
-    save exactly the same kind of value.
+    Its source is executed in the kernel (in a namespace of its own, with :func:`course_tools.probes.plain`).
+    Each probe module is executed once, into a namespace of its own, never the notebook's.
     """
     import torch
+    from IPython import get_ipython
 
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu").clone()
-    if isinstance(value, torch.Size):
-        return torch.tensor(list(value), dtype=torch.float64)
-    if isinstance(value, (bool, int, float)):
-        return torch.tensor(float(value), dtype=torch.float64)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    raise TypeError(f"a probe must give tensors or numbers, not {type(value).__name__}")
+    if source not in modules:
+        namespace = {"__name__": "__grader_probes__"}
+        exec(compile(modules["__sources__"][source], f"<probes {source}>", "exec"), namespace)
+        modules[source] = namespace
+    notebook = get_ipython().user_ns
+    missing = [name for name in names if name not in notebook]
+    if missing:
+        raise NameError(f"name {missing[0]!r} is not defined")
+    inp = torch.load(inputs, weights_only=True)
+    torch.manual_seed(seed)
+    value = modules[source][function](inp, **{name: notebook[name] for name in names})
+    torch.save(plain(value), output)
 
 
-PLAIN_HELPER = (
-    f"__grader_ns = {{}}\nexec({inspect.getsource(_plain)!r}, __grader_ns)\n__grader_plain = __grader_ns['_plain']\n"
-)
+def _kernel_helper(sources: dict[str, str]) -> str:
+    """The cell that defines ``__grader_call`` in the student's kernel, with the probe modules' sources."""
+    return (
+        "__grader_ns = {}\n"
+        f"exec({inspect.getsource(plain)!r}, __grader_ns)\n"
+        f"exec({inspect.getsource(_kernel_call)!r}, __grader_ns)\n"
+        f"__grader_modules = {{'__sources__': {sources!r}}}\n"
+        "__grader_call = __grader_ns['_kernel_call'].__get__(__grader_modules)\n"
+        "del __grader_ns\n"
+    )
 
 
 def _flatten(value: Any) -> list[torch.Tensor]:
@@ -188,13 +202,13 @@ def split_points(points: float, n: int) -> list[float]:
 # Probes and references
 # ------------------------------------------------------------------------------------------------
 def _checks_module(lesson: str):
-    """``course_utils.checks.<topic>`` for lesson ``NN_topic``: its checks, PROBES and REFERENCE_CONTEXT."""
+    """``course_utils.checks.<topic>`` for lesson ``NN_topic``: its checks and TRAINED."""
     return importlib.import_module(f"course_utils.checks.{lesson.split('_', 1)[1]}")
 
 
 def lesson_probes(lesson: str, hidden_tests: Path | None = None) -> dict[str, list[Probe]]:
-    """The probes of a lesson (from its checks module) and, if given, the instructor's hidden ones."""
-    probes = {k: list(v) for k, v in getattr(_checks_module(lesson), "PROBES", {}).items()}
+    """The probes of a lesson (``course_tools.probes.<topic>``) and, if given, the instructor's hidden ones."""
+    probes = {k: list(v) for k, v in topic_module(lesson).PROBES.items()}
     if hidden_tests is not None:
         spec = importlib.util.spec_from_file_location("hidden_tests", hidden_tests)
         hidden = importlib.util.module_from_spec(spec)
@@ -213,15 +227,9 @@ def reference_namespace(lesson: str, root: Path) -> dict:
         root=root,
         quiet=True,
         name=f"reference_{lesson}",
-        constants=getattr(_checks_module(lesson), "REFERENCE_CONTEXT", {}),
+        constants=getattr(topic_module(lesson), "REFERENCE_CONTEXT", {}),
         select=lambda meta: str(meta.get("id", "")).startswith(("ex-", "lib-")),
     )
-
-
-def _evaluate(expr: str, namespace: dict, inp: dict) -> Any:
-    local = dict(namespace)
-    local["inp"] = inp
-    return _plain(eval(expr, local))  # noqa: S307 - the reference solution, in the grader's process
 
 
 # ------------------------------------------------------------------------------------------------
@@ -442,13 +450,13 @@ def worker(job_path: Path) -> int:
             k,
             probe,
             nbformat.v4.new_code_cell(
-                f"import torch as __t\n__grader_in = __t.load({probe['inputs']!r}, weights_only=True)\n"
-                f"__t.save(__grader_plain((lambda inp: ({probe['expr']}))(__grader_in)), {probe['output']!r})"
+                f"__grader_call({probe['source']!r}, {probe['function']!r}, {probe['names']!r}, "
+                f"{probe['inputs']!r}, {probe['seed']!r}, {probe['output']!r})"
             ),
         )
         for k, probe in enumerate(job["probes"])
     ]
-    prelude, helper = nbformat.v4.new_code_cell(CAP_OUTPUT), nbformat.v4.new_code_cell(PLAIN_HELPER)
+    prelude, helper = nbformat.v4.new_code_cell(CAP_OUTPUT), nbformat.v4.new_code_cell(_kernel_helper(job["sources"]))
     nb.cells += [prelude, helper] + [cell for _, _, cell in probes]  # nbclient addresses cells by index
     fatal: set[int] = set()  # submission cells in which the kernel died: skipped when it is started again
     dead_probes: set[int] = set()
@@ -491,6 +499,10 @@ def worker(job_path: Path) -> int:
                     save()
                 running = ("helper", -1)
                 client.execute_cell(helper, nb.cells.index(helper))
+                failed = [o for o in helper.outputs if o.get("output_type") == "error"]
+                if failed:  # the grader's own cell: no probe can run without it
+                    why = f"{failed[0]['ename']}: {failed[0]['evalue']}"
+                    status["died"] = f"the grader's probe helper failed: {why}"[:300]
                 for k, probe, cell in probes:
                     if k in dead_probes:
                         continue
@@ -576,7 +588,7 @@ def prepare_probes(
             torch_seed = probe_seed % (2**31)
             torch.manual_seed(torch_seed)
             try:
-                expected = _evaluate(probe.expr, reference, {n: t.clone() for n, t in inputs.items()})
+                expected = evaluate(probe, reference, {n: t.clone() for n, t in inputs.items()})
             except Exception as err:  # noqa: BLE001 - a broken probe must not stop the batch
                 expected = err
             prepared.append(
@@ -655,18 +667,24 @@ def grade_submission(
         folder = Path(tmp) / "work"
         folder.mkdir()
         shutil.copyfile(path, folder / "submission.ipynb")
-        jobs = []
+        jobs, sources = [], {}
         for n, item in enumerate(prepared):
             torch.save(item.inputs, folder / f"in-{n}.pt")
+            source = item.probe.run.__module__
+            sources.setdefault(source, source_of(item.probe))
             jobs.append(
                 {
                     "key": item.key,
-                    "expr": f"(__t.manual_seed({item.torch_seed}), {item.probe.expr})[1]",
+                    "source": source,
+                    "function": item.probe.function,
+                    "names": item.probe.names,
+                    "seed": item.torch_seed,
                     "inputs": str(folder / f"in-{n}.pt"),
                     "output": str(folder / f"out-{n}.pt"),
                 }
             )
-        (folder / "job.json").write_text(json.dumps({"timeout_cell": timeout_cell, "probes": jobs}))
+        job = {"timeout_cell": timeout_cell, "probes": jobs, "sources": sources}
+        (folder / "job.json").write_text(json.dumps(job))
         token = os.urandom(12).hex()
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -739,7 +757,7 @@ def grade_submission(
                     try:
                         got, want = torch.load(output, weights_only=True), item.expected
                         if probe.check is not None:  # properties, computed here from the raw values
-                            got, want = _plain(probe.check(got)), _plain(probe.check(want))
+                            got, want = plain(probe.check(got)), plain(probe.check(want))
                         reason = _compare(got, want, probe)
                     except Exception as err:  # noqa: BLE001 - a forged or broken output file
                         reason = f"unreadable output ({type(err).__name__})"

@@ -247,8 +247,9 @@ def test_reports(graded):
 def test_hidden_tests_count_without_showing_their_code(tmp_path):
     hidden = tmp_path / "hidden.py"
     hidden.write_text(
-        "import torch\nfrom course_utils.checks import Probe\n"
-        "PROBES = {'check-reconstruction-loss': [Probe('secret', \"reconstruction_loss(inp['x'], inp['x'] * 0)\", "
+        "import torch\nfrom course_tools.probes import Probe\n\n"
+        "def against_zero(inp, reconstruction_loss):\n    return reconstruction_loss(inp['x'], inp['x'] * 0)\n\n"
+        "PROBES = {'check-reconstruction-loss': [Probe('secret', against_zero, "
         "lambda g: {'x': torch.rand(3, 1, 8, 8, generator=g)})]}\n"
     )
     submissions = tmp_path / "subs"
@@ -264,7 +265,7 @@ def test_hidden_tests_count_without_showing_their_code(tmp_path):
     report = json.loads((tmp_path / "out" / "student" / "results.json").read_text())
     hidden_tests = [t for t in report["tests"] if "hidden test" in t["name"]]
     assert len(hidden_tests) == 1 and hidden_tests[0]["visibility"] == "after_published"
-    assert "inp[" not in json.dumps(report) and "secret" not in json.dumps(report)
+    assert "against_zero" not in json.dumps(report) and "secret" not in json.dumps(report)
     assert result.scores["check-reconstruction-loss"] == 0  # mean instead of sum: every probe fails, the hidden one too
 
 

@@ -18,6 +18,7 @@ import torch
 
 from course_tools import grading
 from course_tools.build import exercises
+from course_tools.probes import evaluate, plain
 from course_utils.checks import CheckFailed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +50,10 @@ def probe_shares(lesson: str, grade_id: str, wrong_source: str, seeds: tuple[int
             torch.manual_seed(item.torch_seed)
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
-                    got = grading._evaluate(item.probe.expr, namespace, {k: v.clone() for k, v in item.inputs.items()})
+                    got = evaluate(item.probe, namespace, {k: v.clone() for k, v in item.inputs.items()})
                 want = item.expected
                 if item.probe.check is not None:
-                    got, want = grading._plain(item.probe.check(got)), grading._plain(item.probe.check(want))
+                    got, want = plain(item.probe.check(got)), plain(item.probe.check(want))
                 passed += not grading._compare(got, want, item.probe)
             except Exception:  # noqa: BLE001 - an error is a failed probe, as in the grader
                 pass

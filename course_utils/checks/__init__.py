@@ -1,7 +1,7 @@
 """Check cells: run a student's function on small fixed inputs and say what is wrong.
 
-A lesson's checks live in ``course_utils/checks/<topic>.py``; each ``check_<exercise>(fn)`` lists
-cases, and :func:`run_cases` runs them and prints one verdict::
+A lesson's checks live in ``course_utils/checks/<topic>.py``; each ``check_<exercise>(fn)`` is a
+:class:`Check` whose cases are ``with`` blocks, each named where its body is, and prints one verdict::
 
     reconstruction_loss: 2 of 5 tests pass
       ✓ returns a scalar tensor
@@ -17,10 +17,11 @@ verdict, not a traceback: the exception shows as one line (IPython's ``_render_t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
@@ -30,14 +31,14 @@ __all__ = [
     "NotDone",
     "NotYet",
     "Mismatch",
-    "Case",
     "Report",
-    "run_cases",
+    "Check",
     "expect",
     "expect_close",
     "expect_shape",
     "expect_tensor",
-    "Probe",
+    "expect_scalar",
+    "expect_keys",
     "seeded",
     "Trained",
     "check_weights_file",
@@ -45,28 +46,6 @@ __all__ = [
 
 PASS, FAIL, TODO, ERROR = "pass", "fail", "todo", "error"
 _MARK = {PASS: "✓", FAIL: "✗", ERROR: "✗", TODO: "…"}
-
-
-@dataclass
-class Probe:
-    """One graded evaluation for the auto-grader (``course_tools.grading``).
-
-    ``expr`` is an expression over ``inp`` (a dict of tensors drawn by ``inputs(generator)`` at
-    grading time). It runs in the student's kernel and, separately, on the reference solution; the
-    two results (tensors, numbers, or nested lists of them) must agree within ``atol`` / ``rtol``.
-    The global torch seed is set to the same value before both, so models built in ``expr`` start
-    from the same weights.
-    """
-
-    name: str
-    expr: str
-    inputs: Callable[[torch.Generator], dict[str, torch.Tensor]] = field(default=lambda g: {})
-    atol: float = 1e-4
-    rtol: float = 1e-3
-    hidden: bool = False
-    #: turns the raw values into the properties that are compared, in the grader's process (never in the
-    #: student's kernel, where torch could be monkeypatched): for answers that may legitimately differ
-    check: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,38 +98,33 @@ def check_weights_file(spec: Trained, namespace: dict[str, Any], path: Any = Non
     from ..train import WeightsError, load_weights
 
     where = Path(path if path is not None else spec.file)
-    built: dict[str, torch.nn.Module] = {}
-    meta: dict[str, Any] = {}
-
-    def builds() -> None:
-        built["model"] = eval(spec.build, dict(namespace))  # noqa: S307 - the course's own expression
-
-    def loads() -> None:
-        if not where.is_file():
-            raise NotYet(f"no {where.name} yet: train the model above, then run the cell that saves it")
-        try:
-            meta.update(load_weights(where, built["model"], spec.lesson))
-        except WeightsError as err:
-            raise Mismatch(str(err), hint="run the cells above that train and save the model, then this one") from None
-
-    def lecture() -> None:
-        expect(
-            meta.get("fast") is False,
-            "the weights were trained in fast mode",
-            hint=("the grader gives no points to weights trained with COURSE_FAST set: run the notebook without it"),
-        )
-
-    cases = [
-        Case(f"{spec.build} builds", builds, required=True),
-        Case("the weights file loads into it", loads, required=True),
-    ]
     if fast_mode():
         note = "fast mode is on, so this file is not the one to hand in"
     else:
         note = "hand it in with the notebook (on a hosted service, download it from the file browser first)"
-        cases.append(Case("trained in the lecture configuration", lecture))
     print(f"{spec.file}: {note}. The grader measures {spec.metric}: {spec.terms()}.")
-    return run_cases(f"trained model ({spec.file})", cases)
+    with Check(f"trained model ({spec.file})") as check:
+        with check.case(f"{spec.build} builds", required=True):
+            model = eval(spec.build, dict(namespace))  # noqa: S307 - the course's own expression
+        with check.case("the weights file loads into it", required=True):
+            if not where.is_file():
+                raise NotYet(f"no {where.name} yet: train the model above, then run the cell that saves it")
+            try:
+                meta = load_weights(where, model, spec.lesson)
+            except WeightsError as err:
+                hint = "run the cells above that train and save the model, then this one"
+                raise Mismatch(str(err), hint=hint) from None
+        if not fast_mode():
+            with check.case("trained in the lecture configuration"):
+                expect(
+                    meta.get("fast") is False,
+                    "the weights were trained in fast mode",
+                    hint=(
+                        "the grader gives no points to weights trained with "
+                        "COURSE_FAST set: run the notebook without it"
+                    ),
+                )
+    return check.report
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -200,16 +174,6 @@ def _fmt(value: Any) -> str:
             return f"{value.item():.6g}"
         return f"tensor of shape {tuple(value.shape)}"
     return repr(value) if isinstance(value, str) else str(value)
-
-
-@dataclass
-class Case:
-    """One public test: a name, a function that raises :class:`Mismatch` when it fails, a hint."""
-
-    name: str
-    run: Callable[[], None]
-    hint: str = ""
-    required: bool = False  #: later cases need this one: stop the check if it fails
 
 
 @dataclass
@@ -282,51 +246,75 @@ def _student_frame(err: BaseException) -> str:
     return ""
 
 
-def run_cases(exercise: str, cases: Sequence[Case], *, raise_on_failure: bool = True, quiet: bool = False) -> Report:
-    """Run the cases in order, print the verdict, and raise unless every case passed.
+class _Stopped(Exception):
+    """Raised out of a case that ends the check early (a stub, or a required case that failed)."""
 
-    The first ``NotImplementedError`` stops the run: the exercise is "not done yet" and
-    :class:`NotDone` is raised; a wrong result or a crash raises :class:`CheckFailed`.
-    ``raise_on_failure=False`` only returns the report (for code that inspects it).
+
+class Check:
+    """A check cell's verdict, built case by case: each case is a ``with`` block, named where its body is::
+
+        with Check("reconstruction_loss") as check:
+            with check.case("returns a scalar tensor", required=True):
+                expect_scalar(reconstruction_loss(x, x))
+            with check.case("value on a fixed batch", hint="sum over the pixels, average over the images"):
+                expect_close(reconstruction_loss(x, x_hat), 1.5, "loss on a fixed batch")
+        return check.report
+
+    A case passes unless its body raises. :class:`Mismatch` (from :func:`expect` and its kin) is a
+    wrong result, any other exception a crash, ``NotImplementedError`` "not done yet". A stub, or
+    the failure of a ``required`` case (one the later cases need), ends the check: no later case
+    runs. When the outer block ends, the verdict is printed and, unless every case passed,
+    :class:`NotDone` or :class:`CheckFailed` is raised (``raise_on_failure=False`` only keeps the
+    report, for code that inspects it). Code between cases runs as ordinary code: an exception
+    there is the check's own bug and propagates.
     """
-    __tracebackhide__ = True  # IPython and pytest hide this frame
-    report = Report(exercise)
-    for case in cases:
+
+    def __init__(self, exercise: str, *, raise_on_failure: bool = True, quiet: bool = False):
+        self.report = Report(exercise)
+        self.raise_on_failure, self.quiet = raise_on_failure, quiet
+
+    @contextlib.contextmanager
+    def case(self, name: str, hint: str = "", required: bool = False) -> Iterator[None]:
+        """One named test; ``hint`` is shown when it fails (a :class:`Mismatch` may carry its own)."""
+        results = self.report.results
         try:
-            case.run()
+            yield
         except NotImplementedError as err:
-            report.results.append(
-                Result(case.name, TODO, str(err) if str(err) else "", stub=not isinstance(err, NotYet))
-            )
-            break
+            results.append(Result(name, TODO, str(err) if str(err) else "", stub=not isinstance(err, NotYet)))
+            raise _Stopped from None
         except Mismatch as m:
-            report.results.append(Result(case.name, FAIL, m.describe(), m.hint or case.hint))
+            results.append(Result(name, FAIL, m.describe(), m.hint or hint))
         except Exception as err:  # noqa: BLE001 - a student's crash becomes a verdict
-            message = f"raised {type(err).__name__}: {err}{_student_frame(err)}"
-            report.results.append(Result(case.name, ERROR, message, case.hint))
+            results.append(Result(name, ERROR, f"raised {type(err).__name__}: {err}{_student_frame(err)}", hint))
         else:
-            report.results.append(Result(case.name, PASS))
-            continue
-        if case.required:
-            skipped = len(cases) - len(report.results)
-            note = f"(the {skipped} later tests need this one and were not run)"
-            report.results[-1].hint = f"{report.results[-1].hint} {note}".strip()
-            break
-    if not quiet:
-        print(report.text())
-    if raise_on_failure and report.status == TODO:
-        todo = next(r for r in report.results if r.status == TODO)
-        why = "its stub still raises NotImplementedError" if todo.stub else todo.message
-        raise NotDone(f"{exercise} is not done yet ({why})") from None
-    if raise_on_failure and report.status in (FAIL, ERROR):
-        # self-contained, for tools that show the error without the printed verdict (nbgrader validate)
-        first = next(r for r in report.results if r.status in (FAIL, ERROR))
-        detail = f"{first.name}: {first.message}" if first.message else first.name
-        detail = detail if len(detail) <= 200 else detail[:197] + "..."
-        raise CheckFailed(
-            f"{exercise}: {report.passed} of {len(report.results)} tests pass; first failure: {detail}"
-        ) from None
-    return report
+            results.append(Result(name, PASS))
+            return
+        if required:
+            results[-1].hint = f"{results[-1].hint} (the later tests need this one and were not run)".strip()
+            raise _Stopped
+
+    def __enter__(self) -> Check:
+        return self
+
+    def __exit__(self, kind: type | None, err: BaseException | None, traceback: Any) -> bool:
+        if err is not None and not isinstance(err, _Stopped):
+            return False
+        report = self.report
+        if not self.quiet:
+            print(report.text())
+        if self.raise_on_failure and report.status == TODO:
+            todo = next(r for r in report.results if r.status == TODO)
+            why = "its stub still raises NotImplementedError" if todo.stub else todo.message
+            raise NotDone(f"{report.exercise} is not done yet ({why})") from None
+        if self.raise_on_failure and report.status in (FAIL, ERROR):
+            # self-contained, for tools that show the error without the printed verdict (nbgrader validate)
+            first = next(r for r in report.results if r.status in (FAIL, ERROR))
+            detail = f"{first.name}: {first.message}" if first.message else first.name
+            detail = detail if len(detail) <= 200 else detail[:197] + "..."
+            raise CheckFailed(
+                f"{report.exercise}: {report.passed} of {len(report.results)} tests pass; first failure: {detail}"
+            ) from None
+        return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -348,6 +336,32 @@ def expect_tensor(value: Any, what: str = "the result") -> torch.Tensor:
         "use torch operations (not NumPy or Python numbers) so gradients can flow",
     )
     return value
+
+
+def expect_scalar(value: Any, what: str = "the loss", hint: str = "") -> torch.Tensor:
+    """``value`` must be a 0-dimensional tensor (a loss, a batch mean); returns it."""
+    expect_tensor(value, what)
+    expect(value.dim() == 0, f"{what} should be a scalar", "shape ()", f"shape {tuple(value.shape)}", hint)
+    return value
+
+
+def expect_keys(value: Any, keys: Sequence[str], what: str = "the result", floats: bool = False) -> dict:
+    """``value`` must be a dict holding ``keys`` (each a Python float when ``floats``); returns it."""
+    expect(
+        isinstance(value, Mapping) and set(keys) <= set(value),
+        f"{what} should be a dict with the keys {', '.join(repr(k) for k in keys)}",
+        sorted(keys),
+        sorted(value) if isinstance(value, Mapping) else type(value).__name__,
+    )
+    if floats:
+        expect(
+            all(isinstance(value[k], float) for k in keys),
+            f"every value of {what} should be a Python float",
+            "float",
+            {k: type(value[k]).__name__ for k in keys},
+            "report numbers (float(...)), not tensors that keep the graph alive",
+        )
+    return dict(value)
 
 
 def expect_shape(value: Any, shape: Sequence[int], what: str = "the result", hint: str = "") -> None:

@@ -8,7 +8,18 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, expect, expect_close, expect_shape, expect_tensor, largest_difference, run_cases, seeded
+from . import (
+    Check,
+    Report,
+    expect,
+    expect_close,
+    expect_keys,
+    expect_scalar,
+    expect_shape,
+    expect_tensor,
+    largest_difference,
+    seeded,
+)
 
 __all__ = [
     "check_cycle_loss",
@@ -26,68 +37,58 @@ def _images(seed: int, n: int = 6, scale: float = 1.0) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------
 def check_cycle_loss(cycle_loss: Callable[..., torch.Tensor]) -> Report:
     """``cycle_loss(G, F, x, y)`` = mean |F(G(x)) − x| + mean |G(F(y)) − y|."""
-    __tracebackhide__ = True
     x, y = _images(0), _images(1, scale=0.5)
-
-    def inverse() -> None:
-        got = expect_tensor(cycle_loss(lambda t: 2 * t, lambda t: t / 2, x, y), "the cycle loss")
-        expect(got.dim() == 0, "the cycle loss should be a scalar", "shape ()", f"shape {tuple(got.shape)}")
-        expect_close(got, 0.0, "cycle loss of G(t) = 2t and F(t) = t/2 (inverse maps)")
-
-    def value() -> None:
-        got = cycle_loss(lambda t: t + 0.25, lambda t: t, x, y)
-        hint = (
-            "use the L1 distance |·|, not the squared one"
-            if abs(float(got) - 0.125) < 1e-5
-            else "add both directions: x → G → F → x and y → F → G → y"
-            if abs(float(got) - 0.25) < 1e-5
-            else ""
-        )
-        expect_close(got, 0.5, "cycle loss of G(t) = t + 0.25 and F(t) = t (off by 0.25 in each direction)", hint=hint)
-
-    def gradient() -> None:
-        G = nn.Conv2d(1, 1, 1)
-        loss = cycle_loss(G, lambda t: t, x, y)
-        expect(
-            loss.requires_grad,
-            "the loss must carry gradients to the generators",
-            True,
-            False,
-            "use torch operations; do not detach",
-        )
-        loss.backward()
-        expect(G.weight.grad is not None and float(G.weight.grad.abs()) > 0, "G should receive a gradient", True, False)
-
-    def order() -> None:
-        # two domains, X = [0, 1] and Y = [2, 2.5]: G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0) undo each other
-        # on them (F∘G is the identity on X, G∘F on Y), but G∘F is not the identity on X: the order matters
-        G, F = (lambda t: t.clamp(min=0) + 2), (lambda t: (t - 2).clamp(min=0))
-        y_far = y + 2
-        got = cycle_loss(G, F, x, y_far)
-        reversed_ = (G(F(x)) - x).abs().mean() + (F(G(y_far)) - y_far).abs().mean()
-        hint = (
-            "mind the order of the two translations: an image of X goes through G first and comes back through F, "
-            "an image of Y goes through F first and comes back through G"
-            if abs(float(got) - float(reversed_)) < 1e-5
-            else ""
-        )
-        expect_close(
-            got,
-            0.0,
-            "cycle loss of G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0), which undo each other "
-            "on X = [0, 1] and Y = [2, 2.5]",
-            hint=hint,
-        )
-
-    return run_cases(
-        "cycle_loss",
-        [
-            Case("zero for inverse maps", inverse, required=True),
-            Case("value for maps that are not inverse", value),
-            Case("round trips in the right order", order),
-            Case("differentiable", gradient),
-        ],
-    )
+    with Check("cycle_loss") as check:
+        with check.case("zero for inverse maps", required=True):
+            got = expect_scalar(cycle_loss(lambda t: 2 * t, lambda t: t / 2, x, y), "the cycle loss")
+            expect_close(got, 0.0, "cycle loss of G(t) = 2t and F(t) = t/2 (inverse maps)")
+        with check.case("value for maps that are not inverse"):
+            got = cycle_loss(lambda t: t + 0.25, lambda t: t, x, y)
+            hint = (
+                "use the L1 distance |·|, not the squared one"
+                if abs(float(got) - 0.125) < 1e-5
+                else "add both directions: x → G → F → x and y → F → G → y"
+                if abs(float(got) - 0.25) < 1e-5
+                else ""
+            )
+            expect_close(
+                got, 0.5, "cycle loss of G(t) = t + 0.25 and F(t) = t (off by 0.25 in each direction)", hint=hint
+            )
+        with check.case("round trips in the right order"):
+            # two domains, X = [0, 1] and Y = [2, 2.5]: G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0) undo each other
+            # on them (F∘G is the identity on X, G∘F on Y), but G∘F is not the identity on X: the order matters
+            G, F = (lambda t: t.clamp(min=0) + 2), (lambda t: (t - 2).clamp(min=0))
+            y_far = y + 2
+            got = cycle_loss(G, F, x, y_far)
+            reversed_ = (G(F(x)) - x).abs().mean() + (F(G(y_far)) - y_far).abs().mean()
+            hint = (
+                "mind the order of the two translations: an image of X goes through G first and comes back through F, "
+                "an image of Y goes through F first and comes back through G"
+                if abs(float(got) - float(reversed_)) < 1e-5
+                else ""
+            )
+            expect_close(
+                got,
+                0.0,
+                "cycle loss of G(t) = max(t, 0) + 2 and F(t) = max(t − 2, 0), which undo each other "
+                "on X = [0, 1] and Y = [2, 2.5]",
+                hint=hint,
+            )
+        with check.case("differentiable"):
+            G = nn.Conv2d(1, 1, 1)
+            loss = cycle_loss(G, lambda t: t, x, y)
+            expect(
+                loss.requires_grad,
+                "the loss must carry gradients to the generators",
+                True,
+                False,
+                "use torch operations; do not detach",
+            )
+            loss.backward()
+            expect(
+                G.weight.grad is not None and float(G.weight.grad.abs()) > 0, "G should receive a gradient", True, False
+            )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
@@ -96,148 +97,124 @@ def check_identity_loss(identity_loss: Callable[..., torch.Tensor]) -> Report:
 
     A generator leaves its target domain alone.
     """
-    __tracebackhide__ = True
     x, y = _images(2), _images(3, scale=0.3)
-
-    def identities() -> None:
-        got = expect_tensor(identity_loss(lambda t: t, lambda t: t, x, y), "the identity loss")
-        expect_close(got, 0.0, "identity loss of two identity maps")
-
-    def which_inputs() -> None:
-        got = identity_loss(lambda t: 2 * t, lambda t: t, x, y)  # only G moves its input
-        expected = y.abs().mean()
-        hint = (
-            "G translates X → Y, so it must leave images of Y unchanged: compare G(y) with y (not G(x) with x)"
-            if abs(float(got) - float(x.abs().mean())) < 1e-5
-            else ""
-        )
-        expect_close(got, expected, "identity loss when G doubles its input and F is the identity", hint=hint)
-        expect_close(
-            identity_loss(lambda t: t, lambda t: t + 0.1, x, y),
-            0.1,
-            "identity loss when F adds 0.1",
-            hint="compare F(x) with x, with the L1 distance",
-        )
-
-    return run_cases(
-        "identity_loss",
-        [
-            Case("zero for identity maps", identities, required=True),
-            Case("G on y, F on x", which_inputs),
-        ],
-    )
+    with Check("identity_loss") as check:
+        with check.case("zero for identity maps", required=True):
+            got = expect_tensor(identity_loss(lambda t: t, lambda t: t, x, y), "the identity loss")
+            expect_close(got, 0.0, "identity loss of two identity maps")
+        with check.case("G on y, F on x"):
+            got = identity_loss(lambda t: 2 * t, lambda t: t, x, y)  # only G moves its input
+            expected = y.abs().mean()
+            hint = (
+                "G translates X → Y, so it must leave images of Y unchanged: compare G(y) with y (not G(x) with x)"
+                if abs(float(got) - float(x.abs().mean())) < 1e-5
+                else ""
+            )
+            expect_close(got, expected, "identity loss when G doubles its input and F is the identity", hint=hint)
+            expect_close(
+                identity_loss(lambda t: t, lambda t: t + 0.1, x, y),
+                0.1,
+                "identity loss when F adds 0.1",
+                hint="compare F(x) with x, with the L1 distance",
+            )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
 def check_image_buffer(ImageBuffer: type) -> Report:
     """``ImageBuffer(size)(images)``: store generated images; once full, return an old one half of the time."""
-    __tracebackhide__ = True
-    state: dict = {}
-
-    def filling() -> None:
-        random.seed(0)
-        torch.manual_seed(0)
-        buffer = ImageBuffer(8)
-        batch = _images(4, n=5)
-        out = buffer(batch)
-        expect_shape(out, batch.shape, "the returned batch")
-        expect(torch.equal(out, batch), "while the buffer is not full, the new images come back unchanged", True, False)
-        state["buffer"] = buffer
-
-    def mixing() -> None:
-        random.seed(1)
-        torch.manual_seed(1)
-        buffer = ImageBuffer(10)
-        seen = []
-        old = 0
-        total = 0
-        for k in range(60):
-            batch = torch.full((4, 1, 8, 8), float(k))
+    with Check("ImageBuffer") as check:
+        with check.case("returns new images while filling up", required=True):
+            random.seed(0)
+            torch.manual_seed(0)
+            buffer = ImageBuffer(8)
+            batch = _images(4, n=5)
             out = buffer(batch)
-            for image in out:
-                value = float(image[0, 0, 0])
-                expect(
-                    value in seen or value == k,
-                    "every returned image is the new one or an earlier one",
-                    f"one of {sorted(set(seen))[-3:] + [k]}",
-                    value,
-                )
-                if k >= 5:
-                    total += 1
-                    old += value != k
-            seen.append(float(k))
-        fraction = old / total
-        expect(
-            0.35 < fraction < 0.65,
-            "once full, about half of the returned images should be old ones",
-            "≈ 0.5",
-            round(fraction, 3),
-            "for each image: with probability ½ swap it with a random stored one",
-        )
-
-    def detached() -> None:
-        buffer = ImageBuffer(4)
-        generated = _images(5, n=3).requires_grad_()
-        out = buffer(generated * 1.0)
-        expect(
-            not out.requires_grad,
-            "returned images should be detached from the generator's graph",
-            False,
-            True,
-            "store and return images cut from the generator's graph: the discriminator's update must not "
-            "reach the generator",
-        )
-
-    def bounded() -> None:
-        buffer = ImageBuffer(6)
-        for _ in range(20):
-            buffer(_images(6, n=4))
-        stored = next((v for v in vars(buffer).values() if isinstance(v, list)), None)
-        if stored is not None:
-            expect(len(stored) <= 6, "the buffer should never hold more than its size", 6, len(stored))
-
-    def keeps_storing() -> None:
-        random.seed(2)
-        torch.manual_seed(2)
-        buffer = ImageBuffer(10)  # full after 10 images: batches 0, 1 and half of 2
-        late_old = []  # the stored images it returns in batches 40 to 59
-        for k in range(60):
-            out = buffer(torch.full((4, 1, 8, 8), float(k)))
-            if k >= 40:
-                late_old += [float(v) for v in out[:, 0, 0, 0] if float(v) != k]
-        expect(
-            len(late_old) > 0,
-            "once full, it should return stored images",
-            "some",
-            0,
-            "for each image: with probability ½ swap it with a random stored one",
-        )
-        recent = sum(v >= 3 for v in late_old) / len(late_old)
-        hint = (
-            "once full, the buffer must keep storing: the new image takes the place of the stored one it returns, "
-            "so the pool follows the generator instead of keeping its first images forever"
-            if recent == 0
-            else "a stored image should be replaced by a new one each time it is returned"
-        )
-        expect(
-            recent > 0.9,
-            "after 40 batches, the stored images it returns should be ones pushed after it filled up "
-            "(not the first 10)",
-            "> 0.9 of them",
-            round(recent, 3),
-            hint,
-        )
-
-    return run_cases(
-        "ImageBuffer",
-        [
-            Case("returns new images while filling up", filling, required=True),
-            Case("then mixes old and new, half and half", mixing),
-            Case("keeps storing new images once full", keeps_storing),
-            Case("detaches what it returns", detached),
-            Case("never grows past its size", bounded),
-        ],
-    )
+            expect_shape(out, batch.shape, "the returned batch")
+            expect(
+                torch.equal(out, batch), "while the buffer is not full, the new images come back unchanged", True, False
+            )
+        with check.case("then mixes old and new, half and half"):
+            random.seed(1)
+            torch.manual_seed(1)
+            buffer = ImageBuffer(10)
+            seen = []
+            old = 0
+            total = 0
+            for k in range(60):
+                batch = torch.full((4, 1, 8, 8), float(k))
+                out = buffer(batch)
+                for image in out:
+                    value = float(image[0, 0, 0])
+                    expect(
+                        value in seen or value == k,
+                        "every returned image is the new one or an earlier one",
+                        f"one of {sorted(set(seen))[-3:] + [k]}",
+                        value,
+                    )
+                    if k >= 5:
+                        total += 1
+                        old += value != k
+                seen.append(float(k))
+            fraction = old / total
+            expect(
+                0.35 < fraction < 0.65,
+                "once full, about half of the returned images should be old ones",
+                "≈ 0.5",
+                round(fraction, 3),
+                "for each image: with probability ½ swap it with a random stored one",
+            )
+        with check.case("keeps storing new images once full"):
+            random.seed(2)
+            torch.manual_seed(2)
+            buffer = ImageBuffer(10)  # full after 10 images: batches 0, 1 and half of 2
+            late_old = []  # the stored images it returns in batches 40 to 59
+            for k in range(60):
+                out = buffer(torch.full((4, 1, 8, 8), float(k)))
+                if k >= 40:
+                    late_old += [float(v) for v in out[:, 0, 0, 0] if float(v) != k]
+            expect(
+                len(late_old) > 0,
+                "once full, it should return stored images",
+                "some",
+                0,
+                "for each image: with probability ½ swap it with a random stored one",
+            )
+            recent = sum(v >= 3 for v in late_old) / len(late_old)
+            hint = (
+                "once full, the buffer must keep storing: the new image takes the place of the stored one it returns, "
+                "so the pool follows the generator instead of keeping its first images forever"
+                if recent == 0
+                else "a stored image should be replaced by a new one each time it is returned"
+            )
+            expect(
+                recent > 0.9,
+                "after 40 batches, the stored images it returns should be ones pushed after it filled up "
+                "(not the first 10)",
+                "> 0.9 of them",
+                round(recent, 3),
+                hint,
+            )
+        with check.case("detaches what it returns"):
+            buffer = ImageBuffer(4)
+            generated = _images(5, n=3).requires_grad_()
+            out = buffer(generated * 1.0)
+            expect(
+                not out.requires_grad,
+                "returned images should be detached from the generator's graph",
+                False,
+                True,
+                "store and return images cut from the generator's graph: the discriminator's update must not "
+                "reach the generator",
+            )
+        with check.case("never grows past its size"):
+            buffer = ImageBuffer(6)
+            for _ in range(20):
+                buffer(_images(6, n=4))
+            stored = next((v for v in vars(buffer).values() if isinstance(v, list)), None)
+            if stored is not None:
+                expect(len(stored) <= 6, "the buffer should never hold more than its size", 6, len(stored))
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
@@ -251,59 +228,42 @@ def _reference_objective(G, F, D_X, D_Y, x, y, lambda_cycle, lambda_identity):
 
 def check_generator_objective(generator_objective: Callable[..., dict]) -> Report:
     """LSGAN adversarial terms + λ_cyc · cycle + λ_id · identity, for both generators at once."""
-    __tracebackhide__ = True
     torch.manual_seed(0)
     G, F = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1)
     D_X = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1), nn.Flatten(), nn.Linear(32, 1))
     D_Y = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1), nn.Flatten(), nn.Linear(32, 1))
     x, y = _images(6), _images(7)
     loss, adversarial, cycle, identity = _reference_objective(G, F, D_X, D_Y, x, y, 10.0, 5.0)
-    state: dict = {}
-
-    def keys() -> None:
-        out = generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=5.0)
-        expect(
-            isinstance(out, dict) and {"loss", "adversarial", "cycle", "identity"} <= set(out),
-            "should return a dict with 'loss', 'adversarial', 'cycle', 'identity'",
-            "{'loss', 'adversarial', 'cycle', 'identity'}",
-            sorted(out) if isinstance(out, dict) else type(out).__name__,
-        )
-        state["out"] = out
-
-    def adversarial_term() -> None:
-        expect_close(
-            state["out"]["adversarial"],
-            adversarial,
-            "adversarial = mean (D_Y(G(x)) − 1)² + mean (D_X(F(y)) − 1)²",
-            hint="least-squares GAN: the generators push the discriminators' scores toward 1 (real)",
-        )
-
-    def cycle_term() -> None:
-        expect_close(state["out"]["cycle"], cycle, "cycle term", hint="mean |F(G(x)) − x| + mean |G(F(y)) − y|")
-        expect_close(state["out"]["identity"], identity, "identity term", hint="mean |G(y) − y| + mean |F(x) − x|")
-
-    def total() -> None:
-        expect_close(state["out"]["loss"], loss, "loss = adversarial + λ_cyc · cycle + λ_id · identity")
-        no_identity = generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=0.0)
-        expect_close(
-            no_identity["loss"],
-            adversarial + 10.0 * cycle,
-            "loss with λ_id = 0",
-            hint="weight the identity term by lambda_identity",
-        )
-        expect(
-            no_identity["loss"].requires_grad, "the loss must be differentiable for the generators' update", True, False
-        )
-
-    return run_cases(
-        "generator_objective",
-        [
-            Case("returns the loss and its three terms", keys, required=True),
-            Case("the least-squares adversarial term", adversarial_term),
-            Case("the cycle and identity terms", cycle_term),
-            Case("the weighted sum", total),
-        ],
-    )
+    with Check("generator_objective") as check:
+        with check.case("returns the loss and its three terms", required=True):
+            out = generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=5.0)
+            expect_keys(out, ["loss", "adversarial", "cycle", "identity"], "what generator_objective returns")
+        with check.case("the least-squares adversarial term"):
+            expect_close(
+                out["adversarial"],
+                adversarial,
+                "adversarial = mean (D_Y(G(x)) − 1)² + mean (D_X(F(y)) − 1)²",
+                hint="least-squares GAN: the generators push the discriminators' scores toward 1 (real)",
+            )
+        with check.case("the cycle and identity terms"):
+            expect_close(out["cycle"], cycle, "cycle term", hint="mean |F(G(x)) − x| + mean |G(F(y)) − y|")
+            expect_close(out["identity"], identity, "identity term", hint="mean |G(y) − y| + mean |F(x) − x|")
+        with check.case("the weighted sum"):
+            expect_close(out["loss"], loss, "loss = adversarial + λ_cyc · cycle + λ_id · identity")
+            no_identity = generator_objective(G, F, D_X, D_Y, x, y, lambda_cycle=10.0, lambda_identity=0.0)
+            expect_close(
+                no_identity["loss"],
+                adversarial + 10.0 * cycle,
+                "loss with λ_id = 0",
+                hint="weight the identity term by lambda_identity",
+            )
+            expect(
+                no_identity["loss"].requires_grad,
+                "the loss must be differentiable for the generators' update",
+                True,
+                False,
+            )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
@@ -420,27 +380,8 @@ def update_outputs(
 def check_cyclegan_update(cyclegan_update: Callable[..., dict]) -> Report:
     """``cyclegan_update(G, F_, D_X, D_Y, opt_G, opt_D, x, y, objective, buffer_X, buffer_Y)``: the generators'
     step on ``objective``, then the discriminators' least-squares step on buffered fakes of the updated generators."""
-    __tracebackhide__ = True
     x, y = _images(10, n=4), _images(11, n=4, scale=0.5)
     old_x, old_y = _images(12, n=4), _images(13, n=4)
-
-    def returns() -> None:
-        G, F, D_X, D_Y, opt_G, opt_D = _update_models(0)
-        out = cyclegan_update(G, F, D_X, D_Y, opt_G, opt_D, x, y, objective_terms, SpyBuffer(old_x), SpyBuffer(old_y))
-        keys = {"loss", "adversarial", "cycle", "identity", "loss_D"}
-        expect(
-            isinstance(out, dict) and keys <= set(out),
-            "the step should return the objective's terms and loss_D",
-            sorted(keys),
-            sorted(out) if isinstance(out, dict) else type(out).__name__,
-        )
-        expect(
-            all(isinstance(out[k], float) for k in keys),
-            "every value should be a Python float",
-            "float",
-            {k: type(out[k]).__name__ for k in sorted(keys)},
-            "report numbers, not tensors that keep the graph alive",
-        )
 
     n_generator_weights = 4  # G's and F's weight and bias come first in update_outputs' list
 
@@ -494,150 +435,17 @@ def check_cyclegan_update(cyclegan_update: Callable[..., dict]) -> Report:
                 "generators' step, and loss_D as computed before the discriminators' step",
             )
 
-    return run_cases(
-        "cyclegan_update",
-        [
-            Case("returns the terms and loss_D as numbers", returns, required=True),
-            Case("one step: the generators, then the discriminators on buffered fakes", lambda: compare("one step", 1)),
-            Case("three steps in a row stay exact", lambda: compare("three steps", 3)),
-        ],
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# Probes for the auto-grader
-# ------------------------------------------------------------------------------------------------
-from . import Probe  # noqa: E402
-
-_PAIR = "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1))"
-
-
-def _buffer_properties(raw: list) -> list:
-    """Properties of 60 batches of 4 equal images (value k in batch k) through ImageBuffer(10)."""
-    first, batches, outputs = raw
-    filling_ok = float(torch.equal(first, batches[0][: len(first)]))
-    values = [float(b[0, 0, 0, 0]) for b in batches]
-    returned = [float(v) for out in outputs[1:] for v in out[:, 0, 0, 0]]
-    new_values = [v for k, b in enumerate(batches[1:], 1) for v in [float(b[0, 0, 0, 0])] * len(b)]
-    old = sum(r != n for r, n in zip(returned, new_values))
-    all_known = float(all(r in values for r in returned))
-    # the stored images returned in the last 20 batches were pushed after the pool filled (batch 3 on), not the first 10
-    late_old = [float(v) for k, out in enumerate(outputs[40:], 40) for v in out[:, 0, 0, 0] if float(v) != k]
-    recent = float(bool(late_old) and sum(v >= 3 for v in late_old) / len(late_old) > 0.9)
-    return [filling_ok, all_known, float(0.3 < old / max(len(returned), 1) < 0.7), recent]
-
-
-def _buffer_ages(raw: list) -> list:
-    """Properties of 50 batches of 3 distinct images (values 3k, 3k + 1, 3k + 2 in batch k) through ImageBuffer(6)."""
-    returned = [(k, float(v)) for k, out in enumerate(raw) for v in out[:, 0, 0, 0]]
-    pushed = float(all(v == round(v) and 0 <= v <= 3 * k + 2 for k, v in returned))  # new ones or earlier ones
-    old = [(k, v) for k, v in returned[18:] if v < 3 * k]  # from batch 6 on (it is full from batch 2): from the pool
-    mixes = float(0.3 < len(old) / max(len(returned[18:]), 1) < 0.7)
-    # a stored image survives a batch with probability (11/12)³ ≈ 0.77: in the last 20 batches, the images it
-    # returns are a few batches old (a pool that stopped storing returns images 29 batches old or more)
-    ages = [k - int(v) // 3 for k, v in old if k >= 30]
-    young = float(bool(ages) and sum(ages) / len(ages) < 15)
-    return [pushed, mixes, young]
-
-
-#: Python's ``random`` (which an ImageBuffer may use) seeded from the probe's torch seed: a reproducible probe
-_SEED_RANDOM = "__import__('random').seed(torch.initial_seed())"
-
-#: two random networks, each of which lands in its own domain: G in Y = (2, 3), F in X = (0, 1). The inputs are
-#: x in X and y in Y, so a round trip in the wrong order (G∘F on x, F∘G on y) ends in the wrong domain
-_INTO_DOMAINS = (
-    "(lambda g, f: cycle_loss(lambda t: 2 + g(t), f, inp['x'], inp['y']))"
-    "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
-    "torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv2d(2, 1, 1), "
-    "torch.nn.Sigmoid()))"
-)
-
-
-_CYCLE_HELPERS = "__import__('course_utils.checks.cyclegan', fromlist=['update_outputs'])"
-
-
-def _update_inputs(g: torch.Generator) -> dict[str, torch.Tensor]:
-    return {
-        name: torch.rand(4, 1, 8, 8, generator=g) * scale
-        for name, scale in (("x", 1.0), ("y", 0.5), ("old_x", 1.0), ("old_y", 1.0))
-    }
-
-
-PROBES: dict[str, list[Probe]] = {
-    "check-cycle-loss": [
-        Probe(
-            "cycle loss of two random networks between X = [0, 1] and Y = [2, 3]",
-            _INTO_DOMAINS,
-            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)},
-        ),
-        # G(t) = a·max(t, 0) + 2 and F(t) = max(t − 2, 0) / c between X = [0, 1] and Y = [2, 3]: G∘F sends X to 2
-        Probe(
-            "cycle loss of translations between two domains, where the order of the round trip matters",
-            "cycle_loss(lambda t: inp['a'] * t.clamp(min=0) + 2, lambda t: (t - 2).clamp(min=0) / inp['c'], "
-            "inp['x'], inp['y'])",
-            lambda g: {
-                "x": torch.rand(4, 1, 8, 8, generator=g),
-                "y": 2 + torch.rand(4, 1, 8, 8, generator=g),
-                "a": 0.5 + torch.rand((), generator=g),
-                "c": 0.5 + torch.rand((), generator=g),
-            },
-        ),
-    ],
-    "check-identity-loss": [
-        Probe(
-            "identity loss of two random convolutions",
-            f"(lambda G, F: identity_loss(G, F, inp['x'], inp['y'])){_PAIR}",
-            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 0.3 * torch.rand(4, 1, 8, 8, generator=g)},
-        ),
-    ],
-    "check-image-buffer": [
-        Probe(
-            "fills, then mixes old and new half and half, and keeps storing",
-            f"({_SEED_RANDOM}, "
-            "(lambda buf, batches: [buf(batches[0]), batches, [batches[0]] + [buf(b) for b in batches[1:]]])"
-            "(ImageBuffer(10), [torch.full((4, 1, 8, 8), float(k)) for k in range(60)]))[1]",
-            check=_buffer_properties,
-        ),
-        Probe(
-            "once full, the images it returns are recent ones",
-            f"({_SEED_RANDOM}, (lambda buf: [buf(torch.arange(3 * k, 3 * k + 3, dtype=torch.float32).view(3, 1, 1, 1)"
-            ".expand(3, 1, 8, 8).clone()) for k in range(50)])(ImageBuffer(6)))[1]",
-            check=_buffer_ages,
-        ),
-    ],
-    "check-generator-objective": [
-        Probe(
-            "loss and terms for random networks",
-            "(lambda G, F, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
-            "(generator_objective(G, F, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, lambda_identity=2.0)))"
-            "(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1), "
-            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), "
-            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
-            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)},
-        ),
-        # G lands in Y = (2, 3) and F in X = (0, 1), as in _INTO_DOMAINS: a cycle term in the wrong order is far off
-        Probe(
-            "loss and terms for random networks between X = [0, 1] and Y = [2, 3]",
-            "(lambda g, f, DX, DY: (lambda out: [out['loss'], out['adversarial'], out['cycle'], out['identity']])"
-            "(generator_objective(lambda t: 2 + g(t), f, DX, DY, inp['x'], inp['y'], lambda_cycle=7.0, "
-            "lambda_identity=2.0)))"
-            "(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
-            "torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.Sigmoid()), "
-            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), "
-            "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)))",
-            lambda g: {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 2 + torch.rand(4, 1, 8, 8, generator=g)},
-        ),
-    ],
-    "check-cyclegan-update": [
-        Probe(
-            "weights of all four networks and the returned values after one step",
-            f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], inp['old_x'], inp['old_y'])",
-            _update_inputs,
-        ),
-        Probe(
-            "the same after three steps",
-            f"{_CYCLE_HELPERS}.update_outputs(cyclegan_update, 0, inp['x'], inp['y'], inp['old_x'], inp['old_y'], 3)",
-            _update_inputs,
-        ),
-    ],
-}
+    with Check("cyclegan_update") as check:
+        with check.case("returns the terms and loss_D as numbers", required=True):
+            G, F, D_X, D_Y, opt_G, opt_D = _update_models(0)
+            out = cyclegan_update(
+                G, F, D_X, D_Y, opt_G, opt_D, x, y, objective_terms, SpyBuffer(old_x), SpyBuffer(old_y)
+            )
+            expect_keys(
+                out, ["loss", "adversarial", "cycle", "identity", "loss_D"], "what the step returns", floats=True
+            )
+        with check.case("one step: the generators, then the discriminators on buffered fakes"):
+            compare("one step", 1)
+        with check.case("three steps in a row stay exact"):
+            compare("three steps", 3)
+    return check.report

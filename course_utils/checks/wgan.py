@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import Case, Report, expect, expect_close, expect_tensor, largest_difference, run_cases, seeded
+from . import Check, Report, expect, expect_close, expect_keys, expect_scalar, expect_tensor, largest_difference, seeded
 
 __all__ = [
     "check_wasserstein_1d",
@@ -28,123 +28,110 @@ _MEANS = (
 # ------------------------------------------------------------------------------------------------
 def check_wasserstein_1d(wasserstein_1d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """W1 between two samples of equal size in 1D: the mean distance between their sorted values."""
-    __tracebackhide__ = True
-
-    def value() -> None:
-        got = wasserstein_1d(torch.tensor([0.0, 1.0, 3.0]), torch.tensor([5.0, 1.0, 2.0]))
-        expect_tensor(got, "W")
-        mistakes = [
-            (2.0, "sort both samples first: the optimal plan in 1D matches them in order"),  # pairs unsorted
-            (math.sqrt(2.0), "W1 averages the distances themselves, not their squares"),  # W2
-            (4.0, "average the distances over the pairs, do not add them up"),
-        ]
-        hint = next((h for v, h in mistakes if math.isclose(float(got), v, abs_tol=1e-4)), "")
-        expect_close(got, 4 / 3, "W between {0, 1, 3} and {5, 1, 2}", hint=hint)
-
-    def shift() -> None:
-        x = torch.randn(1000, generator=seeded(0))
-        expect_close(wasserstein_1d(x, x + 2.5), 2.5, "W between a sample and itself shifted by 2.5")
-        expect_close(
-            wasserstein_1d(x, x[torch.randperm(1000, generator=seeded(1))]),
-            0.0,
-            "W between a sample and a shuffled copy of it",
-        )
-
-    def spread() -> None:
-        x = torch.randn(1000, generator=seeded(6))
-        u = x - x.mean()
-        v = 3 * u[torch.randperm(1000, generator=seeded(7))] + 0.5
-        got = wasserstein_1d(u, v)
-        expected = float((u.sort().values - v.sort().values).abs().mean())
-        hint = _MEANS if math.isclose(float(got), 0.5, abs_tol=1e-3) else ""
-        expect_close(
-            got,
-            expected,
-            "W between a centred sample and a copy 3 times as spread, shifted by 0.5",
-            rtol=1e-3,
-            hint=hint,
-        )
-
-    def symmetric() -> None:
-        a, b = torch.rand(50, generator=seeded(2)), 3 * torch.rand(50, generator=seeded(3))
-        expect_close(
-            wasserstein_1d(a, b),
-            wasserstein_1d(b, a),
-            "W(a, b) against W(b, a)",
-            hint="use the absolute difference |sorted a − sorted b|",
-        )
-
-    return run_cases(
-        "wasserstein_1d",
-        [
-            Case("value on a small example", value, required=True),
-            Case("shifts and permutations", shift),
-            Case("different spreads", spread),
-            Case("symmetric", symmetric),
-        ],
-    )
+    with Check("wasserstein_1d") as check:
+        with check.case("value on a small example", required=True):
+            got = wasserstein_1d(torch.tensor([0.0, 1.0, 3.0]), torch.tensor([5.0, 1.0, 2.0]))
+            expect_tensor(got, "W")
+            mistakes = [
+                (2.0, "sort both samples first: the optimal plan in 1D matches them in order"),  # pairs unsorted
+                (math.sqrt(2.0), "W1 averages the distances themselves, not their squares"),  # W2
+                (4.0, "average the distances over the pairs, do not add them up"),
+            ]
+            hint = next((h for v, h in mistakes if math.isclose(float(got), v, abs_tol=1e-4)), "")
+            expect_close(got, 4 / 3, "W between {0, 1, 3} and {5, 1, 2}", hint=hint)
+        with check.case("shifts and permutations"):
+            x = torch.randn(1000, generator=seeded(0))
+            expect_close(wasserstein_1d(x, x + 2.5), 2.5, "W between a sample and itself shifted by 2.5")
+            expect_close(
+                wasserstein_1d(x, x[torch.randperm(1000, generator=seeded(1))]),
+                0.0,
+                "W between a sample and a shuffled copy of it",
+            )
+        with check.case("different spreads"):
+            x = torch.randn(1000, generator=seeded(6))
+            u = x - x.mean()
+            v = 3 * u[torch.randperm(1000, generator=seeded(7))] + 0.5
+            got = wasserstein_1d(u, v)
+            expected = float((u.sort().values - v.sort().values).abs().mean())
+            hint = _MEANS if math.isclose(float(got), 0.5, abs_tol=1e-3) else ""
+            expect_close(
+                got,
+                expected,
+                "W between a centred sample and a copy 3 times as spread, shifted by 0.5",
+                rtol=1e-3,
+                hint=hint,
+            )
+        with check.case("symmetric"):
+            a, b = torch.rand(50, generator=seeded(2)), 3 * torch.rand(50, generator=seeded(3))
+            expect_close(
+                wasserstein_1d(a, b),
+                wasserstein_1d(b, a),
+                "W(a, b) against W(b, a)",
+                hint="use the absolute difference |sorted a − sorted b|",
+            )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
 def check_clip_weights(clip_weights: Callable[[nn.Module, float], None]) -> Report:
     """``clip_weights(critic, c)``: every parameter clamped to [−c, c], in place."""
-    __tracebackhide__ = True
-
-    def clipped() -> None:
-        torch.manual_seed(0)
-        critic = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
-        with torch.no_grad():
-            for weight in critic.parameters():
-                weight.mul_(10)  # most weights now lie outside [-0.05, 0.05]
-        before = [weight.detach().clone() for weight in critic.parameters()]
-        out = clip_weights(critic, 0.05)
-        expect(out is None, "clip_weights should change the critic in place and return None", None, type(out).__name__)
-        for (name, p), old in zip(critic.named_parameters(), before):
-            p = p.detach()
-            hint = (
-                "clip every parameter of the critic, the biases too: they are part of the function the "
-                "constraint must bound"
-                if name.endswith("bias") and float(p.abs().max()) == float(old.abs().max())
-                else "every parameter of the critic must end inside [-c, c]: clamp each one in place, outside autograd"
-            )
+    with Check("clip_weights") as check:
+        with check.case("every parameter in [−c, c], clamped in place", required=True):
+            torch.manual_seed(0)
+            critic = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
+            with torch.no_grad():
+                for weight in critic.parameters():
+                    weight.mul_(10)  # most weights now lie outside [-0.05, 0.05]
+            before = [weight.detach().clone() for weight in critic.parameters()]
+            out = clip_weights(critic, 0.05)
             expect(
-                float(p.abs().max()) <= 0.05 + 1e-7,
-                f"{name} should lie in [−0.05, 0.05]",
-                "≤ 0.05",
-                float(p.abs().max()),
-                hint,
+                out is None, "clip_weights should change the critic in place and return None", None, type(out).__name__
             )
-            inside = old.abs() <= 0.05
+            for (name, p), old in zip(critic.named_parameters(), before):
+                p = p.detach()
+                hint = (
+                    "clip every parameter of the critic, the biases too: they are part of the function the "
+                    "constraint must bound"
+                    if name.endswith("bias") and float(p.abs().max()) == float(old.abs().max())
+                    else (
+                        "every parameter of the critic must end inside [-c, c]: "
+                        "clamp each one in place, outside autograd"
+                    )
+                )
+                expect(
+                    float(p.abs().max()) <= 0.05 + 1e-7,
+                    f"{name} should lie in [−0.05, 0.05]",
+                    "≤ 0.05",
+                    float(p.abs().max()),
+                    hint,
+                )
+                inside = old.abs() <= 0.05
+                expect(
+                    torch.equal(p[inside], old[inside]),
+                    f"{name}: weights already inside [−c, c] must not change",
+                    True,
+                    False,
+                    "clamp, do not rescale the whole tensor",
+                )
+                expect(
+                    torch.equal(p[~inside], old[~inside].sign() * 0.05),
+                    f"{name}: weights outside go to ±c",
+                    True,
+                    False,
+                )
+        with check.case("parameters stay trainable"):
+            critic = nn.Linear(2, 1)
+            clip_weights(critic, 0.01)
+            critic(torch.randn(4, 2)).sum().backward()
             expect(
-                torch.equal(p[inside], old[inside]),
-                f"{name}: weights already inside [−c, c] must not change",
+                critic.weight.grad is not None and critic.weight.requires_grad,
+                "the critic should still be trainable after clipping",
                 True,
                 False,
-                "clamp, do not rescale the whole tensor",
+                "change the parameters' values in place, outside autograd; "
+                "do not replace the parameters with new tensors",
             )
-            expect(
-                torch.equal(p[~inside], old[~inside].sign() * 0.05), f"{name}: weights outside go to ±c", True, False
-            )
-
-    def trainable() -> None:
-        critic = nn.Linear(2, 1)
-        clip_weights(critic, 0.01)
-        critic(torch.randn(4, 2)).sum().backward()
-        expect(
-            critic.weight.grad is not None and critic.weight.requires_grad,
-            "the critic should still be trainable after clipping",
-            True,
-            False,
-            "change the parameters' values in place, outside autograd; do not replace the parameters with new tensors",
-        )
-
-    return run_cases(
-        "clip_weights",
-        [
-            Case("every parameter in [−c, c], clamped in place", clipped, required=True),
-            Case("parameters stay trainable", trainable),
-        ],
-    )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
@@ -153,35 +140,30 @@ def check_critic_losses(
     generator_loss: Callable[[torch.Tensor], torch.Tensor],
 ) -> Report:
     """critic: E[f(x̃)] − E[f(x)] (minimised, so E_real f − E_fake f grows); generator: −E[f(x̃)]."""
-    __tracebackhide__ = True
     real, fake = torch.tensor([[2.0], [4.0]]), torch.tensor([[-1.0], [0.0], [1.0]])
-
-    def critic() -> None:
-        got = critic_loss(real, fake)
-        expect_tensor(got, "critic loss")
-        hint = (
-            "the critic minimises E[f(fake)] − E[f(real)]: you have the sign reversed"
-            if abs(float(got) - 3.0) < 1e-6
-            else ("no logarithm or sigmoid: a critic's scores are raw numbers" if not math.isfinite(float(got)) else "")
-        )
-        expect_close(got, -3.0, "critic loss for real scores {2, 4}, fake scores {−1, 0, 1}", hint=hint)
-
-    def generator() -> None:
-        expect_close(generator_loss(fake), 0.0, "generator loss for fake scores {−1, 0, 1}")
-        expect_close(
-            generator_loss(torch.tensor([[3.0], [5.0]])),
-            -4.0,
-            "generator loss for fake scores {3, 5}",
-            hint="the generator maximises E[f(fake)]: minimise −mean(fake scores)",
-        )
-
-    return run_cases(
-        "critic_loss and generator_loss",
-        [
-            Case("critic loss", critic, required=True),
-            Case("generator loss", generator),
-        ],
-    )
+    with Check("critic_loss and generator_loss") as check:
+        with check.case("critic loss", required=True):
+            got = critic_loss(real, fake)
+            expect_tensor(got, "critic loss")
+            hint = (
+                "the critic minimises E[f(fake)] − E[f(real)]: you have the sign reversed"
+                if abs(float(got) - 3.0) < 1e-6
+                else (
+                    "no logarithm or sigmoid: a critic's scores are raw numbers"
+                    if not math.isfinite(float(got))
+                    else ""
+                )
+            )
+            expect_close(got, -3.0, "critic loss for real scores {2, 4}, fake scores {−1, 0, 1}", hint=hint)
+        with check.case("generator loss"):
+            expect_close(generator_loss(fake), 0.0, "generator loss for fake scores {−1, 0, 1}")
+            expect_close(
+                generator_loss(torch.tensor([[3.0], [5.0]])),
+                -4.0,
+                "generator loss for fake scores {3, 5}",
+                hint="the generator maximises E[f(fake)]: minimise −mean(fake scores)",
+            )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
@@ -213,96 +195,78 @@ _ENDPOINTS = (
 
 def check_gradient_penalty(gradient_penalty: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]) -> Report:
     """E[(||∇f(x̂)|| − 1)²] at x̂ = t·x + (1 − t)·x̃, t ~ U[0, 1] per sample (Gulrajani et al. 2017)."""
-    __tracebackhide__ = True
     real = torch.randn(64, 2, generator=seeded(4))
     fake = torch.randn(64, 2, generator=seeded(5)) + 3
-
-    def unit() -> None:
-        got = expect_tensor(gradient_penalty(_Linear([0.6, 0.8]), real, fake), "the penalty")
-        expect(
-            got.dim() == 0,
-            "the penalty should be a scalar",
-            "shape ()",
-            f"shape {tuple(got.shape)}",
-            "average over the batch",
-        )
-        expect_close(
-            got,
-            0.0,
-            "penalty of f(x) = 0.6·x₁ + 0.8·x₂ (gradient norm 1 everywhere)",
-            hint="the length of the gradient of each sample, one norm per row, not one norm of the whole batch",
-        )
-
-    def steep() -> None:
-        got = float(gradient_penalty(_Linear([3.0, 0.0]), real, fake).detach())
-        mistakes = [
-            (2.0, "square the difference from 1: (||∇f|| − 1)²"),  # |norm − 1|
-            (64.0, "use the norm of the gradient (its length), not its squared length"),  # (norm² − 1)²
-            (4.0 * len(real), "average the penalty over the batch, do not add it up"),
-        ]
-        hint = next((h for v, h in mistakes if math.isclose(got, v, rel_tol=1e-4)), "")
-        expect_close(got, 4.0, "penalty of f(x) = 3·x₁ (gradient norm 3 everywhere)", hint=hint)
-        expect_close(
-            gradient_penalty(_Linear([0.0, 0.0]), real, fake),
-            1.0,
-            "penalty of f = 0 (gradient norm 0)",
-            hint="penalise deviations from 1 on both sides, not only norms above 1",
-        )
-
-    def on_segments() -> None:
-        torch.manual_seed(0)
-        ones, zeros = torch.ones(200_000, 2), torch.zeros(200_000, 2)
-        got = float(gradient_penalty(_HalfSquare(), ones, zeros).detach())
-        expected = 2 / 3 - math.sqrt(2) + 1  # E[(√2·t − 1)²], t ~ U[0, 1]
-        mistakes = [  # what a mistake gives here, and its hint
-            (
-                2 / 3 - 2 * (math.sqrt(2) + math.asinh(1)) / 3 + 1,  # E[(||t|| − 1)²], one t per coordinate
-                "draw one t per sample, shared by all its coordinates (broadcast it), not one t per coordinate",
-            ),
-            ((math.sqrt(2) - 1) ** 2, _ENDPOINTS),  # at the real points only
-            (1.0, _ENDPOINTS),  # at the fake points only (the gradient is 0 there)
-            (
-                (math.sqrt(2) / 2 - 1) ** 2,
-                "t is random, uniform on [0, 1] and drawn afresh for every sample, not a fixed mixing weight",
-            ),  # midpoints
-        ]
-        hint = next((h for v, h in mistakes if abs(got - v) < 0.005), "")
-        expect(
-            abs(got - expected) < 0.005,
-            "x̂ must lie on the segment from fake to real: one t per sample",
-            round(expected, 4),
-            round(got, 4),
-            hint,
-        )
-
-    def differentiable() -> None:
-        critic = _Linear([2.0, 0.0])
-        penalty = gradient_penalty(critic, real, fake)
-        expect(
-            penalty.requires_grad,
-            "the penalty must be differentiable in the critic's weights",
-            True,
-            False,
-            "the gradient inside the penalty must itself stay differentiable (keep its graph), so the critic "
-            "can be trained on it",
-        )
-        penalty.backward()
-        expect_close(
-            critic.w.grad,
-            torch.tensor([2.0, 0.0]),
-            "d penalty / d w for f(x) = w·x at w = (2, 0)",
-            hint="(||w|| − 1)² has gradient 2(||w|| − 1)·w/||w||",
-        )
-
-    return run_cases(
-        "gradient_penalty",
-        [
-            Case("zero for a function with unit gradient norm", unit, required=True),
-            Case("(norm − 1)² for other slopes", steep),
-            Case("interpolates along segments, one t per sample", on_segments),
-            Case("differentiable in the critic's weights", differentiable),
-        ],
-    )
+    with Check("gradient_penalty") as check:
+        with check.case("zero for a function with unit gradient norm", required=True):
+            got = expect_scalar(
+                gradient_penalty(_Linear([0.6, 0.8]), real, fake), "the penalty", "average over the batch"
+            )
+            expect_close(
+                got,
+                0.0,
+                "penalty of f(x) = 0.6·x₁ + 0.8·x₂ (gradient norm 1 everywhere)",
+                hint="the length of the gradient of each sample, one norm per row, not one norm of the whole batch",
+            )
+        with check.case("(norm − 1)² for other slopes"):
+            got = float(gradient_penalty(_Linear([3.0, 0.0]), real, fake).detach())
+            mistakes = [
+                (2.0, "square the difference from 1: (||∇f|| − 1)²"),  # |norm − 1|
+                (64.0, "use the norm of the gradient (its length), not its squared length"),  # (norm² − 1)²
+                (4.0 * len(real), "average the penalty over the batch, do not add it up"),
+            ]
+            hint = next((h for v, h in mistakes if math.isclose(got, v, rel_tol=1e-4)), "")
+            expect_close(got, 4.0, "penalty of f(x) = 3·x₁ (gradient norm 3 everywhere)", hint=hint)
+            expect_close(
+                gradient_penalty(_Linear([0.0, 0.0]), real, fake),
+                1.0,
+                "penalty of f = 0 (gradient norm 0)",
+                hint="penalise deviations from 1 on both sides, not only norms above 1",
+            )
+        with check.case("interpolates along segments, one t per sample"):
+            torch.manual_seed(0)
+            ones, zeros = torch.ones(200_000, 2), torch.zeros(200_000, 2)
+            got = float(gradient_penalty(_HalfSquare(), ones, zeros).detach())
+            expected = 2 / 3 - math.sqrt(2) + 1  # E[(√2·t − 1)²], t ~ U[0, 1]
+            mistakes = [  # what a mistake gives here, and its hint
+                (
+                    2 / 3 - 2 * (math.sqrt(2) + math.asinh(1)) / 3 + 1,  # E[(||t|| − 1)²], one t per coordinate
+                    "draw one t per sample, shared by all its coordinates (broadcast it), not one t per coordinate",
+                ),
+                ((math.sqrt(2) - 1) ** 2, _ENDPOINTS),  # at the real points only
+                (1.0, _ENDPOINTS),  # at the fake points only (the gradient is 0 there)
+                (
+                    (math.sqrt(2) / 2 - 1) ** 2,
+                    "t is random, uniform on [0, 1] and drawn afresh for every sample, not a fixed mixing weight",
+                ),  # midpoints
+            ]
+            hint = next((h for v, h in mistakes if abs(got - v) < 0.005), "")
+            expect(
+                abs(got - expected) < 0.005,
+                "x̂ must lie on the segment from fake to real: one t per sample",
+                round(expected, 4),
+                round(got, 4),
+                hint,
+            )
+        with check.case("differentiable in the critic's weights"):
+            critic = _Linear([2.0, 0.0])
+            penalty = gradient_penalty(critic, real, fake)
+            expect(
+                penalty.requires_grad,
+                "the penalty must be differentiable in the critic's weights",
+                True,
+                False,
+                "the gradient inside the penalty must itself stay differentiable (keep its graph), so the critic "
+                "can be trained on it",
+            )
+            penalty.backward()
+            expect_close(
+                critic.w.grad,
+                torch.tensor([2.0, 0.0]),
+                "d penalty / d w for f(x) = w·x at w = (2, 0)",
+                hint="(||w|| − 1)² has gradient 2(||w|| − 1)·w/||w||",
+            )
+    return check.report
 
 
 # ------------------------------------------------------------------------------------------------
@@ -416,7 +380,6 @@ def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
     """``wgan_step(n_critic, clip, penalty)`` returns ``step(G, C, opt_G, opt_C, real, z)``: n_critic critic
     steps, each on its own slice of ``real`` and ``z`` (clipped or penalised), then one generator step
     on the last slice of noise; it returns the last critic step's W estimate and the generator's loss."""
-    __tracebackhide__ = True
     real = torch.randn(24, 2, generator=seeded(0)) + 2
     z = torch.randn(24, 2, generator=seeded(1))
 
@@ -460,22 +423,6 @@ def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
         )
         return {"got": out, "want": want}
 
-    def returns() -> None:
-        out = wgan_step(3)(*_wgan_models(0), real, z)
-        expect(
-            isinstance(out, dict) and {"W_estimate", "loss_G"} <= set(out),
-            "the step should return a dict with 'W_estimate' and 'loss_G'",
-            "{'W_estimate', 'loss_G'}",
-            sorted(out) if isinstance(out, dict) else type(out).__name__,
-        )
-        expect(
-            all(isinstance(out[k], float) for k in ("W_estimate", "loss_G")),
-            "both values should be Python floats",
-            "float",
-            {k: type(out[k]).__name__ for k in ("W_estimate", "loss_G")},
-            "return numbers, not tensors that keep the graph alive",
-        )
-
     def w_hint(got: float, want: float, n_critic: int, penalty: float | None, linear_critic: bool = False) -> str:
         """The hint of the W mistake whose value the student's matches (the weights being right)."""
         if abs(got + want) < 1e-5:
@@ -488,136 +435,28 @@ def check_wgan_step(wgan_step: Callable[..., Callable[..., dict]]) -> Report:
                 return _STEP_MISTAKES[mistake]
         return _W_SIGN
 
-    def plain() -> None:
-        outs = compare("3 critic steps, then a generator step (no constraint)", 3)
-        got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
-        expect_close(got, want, "W_estimate after the last critic step", hint=w_hint(got, want, 3, None))
-        expect_close(outs["got"]["loss_G"], outs["want"]["loss_G"], "loss_G", hint="the generator's loss is -E f(G(z))")
-
-    def clipped() -> None:
-        compare("2 critic steps with clipping at 0.05", 2, clip=0.05)
-
-    def penalised() -> None:
-        outs = compare(
-            "2 critic steps with a gradient penalty of weight 2 (a linear critic)", 2, penalty=2.0, linear_critic=True
-        )
-        got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
-        expect_close(got, want, "W_estimate with a penalty", hint=w_hint(got, want, 2, 2.0, linear_critic=True))
-
-    def repeated() -> None:
-        compare("two calls in a row", 2, calls=2)
-
-    return run_cases(
-        "wgan_step",
-        [
-            Case("returns the W estimate and the generator's loss", returns, required=True),
-            Case("n_critic critic steps on their own slices, then one generator step", plain),
-            Case("clipping after every critic step", clipped),
-            Case("the gradient penalty, weighted by lambda", penalised),
-            Case("repeated steps stay exact", repeated),
-        ],
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# Probes for the auto-grader
-# ------------------------------------------------------------------------------------------------
-from . import Probe  # noqa: E402
-
-_HELPERS = "__import__('course_utils.checks.wgan', fromlist=['_HalfSquare'])"
-
-
-def _equal_means(g: torch.Generator) -> dict[str, torch.Tensor]:
-    """Two samples with exactly the same mean and different spreads and shapes (not a shift of each other)."""
-    u, v = torch.randn(300, generator=g), 4 * torch.rand(300, generator=g)
-    shift = torch.randn((), generator=g)
-    return {"u": u - u.mean() + shift, "v": v - v.mean() + shift}
-
-
-def _wgan_probe(n_critic: int, clip: float | None, penalty: float | None, linear_critic: bool = False) -> str:
-    """A probe's expression: the weights and the returned values after one call of the student's step."""
-    critic = (
-        "torch.nn.Linear(2, 1)"
-        if linear_critic
-        else "torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))"
-    )
-    return (
-        "(lambda G, C: (lambda out: [[p.detach().clone() for p in [*G.parameters(), *C.parameters()]], "
-        "out['W_estimate'], out['loss_G']])"
-        f"(wgan_step({n_critic}, clip={clip}, penalty={penalty})(G, C, torch.optim.SGD(G.parameters(), lr=0.1), "
-        "torch.optim.SGD(C.parameters(), lr=0.1), inp['real'], inp['z'])))"
-        "(torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)), "
-        f"{critic})"
-    )
-
-
-def _step_batch(g: torch.Generator) -> dict[str, torch.Tensor]:
-    return {
-        "real": torch.randn(30, 2, generator=g) + 2 * torch.rand(1, 2, generator=g),
-        "z": torch.randn(30, 2, generator=g),
-    }
-
-
-PROBES: dict[str, list[Probe]] = {
-    "check-wasserstein-1d": [
-        Probe(
-            "W1 between random samples",
-            "wasserstein_1d(inp['u'], inp['v'])",
-            lambda g: {"u": torch.randn(300, generator=g), "v": 2 * torch.rand(300, generator=g) + 1},
-        ),
-        Probe(
-            "W1 between samples with equal means and different spreads",
-            "wasserstein_1d(inp['u'], inp['v'])",
-            _equal_means,
-        ),
-    ],
-    "check-critic-losses": [
-        Probe(
-            "critic and generator losses on random scores",
-            "[critic_loss(inp['real'], inp['fake']), wgan_generator_loss(inp['fake'])]",
-            lambda g: {"real": 3 * torch.randn(10, 1, generator=g), "fake": 3 * torch.randn(12, 1, generator=g)},
-        ),
-    ],
-    "check-clip-weights": [
-        Probe(
-            "parameters after clipping",
-            "(lambda m: (clip_weights(m, 0.05), [p.detach().clone() for p in m.parameters()])[1])"
-            "(torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)))",
-        ),
-    ],
-    "check-gradient-penalty": [
-        Probe(
-            "penalty of a random linear critic (exact for any t) and its gradient in the weights",
-            "(lambda c: (lambda p: [p, torch.autograd.grad(p, c.weight)[0]])(gradient_penalty(c, inp['real'], "
-            "inp['fake'])))"
-            "(torch.nn.Linear(2, 1))",
-            lambda g: {"real": torch.randn(32, 2, generator=g) + 3, "fake": torch.randn(32, 2, generator=g)},
-        ),
-        Probe(
-            "penalty of f(x) = ½||x||² on segments from 0 to (a, a): one uniform t per sample (a mean over 100,000)",
-            f"gradient_penalty({_HELPERS}._HalfSquare(), inp['a'] * torch.ones(100000, 2), torch.zeros(100000, 2))",
-            lambda g: {"a": 1.2 + 0.6 * torch.rand((), generator=g)},
-            atol=0.02,
-            rtol=0.0,
-        ),
-        Probe(
-            "penalty on image batches",
-            "gradient_penalty(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)), inp['real'], "
-            "inp['fake'])",
-            lambda g: {"real": torch.rand(8, 1, 8, 8, generator=g), "fake": torch.rand(8, 1, 8, 8, generator=g)},
-        ),
-    ],
-    "check-wgan-step": [
-        Probe(
-            "weights, W estimate and generator loss after one step (3 critic steps)",
-            _wgan_probe(3, None, None),
-            _step_batch,
-        ),
-        Probe("the same with clipping at 0.05 (2 critic steps)", _wgan_probe(2, 0.05, None), _step_batch),
-        Probe(
-            "the same with a gradient penalty of weight 3 on a linear critic (2 critic steps)",
-            _wgan_probe(2, None, 3.0, linear_critic=True),
-            _step_batch,
-        ),
-    ],
-}
+    with Check("wgan_step") as check:
+        with check.case("returns the W estimate and the generator's loss", required=True):
+            out = wgan_step(3)(*_wgan_models(0), real, z)
+            expect_keys(out, ["W_estimate", "loss_G"], "what the step returns", floats=True)
+        with check.case("n_critic critic steps on their own slices, then one generator step"):
+            outs = compare("3 critic steps, then a generator step (no constraint)", 3)
+            got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
+            expect_close(got, want, "W_estimate after the last critic step", hint=w_hint(got, want, 3, None))
+            expect_close(
+                outs["got"]["loss_G"], outs["want"]["loss_G"], "loss_G", hint="the generator's loss is -E f(G(z))"
+            )
+        with check.case("clipping after every critic step"):
+            compare("2 critic steps with clipping at 0.05", 2, clip=0.05)
+        with check.case("the gradient penalty, weighted by lambda"):
+            outs = compare(
+                "2 critic steps with a gradient penalty of weight 2 (a linear critic)",
+                2,
+                penalty=2.0,
+                linear_critic=True,
+            )
+            got, want = outs["got"]["W_estimate"], outs["want"]["W_estimate"]
+            expect_close(got, want, "W_estimate with a penalty", hint=w_hint(got, want, 2, 2.0, linear_critic=True))
+        with check.case("repeated steps stay exact"):
+            compare("two calls in a row", 2, calls=2)
+    return check.report
