@@ -65,6 +65,7 @@ from course_utils.checks import Trained
 from .build import exercises, lesson_namespace, repo_root
 from .graded_models import GradingData, grade_weights_isolated, weights_file_for
 from .probes import Probe, evaluate, plain, source_of, topic_module
+from .probes import lesson_probes as topic_probes
 
 __all__ = [
     "Probe",
@@ -124,39 +125,39 @@ del __grader_cap_output
 # ------------------------------------------------------------------------------------------------
 # What the student's kernel runs for the probes
 # ------------------------------------------------------------------------------------------------
-def _kernel_call(modules, source, function, names, inputs, seed, output):
-    """Evaluate one probe in the student's kernel: ``function`` of the probe module ``source`` on the notebook's
-    definitions ``names`` and the inputs saved in ``inputs``, after seeding torch; save its plain value in ``output``.
+def _kernel_call(sources, loaded, source, function, names, inputs, seed, output):
+    """Evaluate one probe in the student's kernel: ``function`` of the probe module ``sources[source]`` on the
+    notebook's definitions ``names`` and the inputs saved in ``inputs``, after seeding torch; save its plain value
+    in ``output``.
 
-    Its source is executed in the kernel (in a namespace of its own, with :func:`course_tools.probes.plain`).
-    Each probe module is executed once, into a namespace of its own, never the notebook's.
+    Its own source is executed in the kernel (beside :func:`course_tools.probes.plain`). Each probe module is
+    executed once, into a namespace of its own (kept in ``loaded``), never the notebook's.
     """
     import torch
     from IPython import get_ipython
 
-    if source not in modules:
-        namespace = {"__name__": "__grader_probes__"}
-        exec(compile(modules["__sources__"][source], f"<probes {source}>", "exec"), namespace)
-        modules[source] = namespace
+    if source not in loaded:
+        loaded[source] = {"__name__": "__grader_probes__"}
+        exec(compile(sources[source], f"<probes {source}>", "exec"), loaded[source])
     notebook = get_ipython().user_ns
     missing = [name for name in names if name not in notebook]
     if missing:
         raise NameError(f"name {missing[0]!r} is not defined")
     inp = torch.load(inputs, weights_only=True)
     torch.manual_seed(seed)
-    value = modules[source][function](inp, **{name: notebook[name] for name in names})
+    value = loaded[source][function](inp, **{name: notebook[name] for name in names})
     torch.save(plain(value), output)
 
 
 def _kernel_helper(sources: dict[str, str]) -> str:
     """The cell that defines ``__grader_call`` in the student's kernel, with the probe modules' sources."""
     return (
+        "import functools as __grader_functools\n"
         "__grader_ns = {}\n"
         f"exec({inspect.getsource(plain)!r}, __grader_ns)\n"
         f"exec({inspect.getsource(_kernel_call)!r}, __grader_ns)\n"
-        f"__grader_modules = {{'__sources__': {sources!r}}}\n"
-        "__grader_call = __grader_ns['_kernel_call'].__get__(__grader_modules)\n"
-        "del __grader_ns\n"
+        f"__grader_call = __grader_functools.partial(__grader_ns['_kernel_call'], {sources!r}, {{}})\n"
+        "del __grader_ns, __grader_functools\n"
     )
 
 
@@ -208,7 +209,7 @@ def _checks_module(lesson: str):
 
 def lesson_probes(lesson: str, hidden_tests: Path | None = None) -> dict[str, list[Probe]]:
     """The probes of a lesson (``course_tools.probes.<topic>``) and, if given, the instructor's hidden ones."""
-    probes = {k: list(v) for k, v in topic_module(lesson).PROBES.items()}
+    probes = topic_probes(lesson)
     if hidden_tests is not None:
         spec = importlib.util.spec_from_file_location("hidden_tests", hidden_tests)
         hidden = importlib.util.module_from_spec(spec)

@@ -27,7 +27,7 @@ def _dim_y(g: torch.Generator) -> dict[str, torch.Tensor]:
     return {"x": torch.rand(4, 1, 8, 8, generator=g), "y": 0.3 * torch.rand(4, 1, 8, 8, generator=g)}
 
 
-def _images(g: torch.Generator) -> dict[str, torch.Tensor]:
+def _image_pair(g: torch.Generator) -> dict[str, torch.Tensor]:
     return {"x": torch.rand(4, 1, 8, 8, generator=g), "y": torch.rand(4, 1, 8, 8, generator=g)}
 
 
@@ -164,7 +164,7 @@ PROBES: dict[str, list[Probe]] = {
         Probe("once full, the images it returns are recent ones", buffer_returns_recent, check=_buffer_ages),
     ],
     "check-generator-objective": [
-        Probe("loss and terms for random networks", objective_of_random_networks, _images),
+        Probe("loss and terms for random networks", objective_of_random_networks, _image_pair),
         Probe(
             "loss and terms for random networks between X = [0, 1] and Y = [2, 3]", objective_between_domains, _domains
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_tools.probes import Probe
-from course_utils.checks.vae import _expected_gradients, _one_hot, spy_outputs, vae_weights
+from course_utils.checks.vae import _expected_gradients, _one_hot, _Spy, vae_weights
 
 
 # ------------------------------------------------------------------------------------------------
@@ -203,7 +203,11 @@ def vae_loss_terms(inp, VAE, vae_loss):
 
 
 def vae_loss_draw(inp, vae_loss):
-    return spy_outputs(vae_loss, inp["mu"], inp["log_var"], inp["x"])
+    """``vae_loss(1.0)`` run on a spy model (fixed mu and log_var, a fixed linear decoder): the code it drew, mu,
+    log_var, their gradients and the decoder's weight."""
+    spy = _Spy(inp["mu"].clone(), inp["log_var"].clone(), torch.Generator().manual_seed(0))
+    vae_loss(1.0)(spy, (inp["x"],))["loss"].backward()
+    return [spy.z.detach(), spy.mu.detach(), spy.log_var.detach(), spy.mu.grad, spy.log_var.grad, spy.weight, inp["x"]]
 
 
 PROBES: dict[str, list[Probe]] = {

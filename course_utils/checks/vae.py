@@ -553,28 +553,6 @@ def _expected_gradients(
     return grad_z + mu / len(mu), grad_z * eps * sigma / 2 + (log_var.exp() - 1) / (2 * len(mu))
 
 
-def spy_outputs(vae_loss: Callable[..., Callable], mu: torch.Tensor, log_var: torch.Tensor, x: torch.Tensor) -> list:
-    """Run ``vae_loss(1.0)`` on a spy model (fixed mu and log_var, a fixed linear decoder) and return what the
-    grader judges: the code drawn, mu, log_var, their gradients and the decoder's weight (a probe's raw values)."""
-    spy = _Spy(mu.clone(), log_var.clone(), torch.Generator().manual_seed(0))
-    vae_loss(1.0)(spy, (x,))["loss"].backward()
-    return [spy.z.detach(), spy.mu.detach(), spy.log_var.detach(), spy.mu.grad, spy.log_var.grad, spy.weight, x]
-
-
-def _spy_properties(raw: list) -> list:
-    """Whether the code was drawn as z = mu + exp(log_var / 2) * eps with standard normal eps, and whether the
-    gradients flowed through it (judged in the grader's process)."""
-    z, mu, log_var, grad_mu, grad_log_var, weight, x = raw
-    eps = (z - mu) / (0.5 * log_var).exp()
-    want_mu, want_log_var = _expected_gradients(z, mu, log_var, weight, x)
-    return [
-        float(abs(float(eps.mean())) < 0.05),
-        float(abs(float(eps.std()) - 1) < 0.05),
-        float(grad_mu is not None and torch.allclose(grad_mu, want_mu, atol=1e-5)),
-        float(grad_log_var is not None and torch.allclose(grad_log_var, want_log_var, atol=1e-5)),
-    ]
-
-
 def check_vae(VAE: type, vae_loss: Callable[..., Callable]) -> Report:
     """``VAE(d_latent, image_shape, d_hidden)`` with ``encode`` -> (mu, log_var) and ``decode`` -> logits, and
     ``vae_loss(beta, deterministic)`` -> ``loss_fn(model, batch)`` that returns the negative ELBO's terms."""
