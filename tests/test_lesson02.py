@@ -9,8 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from course_tools.build import lesson_namespace
-from course_utils.checks import CheckFailed
-from course_utils.checks import vae as checks
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +17,6 @@ def solution():
         "02_vae",
         ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "ex-iwae-bound", "ex-vae-model", "lib-log-weights"],
     )
-
-
-def test_checks_pass_on_the_solution(solution, capsys):
-    assert checks.check_reparameterize(solution["reparameterize"])
-    assert checks.check_gaussian_kl(solution["gaussian_kl"])
-    assert checks.check_negative_elbo(solution["negative_elbo"])
-    assert checks.check_iwae_bound(solution["iwae_bound"])
 
 
 def test_kl_closed_form_matches_monte_carlo(solution):
@@ -76,52 +67,3 @@ def test_importance_weighted_bound_rises_with_k(solution):
     log_px = -F.binary_cross_entropy_with_logits(logits, x.flatten(1).expand_as(logits), reduction="none").sum(-1)
     elbo = log_px.mean(0) - solution["gaussian_kl"](mu, log_var)
     assert ((bound[1] - elbo.detach()).abs() < 4 * spread[1]).all()
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize(
-    "check,wrong,message",
-    [
-        (checks.check_reparameterize, lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "sigma = exp(log_var / 2)"),
-        (
-            checks.check_reparameterize,
-            lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(),
-            ".sample() cuts the gradient",
-        ),
-        (checks.check_gaussian_kl, lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(-1), "factor ½"),
-        (checks.check_gaussian_kl, lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(), "one KL per example"),
-        (checks.check_iwae_bound, lambda lw: lw.mean(0), "average the weights"),
-        (checks.check_iwae_bound, lambda lw: lw.exp().mean(0).log(), "logsumexp"),
-    ],
-)
-def test_typical_mistakes_are_named(check, wrong, message, capsys):
-    with pytest.raises(CheckFailed):
-        check(wrong)
-    assert message in capsys.readouterr().out
-
-
-def test_negative_elbo_mistakes_are_named(solution, capsys):
-    kl = solution["gaussian_kl"]
-
-    def mean_over_pixels(x, logits, mu, log_var, beta=1.0):
-        recon = F.binary_cross_entropy_with_logits(logits, x)
-        return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": kl(mu, log_var).mean()}
-
-    def probabilities(x, logits, mu, log_var, beta=1.0):
-        recon = (
-            -(x * torch.sigmoid(logits).log() + (1 - x) * (1 - torch.sigmoid(logits)).log()).flatten(1).sum(1).mean()
-        )
-        return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": kl(mu, log_var).mean()}
-
-    def weighted_log(x, logits, mu, log_var, beta=1.0):
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
-        return {"loss": recon + beta * kl(mu, log_var).mean(), "recon": recon, "kl": beta * kl(mu, log_var).mean()}
-
-    for wrong, message in [
-        (mean_over_pixels, "sum the pixel terms"),
-        (probabilities, "…_with_logits"),
-        (weighted_log, "the logged term is unweighted"),
-    ]:
-        with pytest.raises(CheckFailed):
-            checks.check_negative_elbo(wrong)
-        assert message in capsys.readouterr().out, wrong.__name__

@@ -10,7 +10,6 @@ import torch
 
 from course_tools.build import lesson_namespace
 from course_utils import data, gan2d, metrics
-from course_utils.checks import gan as checks
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +17,6 @@ def solution():
     return lesson_namespace(
         "04_gan", ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "ex-modes-captured", "lib-gan-2d-run"]
     )
-
-
-def test_checks_pass_on_the_solution(solution, capsys):
-    assert checks.check_discriminator_loss(solution["discriminator_loss"])
-    assert checks.check_generator_loss(solution["generator_loss"])
-    assert checks.check_gan_step(solution["gan_step"])
-    assert checks.check_modes_captured(solution["modes_captured"])
 
 
 def _jsd(p: torch.Tensor, q: torch.Tensor) -> float:

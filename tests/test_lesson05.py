@@ -12,7 +12,6 @@ from torch import nn
 
 from course_tools.build import lesson_namespace
 from course_utils import gan2d
-from course_utils.checks import wgan as checks
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +19,6 @@ def solution():
     return lesson_namespace(
         "05_wgan", ["ex-wasserstein-1d", "ex-critic-losses", "ex-clip-weights", "ex-gradient-penalty", "ex-wgan-step"]
     )
-
-
-def test_checks_pass_on_the_solution(solution, capsys):
-    assert checks.check_wasserstein_1d(solution["wasserstein_1d"])
-    assert checks.check_clip_weights(solution["clip_weights"])
-    assert checks.check_critic_losses(solution["critic_loss"], solution["wgan_generator_loss"])
-    assert checks.check_gradient_penalty(solution["gradient_penalty"])
-    assert checks.check_wgan_step(solution["wgan_step"])
 
 
 class Rotation(nn.Module):

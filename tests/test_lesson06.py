@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from course_tools.build import lesson_namespace
-from course_utils.checks import cyclegan as checks
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +24,6 @@ def solution():
             "lib-translation-models",
         ],
     )
-
-
-def test_checks_pass_on_the_solution(solution, capsys):
-    assert checks.check_cycle_loss(solution["cycle_loss"])
-    assert checks.check_identity_loss(solution["identity_loss"])
-    assert checks.check_image_buffer(solution["ImageBuffer"])
-    assert checks.check_generator_objective(solution["generator_objective"])
-    assert checks.check_cyclegan_update(solution["cyclegan_update"])
 
 
 def test_cycle_loss_is_zero_for_inverse_maps_and_positive_otherwise(solution):

@@ -1,5 +1,5 @@
 """The grader's probes as plain functions: well formed, runnable from their source alone, deterministic on the
-reference solution. (What each lesson's typical wrong answers score is in the ``test_mistakes_*`` modules.)"""
+reference solution. (What each lesson's typical wrong answers score is in ``tests/mistakes/<topic>.py``.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from wrong_answers import ROOT, reference
+from mistakes import ROOT, reference
 
 from course_tools import grading, probes
 from course_tools.build import exercises

@@ -16,6 +16,15 @@ def _random_logit_pairs(g: torch.Generator) -> dict[str, torch.Tensor]:
     return {"real": 5 * torch.randn(9, 1, generator=g), "fake": 5 * torch.randn(7, 1, generator=g)}
 
 
+def _confident_logit_pairs(g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Real logits far below zero and fake logits far above it (the discriminator sure and wrong), where
+    σ rounds to 0 or 1 in float32, mixed with ordinary ones."""
+    return {
+        "real": torch.cat([-(110 + 50 * torch.rand(3, 1, generator=g)), 5 * torch.randn(3, 1, generator=g)]),
+        "fake": torch.cat([30 + 70 * torch.rand(3, 1, generator=g), 5 * torch.randn(2, 1, generator=g)]),
+    }
+
+
 def _random_logits(g: torch.Generator) -> dict[str, torch.Tensor]:
     return {"l": 5 * torch.randn(8, 1, generator=g)}
 
@@ -45,6 +54,21 @@ def _hand_made(g: torch.Generator) -> dict[str, torch.Tensor]:
         + [torch.randn(30, 2, generator=g) * 5]
     )
     return {"samples": samples, "modes": modes}
+
+
+def _just_outside(g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Six well-separated modes, each with 5 or 25 samples within 1.5 std and 30 samples 4–6 std away (outside
+    the 3-std disc, but nearer to this mode than to any other): only the modes with 25 inside count."""
+    modes = torch.stack([torch.arange(6.0) * 3, torch.zeros(6)], 1) + 0.5 * torch.rand(6, 2, generator=g)
+    inside = torch.tensor([5, 25, 5, 25, 5, 25])[torch.randperm(6, generator=g)]
+    parts = []
+    for k, n in enumerate(inside):
+        parts.append(modes[k] + 0.15 * (torch.rand(int(n), 2, generator=g) - 0.5))
+        angle = 2 * torch.pi * torch.rand(30, generator=g)
+        radius = 0.4 + 0.2 * torch.rand(30, generator=g)
+        parts.append(modes[k] + radius[:, None] * torch.stack([angle.cos(), angle.sin()], 1))
+    samples = torch.cat(parts)
+    return {"samples": samples[torch.randperm(len(samples), generator=g)], "modes": modes}
 
 
 def _near_threshold(g: torch.Generator) -> dict[str, torch.Tensor]:
@@ -114,6 +138,7 @@ def modes_counted(inp, modes_captured):
 PROBES: dict[str, list[Probe]] = {
     "check-discriminator-loss": [
         Probe("loss on random logits", discriminator_loss_value, _random_logit_pairs),
+        Probe("loss on logits far from zero", discriminator_loss_value, _confident_logit_pairs),
     ],
     "check-generator-loss": [
         Probe("both losses on random logits", generator_loss_values, _random_logits),
@@ -135,6 +160,7 @@ PROBES: dict[str, list[Probe]] = {
     ],
     "check-modes-captured": [
         Probe("modes captured on hand-made samples", modes_counted, _hand_made),
+        Probe("modes with samples just outside 3 standard deviations", modes_counted, _just_outside),
         Probe("modes with 19, 20 or 21 samples (the 20-sample threshold)", modes_counted, _near_threshold),
     ],
 }

@@ -40,6 +40,16 @@ def _elbo_inputs(g: torch.Generator) -> dict[str, torch.Tensor]:
     }
 
 
+def _confident_elbo_inputs(g: torch.Generator) -> dict[str, torch.Tensor]:
+    """As :func:`_elbo_inputs`, with a third of the logits 30 to 130 away from zero (either sign), where σ
+    rounds to 0 or 1 in float32: a decoder sure of a pixel, right or wrong."""
+    inp = _elbo_inputs(g)
+    far = torch.rand(5, 1, 8, 8, generator=g) < 1 / 3
+    sign = torch.where(torch.rand(5, 1, 8, 8, generator=g) < 0.5, -1.0, 1.0)
+    inp["logits"] = torch.where(far, sign * (30 + 100 * torch.rand(5, 1, 8, 8, generator=g)), inp["logits"])
+    return inp
+
+
 def _log_weights(g: torch.Generator) -> dict[str, torch.Tensor]:
     return {"log_w": 50 * torch.randn(20, 7, generator=g)}
 
@@ -240,6 +250,7 @@ PROBES: dict[str, list[Probe]] = {
     "check-negative-elbo": [
         Probe("loss, recon and kl with beta = 2", elbo_terms, _elbo_inputs),
         Probe("gradients of the loss with respect to logits, mu and log_var, beta = 2", elbo_gradients, _elbo_inputs),
+        Probe("loss, recon and kl with logits far from zero", elbo_terms, _confident_elbo_inputs),
     ],
     "check-iwae-bound": [
         Probe("bound on random log-weights", iwae_value, _log_weights),
