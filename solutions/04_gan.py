@@ -252,15 +252,16 @@ plt.show()
 # follows its own gradient. GAN training is a game of this kind, in millions of dimensions.
 
 # %%
-def play(eta: float, steps: int, alternating: bool) -> np.ndarray:
+def play(eta: float, steps: int, alternating: bool, gamma: float = 0.0) -> np.ndarray:
+    """Gradient play on min_x max_y xy - gamma/2 y^2 from (1, 1); gamma = 0 is the plain game."""
     x, y = 1.0, 1.0
     path = [(x, y)]
     for _ in range(steps):
         if alternating:
             x = x - eta * y
-            y = y + eta * x
+            y = y + eta * (x - gamma * y)
         else:
-            x, y = x - eta * y, y + eta * x
+            x, y = x - eta * y, y + eta * (x - gamma * y)
         path.append((x, y))
     return np.array(path)
 
@@ -325,6 +326,8 @@ checks.check_gan_step(gan_step)
 # * **KL** between the histogram of high-quality samples over the modes and the uniform
 #   distribution (0 when all modes get an equal share).
 #
+# We call samples **sharp** when at least $80\%$ of them are high quality.
+#
 # ### ✎ Exercise 4: modes captured
 
 # %% id="ex-modes-captured"
@@ -369,23 +372,32 @@ checks.check_modes_captured(modes_captured)
 # **The second remedy: a discriminator that settles.** Section 3's alternating steps circled their
 # equilibrium forever. Mescheder, Geiger & Nowozin (2018) show that unregularised GAN training can
 # do the same near a good solution: the discriminator keeps a slope on the data and the generator
-# overshoots it, again and again. Their fix penalises
-# the slope of the discriminator's logit $D_\psi$ *on the real data*:
+# overshoots it, again and again. Their fix penalises the slope of the discriminator's logit
+# $\ell_\psi$ (so $D_\psi = \sigma(\ell_\psi)$) *on the real data*:
 #
 # $$
-# R_1(\psi) = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_\text{data}} \big\| \nabla_x D_\psi(x) \big\|^2 ,
+# R_1(\psi) = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_\text{data}} \big\| \nabla_x \ell_\psi(x) \big\|^2 ,
 # \qquad \mathcal{L}_D \leftarrow \mathcal{L}_D + R_1 .
 # $$
 #
 # Where the generator matches the data, the best discriminator is constant and the penalty is
-# zero, so the equilibrium does not move; around it the penalty acts as friction. On section 3's
-# game it turns $\max_y xy$ into $\max_y xy - \frac{\gamma}{2} y^2$: the flow $\dot x = -y$,
-# $\dot y = x - \gamma y$ has eigenvalues $(-\gamma \pm \sqrt{\gamma^2 - 4})/2$, whose real parts are
-# negative, so small gradient steps spiral *in* instead of circling. Your `gan_step` again stays
+# zero, so the equilibrium does not move; around it the penalty acts as friction. Their *Dirac GAN*
+# makes section 3's game a GAN: the data is a point mass at $0$, the generator a point mass at $x$
+# (section 3's minimising player), and the discriminator's logit is linear, $\ell_y(t) = y\,t$.
+# Near the equilibrium its losses behave like $xy$ (up to a constant factor), and the logit's slope
+# on the data is $y$, so $R_1 = \frac{\gamma}{2} y^2$ and $\max_y xy$ becomes
+# $\max_y xy - \frac{\gamma}{2} y^2$. Simultaneous steps are now $x \leftarrow x - \eta y$, $y \leftarrow y + \eta (x - \gamma y)$: a linear map whose
+# determinant is $1 - \eta\gamma + \eta^2$, so (for $\gamma < 2$) its two complex eigenvalues have
+# modulus $\sqrt{1 - \eta\gamma + \eta^2}$. With $\gamma = 0$ that is section 3's $\sqrt{1 + \eta^2}$;
+# below 1 whenever $\eta < \gamma$: the steps spiral *in* (the cell below plays it).
+#
+# That is an argument about convergence near an equilibrium, not about modes: whether the friction
+# also keeps the generator on every mode is what the runs below measure. Your `gan_step` again stays
 # as it is: `WithR1` hands it the discriminator's optimiser with the penalty's gradient added just
-# before each step, which is the same as adding $R_1$ to the loss (gradients add up). A
-# non-packed discriminator judges one sample at a time, so this remedy also costs no extra
-# samples; the price is a second backward pass through $D$ for $\nabla_x D_\psi$.
+# before each step, which is the same as adding $R_1$ to the loss (gradients add up); the `loss_D`
+# your step returns (and the history plots) is the plain loss, without the penalty. A non-packed
+# discriminator judges one sample at a time, so this remedy also costs no extra samples; the price
+# is a second backward pass through $D$ for $\nabla_x \ell_\psi$.
 
 # %% id="lib-gan-2d-run"
 RECIPE = gan2d.RECIPE if not fast_mode() else replace(gan2d.RECIPE, steps={"ring": 150, "grid": 150})
@@ -395,7 +407,7 @@ METHODS = ("GAN", f"PacGAN{PACK}", "GAN + R1")
 
 
 class WithR1:
-    """The discriminator's optimiser, with the R1 penalty (gamma / 2) E ||grad_x D(x)||^2 on ``real`` added.
+    """The discriminator's optimiser, with the R1 penalty (gamma / 2) E ||grad_x l(x)||^2 (l: D's logit) on ``real``.
 
     ``gan_step`` calls ``zero_grad()``, backpropagates the discriminator's loss, then ``step()``:
     here ``step()`` first backpropagates the penalty on this batch of real points (its gradient adds
@@ -435,6 +447,13 @@ def run_2d(name: str, method: str = "GAN") -> gan2d.Run2D:
     label = {"GAN": "GAN", f"PacGAN{PACK}": f"PacGAN{PACK}", "GAN + R1": f"R1-{GAMMA:g}"}[method]
     return gan2d.train_2d(name, step, G, D, RECIPE, label=label)
 
+
+# %%
+eta = 0.1
+plain, damped = play(eta, 150, alternating=False), play(eta, 150, alternating=False, gamma=GAMMA)
+say(f"""On section 3's game, 150 simultaneous steps of η = {eta:g} take the distance to the equilibrium from
+{np.hypot(*plain[0]):.2f} to {np.hypot(*plain[-1]):.2f} without the penalty, and to {np.hypot(*damped[-1]):.2f} with it
+(γ = {GAMMA:g}: each step multiplies the spiral's size by √(1 − ηγ + η²) = {math.sqrt(1 - eta * GAMMA + eta**2):.3f}).""")
 
 # %%
 runs_2d = {(name, method): run_2d(name, method) for name in ("ring", "grid") for method in METHODS}
@@ -480,6 +499,9 @@ plt.tight_layout()
 plt.show()
 
 # %%
+SHARP = 0.8  # the share of high-quality samples we call sharp (the markdown above section 4's exercise)
+
+
 def coverage_sentence(run: gan2d.Run2D) -> str:
     c = run.coverage
     return f"{c.modes_captured} of {c.n_modes} modes, with {100 * c.high_quality:.0f}% of the samples high quality"
@@ -488,7 +510,7 @@ def coverage_sentence(run: gan2d.Run2D) -> str:
 def remedy_sentence(name: str, what: str, gan: gan2d.Run2D, fix: gan2d.Run2D) -> str:
     """What a remedy did on one mixture, in words that hold for this run's numbers."""
     c = fix.coverage
-    if c.modes_captured == c.n_modes and c.high_quality >= 0.85:
+    if c.modes_captured == c.n_modes and c.high_quality >= SHARP:
         return f"On the {name}, {what} covers every mode, sharply."
     if c.modes_captured == c.n_modes:
         return f"On the {name}, {what} covers every mode, but many samples lie between them."
@@ -502,7 +524,7 @@ gan_ring, gan_grid = runs_2d[("ring", "GAN")], runs_2d[("grid", "GAN")]
 pac_ring, pac_grid = runs_2d[("ring", f"PacGAN{PACK}")], runs_2d[("grid", f"PacGAN{PACK}")]
 fix_ring, fix_grid = runs_2d[("ring", "GAN + R1")], runs_2d[("grid", "GAN + R1")]
 collapsed = all(r.coverage.modes_captured < r.coverage.n_modes / 2 for r in (gan_ring, gan_grid))
-blurred = [name for name, r in (("ring", gan_ring), ("grid", gan_grid)) if r.coverage.high_quality < 0.8]
+blurred = [name for name, r in (("ring", gan_ring), ("grid", gan_grid)) if r.coverage.high_quality < SHARP]
 if collapsed and not blurred:
     collapse_sentence = ("That is mode collapse as the decks draw it: most modes are missing, and the samples sit on "
                          "the few that are left. The explorer shows how the generator got there.")
@@ -818,8 +840,8 @@ checks.check_trained(Generator)
 #   $G$ minimises $2\,\mathrm{JSD} - 2 \log 2$. Use the non-saturating generator loss.
 # * Games do not converge like losses do: gradient play circles or spirals around equilibria.
 # * Mode collapse is measurable (modes captured, % high quality, KL). It can be fought by letting
-#   $D$ judge packs of samples, or by making the game settle: the R1 penalty on $D$'s slope at the
-#   data. Instance noise helps when supports do not overlap.
+#   $D$ judge packs of samples, or by making the game settle: the R1 penalty on the slope of $D$'s
+#   logit at the data. Instance noise helps when supports do not overlap.
 # * Without a likelihood, samples are scored by a classifier, and only comparably with the same one.
 #
 # **✎ Question.** Why does the Jensen-Shannon divergence give the generator no useful signal when
