@@ -370,10 +370,10 @@ checks.check_modes_captured(modes_captured)
 # et al. 2018 are the same idea in another form: a feature of the whole batch.)
 #
 # **The second remedy: a discriminator that settles.** Section 3's alternating steps circled their
-# equilibrium forever. Mescheder, Geiger & Nowozin (2018) show that unregularised GAN training can
-# do the same near a good solution: the discriminator keeps a slope on the data and the generator
-# overshoots it, again and again. Their fix penalises the slope of the discriminator's logit
-# $\ell_\psi$ (so $D_\psi = \sigma(\ell_\psi)$) *on the real data*:
+# equilibrium forever. Mescheder, Geiger & Nowozin (2018) show, on a one-parameter example, that
+# unregularised GAN training can do the same near a good solution: the discriminator keeps a
+# slope on the data and the generator overshoots it, again and again. Their fix penalises the
+# slope of the discriminator's logit $\ell_\psi$ (so $D_\psi = \sigma(\ell_\psi)$) *on the real data*:
 #
 # $$
 # R_1(\psi) = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_\text{data}} \big\| \nabla_x \ell_\psi(x) \big\|^2 ,
@@ -382,22 +382,25 @@ checks.check_modes_captured(modes_captured)
 #
 # Where the generator matches the data, the best discriminator is constant and the penalty is
 # zero, so the equilibrium does not move; around it the penalty acts as friction. Their *Dirac GAN*
-# makes section 3's game a GAN: the data is a point mass at $0$, the generator a point mass at $x$
-# (section 3's minimising player), and the discriminator's logit is linear, $\ell_y(t) = y\,t$.
-# Near the equilibrium its losses behave like $xy$ (up to a constant factor), and the logit's slope
-# on the data is $y$, so $R_1 = \frac{\gamma}{2} y^2$ and $\max_y xy$ becomes
-# $\max_y xy - \frac{\gamma}{2} y^2$. Simultaneous steps are now $x \leftarrow x - \eta y$, $y \leftarrow y + \eta (x - \gamma y)$: a linear map whose
-# determinant is $1 - \eta\gamma + \eta^2$, so (for $\gamma < 2$) its two complex eigenvalues have
-# modulus $\sqrt{1 - \eta\gamma + \eta^2}$. With $\gamma = 0$ that is section 3's $\sqrt{1 + \eta^2}$;
-# below 1 whenever $\eta < \gamma$: the steps spiral *in* (the cell below plays it).
+# makes section 3's game a GAN: the data is a point mass at $0$, the generator a point mass at
+# $\theta$, and the discriminator's logit is linear, $\ell(t) = -y\,t$ (the sign makes $y$ section
+# 3's maximising player, and $\theta$ its $x$). Near the equilibrium the losses behave like
+# $\theta y / 2$, and the logit's slope on the data is $-y$, so $R_1 = \frac{\gamma}{2} y^2$: up to that
+# factor $\frac{1}{2}$ (which rescales the step and doubles the penalty's effective weight),
+# $\min_x \max_y xy$ becomes $\min_x \max_y xy - \frac{\gamma}{2} y^2$. Plain simultaneous gradient
+# steps are now $x \leftarrow x - \eta y$, $y \leftarrow y + \eta (x - \gamma y)$: a linear map whose
+# determinant is $1 - \eta\gamma + \eta^2$, and for $\gamma < 2$ its two eigenvalues are complex, with
+# modulus $\sqrt{1 - \eta\gamma + \eta^2}$. With $\gamma = 0$ it is section 3's $\sqrt{1 + \eta^2}$; it
+# is below 1 whenever $0 < \eta < \gamma$, and then the steps spiral *in* (the cell below plays it).
 #
-# That is an argument about convergence near an equilibrium, not about modes: whether the friction
-# also keeps the generator on every mode is what the runs below measure. Your `gan_step` again stays
-# as it is: `WithR1` hands it the discriminator's optimiser with the penalty's gradient added just
-# before each step, which is the same as adding $R_1$ to the loss (gradients add up); the `loss_D`
-# your step returns (and the history plots) is the plain loss, without the penalty. A non-packed
-# discriminator judges one sample at a time, so this remedy also costs no extra samples; the price
-# is a second backward pass through $D$ for $\nabla_x \ell_\psi$.
+# That is an argument about plain gradient steps near an equilibrium, not about Adam on networks,
+# and not about modes: whether the friction also keeps the generator on every mode is what the runs
+# below measure. Your `gan_step` again stays as it is: `WithR1` hands it the discriminator's
+# optimiser with the penalty's gradient added just before each step, which is the same as adding
+# $R_1$ to the loss (gradients add up); the `loss_D` your step returns (and the history plots) is
+# the plain loss, without the penalty. A non-packed discriminator judges one sample at a time, so
+# this remedy also costs no extra samples; the price is a second backward pass through $D$ for
+# $\nabla_x \ell_\psi$.
 
 # %% id="lib-gan-2d-run"
 RECIPE = gan2d.RECIPE if not fast_mode() else replace(gan2d.RECIPE, steps={"ring": 150, "grid": 150})
@@ -451,9 +454,12 @@ def run_2d(name: str, method: str = "GAN") -> gan2d.Run2D:
 # %%
 eta = 0.1
 plain, damped = play(eta, 150, alternating=False), play(eta, 150, alternating=False, gamma=GAMMA)
-say(f"""On section 3's game, 150 simultaneous steps of η = {eta:g} take the distance to the equilibrium from
-{np.hypot(*plain[0]):.2f} to {np.hypot(*plain[-1]):.2f} without the penalty, and to {np.hypot(*damped[-1]):.2f} with it
-(γ = {GAMMA:g}: each step multiplies the spiral's size by √(1 − ηγ + η²) = {math.sqrt(1 - eta * GAMMA + eta**2):.3f}).""")
+say(f"""On section 3's game and its penalised version, 150 simultaneous steps of η = {eta:g} take the distance to the
+equilibrium from {np.hypot(*plain[0]):.2f} to {np.hypot(*plain[-1]):.2f} without the penalty (every step multiplies it by
+exactly √(1 + η²) = {math.sqrt(1 + eta**2):.3f}), and to {np.hypot(*damped[-1]):.2f} with it (γ = {GAMMA:g}: the step's
+eigenvalues have modulus √(1 − ηγ + η²) = {math.sqrt(1 - eta * GAMMA + eta**2):.3f}, so over many steps the distance
+shrinks by about that factor per step).""")
+
 
 # %%
 runs_2d = {(name, method): run_2d(name, method) for name in ("ring", "grid") for method in METHODS}
