@@ -18,6 +18,10 @@
 Images come back as :class:`Images` (``x``: float32 ``N x 1 x H x W`` in [0, 1], ``y``: labels);
 points as :class:`Points` (``x``: ``N x 2``, ``y``: the index of the mode each point came from).
 
+**Tracks.** The image lessons run on the track ``COURSE_TRACK`` names: ``digits`` (the default, 8x8)
+or ``mnist`` (28x28). :func:`track_images` loads the images of the current track; the lesson code is
+the same on both.
+
 The cache folder is ``~/.cache/course_utils/data`` unless ``COURSE_DATA_DIR`` moves it. Mirrors can
 be replaced per data set with ``COURSE_MIRRORS_MNIST`` / ``COURSE_MIRRORS_FASHION_MNIST`` (comma-
 separated base URLs), or with the ``mirrors=`` argument. Nothing is downloaded at import time.
@@ -44,7 +48,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from .device import generator, shifted
+from .device import fast_mode, generator, shifted
 
 __all__ = [
     "Images",
@@ -58,6 +62,9 @@ __all__ = [
     "DATASETS",
     "PACKAGED",
     "packaged_file",
+    "TRACKS",
+    "track",
+    "track_images",
 ]
 
 
@@ -428,6 +435,53 @@ def _load_packaged(name: str, split: str, root: str | os.PathLike | None) -> Ima
     idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "all": index}[split]
     x = torch.from_numpy(pixels[idx].astype(np.float32) / 255.0).view(-1, 1, side, side)
     return Images(x, torch.from_numpy(labels[idx]), name, split, list(spec.classes), 256)
+
+
+# --------------------------------------------------------------------------------------------
+# Tracks: the same lessons on 8x8 digits or on 28x28 MNIST
+# --------------------------------------------------------------------------------------------
+TRACKS = ("digits", "mnist")
+#: images kept per split in fast mode on the mnist track (the digits are small enough whole)
+FAST_TRACK_SIZES = {"train": 600, "test": 200}
+
+
+def track() -> str:
+    """The image track: ``COURSE_TRACK`` (``"digits"``, the default, or ``"mnist"``)."""
+    name = os.environ.get("COURSE_TRACK", "").strip().lower() or "digits"
+    if name not in TRACKS:
+        raise ValueError(f"COURSE_TRACK must be one of {', '.join(TRACKS)}, not {name!r}")
+    return name
+
+
+def _full_mnist_cached(split: str, root: str | os.PathLike | None) -> bool:
+    folder = Path(root) if root is not None else cache_dir() / "mnist"
+    return all((folder / f).exists() for f in DATASETS["mnist"].files[split])
+
+
+def track_images(
+    split: str = "train", *, binarize: bool = False, root: str | os.PathLike | None = None, online: bool | None = None
+) -> Images:
+    """The images of the current :func:`track`, ``"train"`` or ``"test"``.
+
+    ``digits``: :func:`load` ``("digits", split)``. ``mnist``: the full MNIST (60,000 / 10,000) when
+    the split's files are in the cache folder (or ``root``), or when ``online`` (default: on a CUDA
+    machine) and a mirror serves them; otherwise the packaged subset ``"mnist_5k"`` (4,000 / 1,000),
+    which needs no network.
+    In fast mode the mnist track keeps the first 600 training and 200 test images.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if track() == "digits":
+        return load("digits", split, binarize=binarize)
+    n = FAST_TRACK_SIZES[split] if fast_mode() else None
+    if online is None:
+        online = torch.cuda.is_available()
+    if _full_mnist_cached(split, root) or online:
+        try:
+            return load("mnist", split, n=n, binarize=binarize, root=root)
+        except DatasetUnavailable as err:
+            warnings.warn(f"full MNIST unavailable, using the packaged subset mnist_5k ({err})", stacklevel=2)
+    return load("mnist_5k", split, n=n, binarize=binarize)
 
 
 # --------------------------------------------------------------------------------------------

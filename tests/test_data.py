@@ -241,3 +241,37 @@ def test_mnist_5k_without_its_package_or_with_a_corrupt_one_says_what_to_do(tmp_
     assert not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match="grading"):
         data.load("mnist_5k", "grading")
+
+
+# --- tracks ----------------------------------------------------------------------------------------
+def test_the_track_is_read_from_the_environment(monkeypatch):
+    monkeypatch.delenv("COURSE_TRACK", raising=False)
+    assert data.track() == "digits"
+    monkeypatch.setenv("COURSE_TRACK", " MNIST ")
+    assert data.track() == "mnist"
+    monkeypatch.setenv("COURSE_TRACK", "cifar")
+    with pytest.raises(ValueError, match="COURSE_TRACK must be one of digits, mnist"):
+        data.track()
+
+
+def test_track_images_digits_mnist_offline_and_full_mnist_when_cached(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("COURSE_TRACK", raising=False)
+    assert torch.equal(data.track_images("test").x, data.load("digits", "test").x)
+    monkeypatch.setenv("COURSE_TRACK", "mnist")
+    monkeypatch.setenv("COURSE_FAST", "1")
+    offline = data.track_images("train", online=False)  # nothing cached, no network: the packaged subset
+    assert offline.name == "mnist_5k" and offline.x.shape == (600, 1, 28, 28)
+    monkeypatch.setenv("COURSE_FAST", "0")
+    assert len(data.track_images("test", online=False, binarize=True)) == 1000
+    # the test split's files of the full MNIST in the folder: the full test set (no download tried)
+    for f in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(shared_data / "mnist" / f, tmp_path / f)
+    full = data.track_images("test", root=tmp_path, online=False)
+    assert full.name == "mnist" and full.x.shape == (10000, 1, 28, 28)
+    # online but every mirror failing: a warning, and the subset
+    monkeypatch.setenv("COURSE_MIRRORS_MNIST", "http://127.0.0.1:9/")
+    with pytest.warns(UserWarning, match="using the packaged subset"):
+        assert data.track_images("test", root=tmp_path / "empty", online=True).name == "mnist_5k"
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        data.track_images("grading")
