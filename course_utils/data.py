@@ -432,7 +432,9 @@ def _load_packaged(name: str, split: str, root: str | os.PathLike | None) -> Ima
     side = math.isqrt(pixels.shape[1])
     index = np.arange(len(labels))
     train_idx, test_idx = train_test_split(index, test_size=spec.test_size, random_state=0, stratify=labels)
-    idx = {"train": np.sort(train_idx), "test": np.sort(test_idx), "all": index}[split]
+    # the file lists the images class by class: a fixed shuffle, so that the first n images mix the classes
+    shuffle = np.random.default_rng(0).permutation
+    idx = {"train": shuffle(np.sort(train_idx)), "test": shuffle(np.sort(test_idx)), "all": index}[split]
     x = torch.from_numpy(pixels[idx].astype(np.float32) / 255.0).view(-1, 1, side, side)
     return Images(x, torch.from_numpy(labels[idx]), name, split, list(spec.classes), 256)
 

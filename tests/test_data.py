@@ -275,3 +275,11 @@ def test_track_images_digits_mnist_offline_and_full_mnist_when_cached(shared_dat
         assert data.track_images("test", root=tmp_path / "empty", online=True).name == "mnist_5k"
     with pytest.raises(ValueError, match="'train' or 'test'"):
         data.track_images("grading")
+
+
+def test_mnist_5k_splits_mix_the_classes_from_their_first_images(tmp_path, monkeypatch):
+    # the packaged file lists the images class by class; the first n of a split must not be one class
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    for split, n in (("train", 600), ("test", 200)):
+        counts = torch.bincount(data.load("mnist_5k", split, n=n).y, minlength=10)
+        assert counts.min() >= n // 20, (split, counts.tolist())
