@@ -279,16 +279,16 @@ plt.show()
 # %%
 ahead = [k for k, ae, pc in zip(LATENT_SIZES, sweep["autoencoder"], sweep["PCA"]) if pc <= ae]
 error_at = {k: (ae, pc) for k, ae, pc in zip(LATENT_SIZES, sweep["autoencoder"], sweep["PCA"])}
-small = min(LATENT_SIZES)
+small = 2  # in both configurations' LATENT_SIZES: "with two numbers" below
 ae_small, pca_small = error_at[small]
 if ae_small < pca_small:
     later = (f"""from $k = {ahead[0]}$ on **PCA overtakes** the autoencoder. With
 that many directions a linear projection keeps almost everything. The autoencoder, trained on only
-{len(train_set)} images, reconstructs its training set better than the held-out one (compare the two
+{len(train_set):,} images, reconstructs its training set better than the held-out one (compare the two
 numbers printed above): the extra flexibility that helps at small $k$ now fits details of the
 training images that do not carry over. Flexibility costs data.""" if ahead else
-"""within the code sizes of this run the autoencoder stays ahead (the lecture configuration tries
-sizes up to 32, where PCA catches up).""")
+f"""within the code sizes of this run (up to {max(LATENT_SIZES)}) the autoencoder stays ahead.""" + (
+    " The lecture configuration tries sizes up to 32." if fast_mode() else ""))
     say(f"""**What the curve shows.** At small $k$ the autoencoder is {"far " if ae_small < 0.8 * pca_small else ""}better
 than PCA: with two numbers PCA draws a blurry "average digit" tilted one way or another, while the autoencoder
 already redraws the right digit (this run, $k = {small}$: {ae_small:.2f} against {pca_small:.2f}).
@@ -342,7 +342,7 @@ train.fit(linear_adam, autoencoder_loss, train_set, epochs=EPOCHS, lr=3e-3, desc
 seed_everything(0)
 linear_lbfgs = LinearAutoencoder(K_LINEAR, D).to(device)
 x_all = train_set.x.to(device)
-optimizer = torch.optim.LBFGS(linear_lbfgs.parameters(), lr=1, max_iter=budget(500, 50), history_size=50,
+optimizer = torch.optim.LBFGS(linear_lbfgs.parameters(), lr=1, max_iter=budget(500, 50), history_size=100,
                               line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
 
 
@@ -374,20 +374,24 @@ ax.set_title(f"a linear autoencoder (k = {K_LINEAR}) finds the PCA subspace")
 ax.legend(loc="lower left")
 plt.show()
 
-# %% [markdown]
-# **What the bars show.** L-BFGS reaches PCA's error and all cosines are 1: the same subspace.
-# Adam with mini-batches gets the first directions quickly, but the last cosine can lag well below
-# one. The top singular values of the digits are close together (printed below), so the loss is
-# nearly flat along the rotation that would fix the last direction, and gradient steps crawl along
-# it. The optimum is PCA; *reaching* it is a question of optimisation.
-
 # %%
 singular_values = torch.linalg.svdvals(train_set.flat() - train_set.flat().mean(0))
-say(f"Singular values of the centred training digits: $\\sigma_{K_LINEAR} = {singular_values[K_LINEAR - 1]:.1f}$, "
-    f"$\\sigma_{K_LINEAR + 1} = {singular_values[K_LINEAR]:.1f}$.")
+(adam_error, adam_cos), (lbfgs_error, lbfgs_cos) = linear_results["Adam"], linear_results["L-BFGS"]
+gap = abs(lbfgs_error - pca_error) / pca_error
+if gap < 0.01 and lbfgs_cos.min() > 0.98:
+    lbfgs_sentence = (f"L-BFGS reaches PCA's error ({lbfgs_error:.3f} against {pca_error:.3f}) and all its cosines "
+                      f"are close to 1 (the smallest is {lbfgs_cos.min().item():.3f}): the same subspace.")
+else:
+    lbfgs_sentence = (f"In this run even L-BFGS stops short of PCA ({lbfgs_error:.3f} against {pca_error:.3f}, smallest "
+                      f"cosine {lbfgs_cos.min().item():.2f}): its iteration budget ran out on the flat direction described next.")
+say(f"""**What the bars show.** {lbfgs_sentence} Adam with mini-batches gets the first directions quickly, but
+its last cosine lags (this run: {adam_cos.min().item():.2f}). The top singular values of the centred training images are
+close together, $\\sigma_{K_LINEAR} = {singular_values[K_LINEAR - 1]:.1f}$ against
+$\\sigma_{K_LINEAR + 1} = {singular_values[K_LINEAR]:.1f}$, so the loss is nearly flat along the rotation that
+would fix the last direction, and gradient steps crawl along it. The optimum is PCA; *reaching* it is a question of
+optimisation.""")
 
 # %% [markdown]
-#
 # ## 6. A convolutional autoencoder
 #
 # Images have structure that a fully connected layer ignores: nearby pixels belong together.
@@ -436,6 +440,15 @@ checks.check_output_sizes(conv_output_size, conv_transpose_output_size)
 # side twice ($8 \to 4 \to 2$ on the digits, $28 \to 14 \to 7$ on MNIST); two transposed
 # convolutions with $k = 4, s = 2, p = 1$ double it back. The asserts below make the plan fail
 # loudly if a size is off.
+#
+# One detail of the last layer matters on MNIST. Most of its pixels are black, so the first
+# gradient steps push every output towards 0; if the sigmoid's input goes far negative there, its
+# slope $\sigma'(a) = \sigma(a)(1 - \sigma(a))$ vanishes and the network is stuck drawing a black
+# square (on MNIST, at this learning rate, it did so from PyTorch's default start in every run
+# made while writing this lesson). We therefore start
+# the last layer's bias at $\operatorname{logit}(\bar x)$, the log-odds of the mean pixel $\bar x$
+# of the training images: the untrained decoder draws a uniform grey of the right mean, with the
+# sigmoid in its steep middle.
 
 # %%
 sizes = [H]
@@ -451,7 +464,7 @@ INNER = sizes[2]  # the side of the feature maps at the bottleneck
 class ConvAutoencoder(nn.Module):
     """Conv(1→32, s2) → Conv(32→64, s2) → Linear → z → Linear → ConvT(64→32, s2) → ConvT(32→1, s2)."""
 
-    def __init__(self, d_latent: int, channels: tuple[int, int] = (32, 64), inner: int = 2):
+    def __init__(self, d_latent: int, channels: tuple[int, int] = (32, 64), inner: int = 2, mean_pixel: float = 0.5):
         super().__init__()
         c1, c2 = channels
         self.encoder = nn.Sequential(
@@ -464,6 +477,8 @@ class ConvAutoencoder(nn.Module):
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # H/4 -> H/2
             nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1), nn.Sigmoid(),  # H/2 -> H
         )
+        with torch.no_grad():  # start at the mean grey level: sigmoid(bias) = mean_pixel
+            self.decoder[-2].bias.fill_(torch.logit(torch.tensor(mean_pixel)).item())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -472,10 +487,11 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-conv_config = {"d_latent": 5, "channels": [32, 64], "epochs": EPOCHS, "lr": LR, "seed": 0, "data": DATA_KEY}
+conv_config = {"d_latent": 5, "channels": [32, 64], "epochs": EPOCHS, "lr": LR, "seed": 0, "data": DATA_KEY,
+               "init": "mean-bias"}
 conv_model, conv_history = train.load_or_train(
     "01-conv-autoencoder", conv_config,
-    build=lambda: ConvAutoencoder(5, inner=INNER),
+    build=lambda: ConvAutoencoder(5, inner=INNER, mean_pixel=train_set.x.mean().item()),
     train=lambda model: train.fit(model, autoencoder_loss, train_set, epochs=EPOCHS, lr=LR, desc="conv AE k=5"),
 )
 n_conv = sum(p.numel() for p in conv_model.parameters())
@@ -485,9 +501,14 @@ print(f"k = 5: conv autoencoder {conv_error:.3f} ({n_conv:,} parameters), "
       f"MLP autoencoder {mlp_error_5:.3f} ({n_mlp:,} parameters)")
 
 # %%
-if abs(conv_error - mlp_error_5) <= 0.1 * mlp_error_5:
-    conv_sentence = (f"On these {H} × {W} images the two are close (within 10%): there is little spatial structure "
-                     f"for convolutions to exploit in {D} pixels, and the MLP's first layer can learn local filters too.")
+close = abs(conv_error - mlp_error_5) <= 0.1 * mlp_error_5
+if close and n_conv > 0.5 * n_mlp:
+    conv_sentence = (f"On these {H} × {W} images the two are close (within 10%, with about as many parameters): there is "
+                     f"little spatial structure for convolutions to exploit in {D} pixels, and the MLP's first layer can "
+                     "learn local filters too.")
+elif close:
+    conv_sentence = (f"On these {H} × {W} images the two reach about the same error (within 10%), but the convolutional "
+                     f"autoencoder does it with {n_mlp / n_conv:.1f} times fewer parameters.")
 elif conv_error < mlp_error_5:
     conv_sentence = (f"On these {H} × {W} images the convolutional autoencoder reconstructs better, by "
                      f"{100 * (1 - conv_error / mlp_error_5):.0f}%, with {n_conv / n_mlp:.2f} times the MLP's parameters.")
@@ -533,13 +554,23 @@ axes[0].scatter(z_random[:, 0], z_random[:, 1], marker="x", color="black", s=40)
 viz.show_images(x_random, "decodings of the 32 random codes", nrow=8, ax=axes[1])
 plt.show()
 
+# %%
+# how far each random code is from the training codes, against how far training codes are from each other
+d_random = torch.cdist(z_random, z_train)
+d_train = torch.cdist(z_train, z_train).fill_diagonal_(float("inf")).min(1).values
+far = int((d_random.min(1).values > d_train.quantile(0.95)).sum())
+nearest_class = train_set.y[d_random.argmin(1)]
+counts = torch.bincount(nearest_class, minlength=10)
+top = counts.argsort(descending=True)[:3].tolist()
+say(f"""**What the picture shows.** {"Most" if far > 16 else "Much"} of the box is empty: {far} of the 32 random codes lie farther from every
+training code than 95% of the training codes lie from their nearest neighbour. Codes that land inside a class region
+decode to a fair digit; the others decode to smudges between classes. Labelled by their nearest training code, the 32
+are {", ".join(f"{counts[c]} × {c}" for c in top)}, and {32 - sum(counts[c] for c in top).item()} from the other
+seven classes, although every class has about a tenth of the training images: which digits we get depends on how much
+*area* each class covers in code space, not on how common it is, and nothing tells us which $z$ are safe.""")
+
 # %% [markdown]
-# **What the picture shows.** Most of the box is empty: the training codes fill a thin, oddly
-# shaped part of it. The few random codes that land inside a class region decode to a fair digit.
-# The rest decode to the same "1"-like stroke over and over (the 1s spread over a large part of
-# the box) or to smudges between classes. Which digits we get depends on how much *area* each
-# class happens to cover in code space, not on how common it is, and nothing tells us which $z$
-# are safe. The autoencoder was only asked to reconstruct: nothing
+# The autoencoder was only asked to reconstruct: nothing
 # made the codes fill a known region, nor made every point of that region decode to a likely
 # image. The decoder is not a **generative model**: it defines no distribution $p(z)$ to sample
 # codes from.
