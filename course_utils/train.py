@@ -333,8 +333,15 @@ def save_weights(model: nn.Module, lesson: str, path: str | os.PathLike | None =
     model's class, the lesson seed and whether fast mode was on (the grader scores only weights
     trained in the lecture configuration). It is read back with ``torch.load(weights_only=True)``.
     A fast-mode run never replaces a file trained in the lecture configuration: it keeps it and says so.
+    On a track other than the digits (``COURSE_TRACK``), the default name is ``<lesson>.<track>.weights.pt``
+    and the file records its track: the grader scores the digits track's file, which such a run never replaces.
     """
-    path = Path(path) if path is not None else Path(f"{lesson}.weights.pt")
+    from .data import track
+
+    current = track()
+    if path is None:
+        path = Path(f"{lesson}.weights.pt" if current == "digits" else f"{lesson}.{current}.weights.pt")
+    path = Path(path)
     if fast_mode() and path.is_file():
         try:
             kept = torch.load(path, map_location="cpu", weights_only=True)
@@ -354,6 +361,7 @@ def save_weights(model: nn.Module, lesson: str, path: str | os.PathLike | None =
             "model": type(model).__name__,
             "fast": fast_mode(),
             "seed": course_seed(),
+            "track": current,
             "state_dict": state,
         },
         path,
@@ -372,8 +380,8 @@ def _unwrapped(key: str) -> str:
     return key
 
 
-def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict[str, Any]:
-    """Load a file written by :func:`save_weights` into ``model``; return its other entries.
+def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str, track: str = "digits") -> dict[str, Any]:
+    """Load a file written by :func:`save_weights` on ``track`` into ``model``; return its other entries.
 
     Parameters are matched by name (after removing the prefixes DataParallel and ``torch.compile``
     add); when the names differ but the same shapes come in the same order (an architecture built
@@ -407,6 +415,11 @@ def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str) -> dict
         raise WeightsError(f"{path.name} was not written by course_utils.train.save_weights")
     if saved.get("lesson") != lesson:
         raise WeightsError(f"{path.name} holds weights of lesson {saved.get('lesson')!r}, not {lesson!r}")
+    if saved.get("track", "digits") != track:
+        raise WeightsError(
+            f"{path.name} was trained on the {saved.get('track')!r} track, not the {track!r} one "
+            f"(run the notebook with COURSE_TRACK={track} to make the file)"
+        )
     state = {_unwrapped(str(key)): value for key, value in saved["state_dict"].items()}
     expected = model.state_dict()
     meta = {key: value for key, value in saved.items() if key != "state_dict"}

@@ -56,15 +56,20 @@ print(f"device: {device}; fast mode: {fast_mode()}")
 # \qquad \ell = \mathrm{decoder}_\theta(z).
 # $$
 #
-# That is minus the binary cross-entropy. For grey levels one would use a categorical over the 17
+# That is minus the binary cross-entropy. For grey levels one would use a categorical over the grey
 # levels of each pixel (what lesson 03 does), or a Gaussian with a learnt variance. A Gaussian with
 # a *fixed* variance turns $-\log p(x \mid z)$ into lesson 01's squared error, up to constants.
+#
+# The images are those of the course's track (lesson 01, section 1): scikit-learn's $8 \times 8$
+# digits by default, MNIST's $28 \times 28$ with `COURSE_TRACK=mnist`. The binarisation is *static*:
+# each image is thresholded once, and every epoch sees the same binary image.
 
 # %%
-train_set = data.load("digits", "train", binarize=True)
-test_set = data.load("digits", "test", binarize=True)
-grey = data.load("digits", "train")
+train_set = data.track_images("train", binarize=True)
+test_set = data.track_images("test", binarize=True)
+grey = data.track_images("train")
 D = int(np.prod(train_set.shape))
+DIGITS = data.track() == "digits"
 print(train_set, f"\n{100 * train_set.x.mean():.1f}% of pixels are on")
 viz.show_rows({"grey": grey.x[:16], "binarised": train_set.x[:16]}, "the digits, and the binary images we model")
 plt.show()
@@ -308,26 +313,30 @@ def vae_loss(beta: float = 1.0, deterministic: bool = False):
 checks.check_vae(VAE, vae_loss)
 
 # %% [markdown]
-# Train with $k = 8$ latent dimensions. Watch both terms of the loss.
+# Train with $k = 8$ latent dimensions on the digits ($k = 16$ on MNIST's 784 pixels). Watch both
+# terms of the loss.
 
 # %% id="lib-vae-training"
 EPOCHS = budget(lecture=200, fast=3)
+EPOCHS_MNIST = budget(lecture=60, fast=3)  # on MNIST: 2.8 times the images, 12 times the pixels
 LR = 1e-3
 
 
 def trained_vae(d_latent: int, beta: float = 1.0, deterministic: bool = False, live_plot: bool = False):
-    """A VAE (or, deterministic with beta = 0, a plain autoencoder) trained on the binarised digits."""
-    config = {"d_latent": d_latent, "beta": beta, "deterministic": deterministic, "epochs": EPOCHS, "lr": LR, "seed": 0}
+    """A VAE (or, deterministic with beta = 0, a plain autoencoder) trained on the binarised training images."""
+    epochs = EPOCHS if train_set.name == "digits" else EPOCHS_MNIST
+    config = {"d_latent": d_latent, "beta": beta, "deterministic": deterministic, "epochs": epochs, "lr": LR, "seed": 0,
+              "data": [train_set.name, len(train_set), *train_set.shape]}  # a checkpoint is for the data it trained on
     name = "autoencoder" if deterministic else f"VAE k = {d_latent}, beta = {beta:g}"
     return train.load_or_train(
         "02-vae", config, build=lambda: VAE(d_latent, train_set.shape),
-        train=lambda model: train.fit(model, vae_loss(beta, deterministic), train_set, epochs=EPOCHS, lr=LR,
+        train=lambda model: train.fit(model, vae_loss(beta, deterministic), train_set, epochs=epochs, lr=LR,
                                       live_plot=live_plot, desc=f"{name}: training loss"),
     )
 
 
 # %%
-K = 8
+K = 8 if DIGITS else 16
 vae, history = trained_vae(K, live_plot=True)
 
 
@@ -419,22 +428,38 @@ def log_weights(model: VAE, x: torch.Tensor, samples: int, proposal: str = "enco
 S = 5_000
 x_one = test_set.x[:1].to(device)
 fig, ax = plt.subplots(figsize=(6, 3.2))
+weights_of, ess_of = {}, {}
 for proposal in ("prior", "encoder"):
-    log_w = log_weights(vae, x_one, S, proposal)[:, 0]
+    log_w = weights_of[proposal] = log_weights(vae, x_one, S, proposal)[:, 0].cpu()
     w = (log_w - log_w.max()).exp()
-    ess = float(w.sum() ** 2 / (w**2).sum())
-    ax.hist(log_w.cpu().numpy(), bins=60, alpha=0.6, label=f"z from the {proposal}: ESS {ess:.0f} of {S}")
+    ess = ess_of[proposal] = float(w.sum() ** 2 / (w**2).sum())
+    ax.hist(log_w.numpy(), bins=60, alpha=0.6, label=f"z from the {proposal}: ESS {ess:.0f} of {S}")
 ax.set_xlabel("log weight  log p(x|z) p(z) / r(z)  (nats)")
 ax.set_ylabel("samples")
 ax.set_title("one held-out digit: which codes explain it?")
 ax.legend(fontsize="small")
 plt.show()
 
+# %%
+median = {proposal: float(log_w.median()) for proposal, log_w in weights_of.items()}
+best_prior = float(weights_of["prior"].max())
+q10, q90 = weights_of["encoder"].quantile(torch.tensor([0.1, 0.9])).tolist()
+if best_prior < median["encoder"]:
+    best = (f"even the best of the {S:,} prior codes is {median['encoder'] - best_prior:.0f} nats below the encoder's "
+            f"median, a factor $e^{{{median['encoder'] - best_prior:.0f}}}$ in probability")
+else:
+    reach = int((weights_of["prior"] >= median["encoder"]).sum())
+    best = f"only {reach} of the {S:,} prior codes reach the encoder's median"
+uneven = (f" The encoder's weights are uneven too (from {q10:.0f} to {q90:.0f} nats between their 10% and 90% "
+          f"quantiles), which is why the bound below keeps improving with more samples."
+          if ess_of["encoder"] < 0.1 * S else "")
+say(f"""Codes from the prior explain this digit {median["encoder"] - median["prior"]:.0f} nats worse than codes from
+the encoder, median against median, and {best}. By the effective sample size, {ess_of["prior"]:.0f} of the
+{S:,} prior samples carry the estimate, against {ess_of["encoder"]:.0f} of the encoder's.{uneven} The encoder turns
+a hopeless search into a targeted one.""")
+
 # %% [markdown]
-# Codes from the prior explain the digit tens of nats worse than codes from the encoder (a
-# factor $e^{40}$ and more in probability), and the effective sample size shows that only a handful of
-# the 5,000 prior samples carry any weight. The encoder turns a hopeless search
-# into a targeted one. The same weights, averaged, give a **tighter bound** than the ELBO
+# The same weights, averaged, give a **tighter bound** than the ELBO
 # (Burda et al. 2016, *Importance Weighted Autoencoders*):
 #
 # $$
@@ -499,7 +524,8 @@ plt.show()
 # exercise 4's architecture and computes $-\mathcal{L}_K$ with $K = 1000$ on 90 digits that this
 # notebook never loads (kept aside from the held-out fifth for grading): full marks at $17.5$ nats per
 # image or less, none at $22$ or more, in proportion between. The $K = 1000$ number above, on the other
-# held-out digits, is a fair preview.
+# held-out digits, is a fair preview. The grader scores the digits track only: a run on the MNIST
+# track saves its model to `02_vae.mnist.weights.pt` and leaves `02_vae.weights.pt` alone.
 
 # %%
 train.save_weights(vae, "02_vae");

@@ -70,6 +70,28 @@ def test_save_then_load_round_trips_and_records_what_made_it(tmp_path, reference
     assert train.save_weights(model, "02_vae") == Path("02_vae.weights.pt") and Path("02_vae.weights.pt").is_file()
 
 
+def test_the_mnist_track_saves_its_own_file_which_the_grader_refuses(tmp_path, reference_vae, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COURSE_FAST", "0")
+    digits_file = train.save_weights(_vae(reference_vae), "02_vae")
+    monkeypatch.setenv("COURSE_TRACK", "mnist")
+    with pytest.raises(checks.NotDone, match="no 02_vae.mnist.weights.pt yet"):
+        vae_checks.check_trained(reference_vae["VAE"])
+    path = train.save_weights(_vae(reference_vae), "02_vae")
+    assert path == Path("02_vae.mnist.weights.pt") and digits_file.is_file()  # the hand-in is not replaced
+    vae_checks.check_trained(reference_vae["VAE"])  # passes, and says which file the grader scores
+    assert "The grader scores the model of the digits track, 02_vae.weights.pt" in capsys.readouterr().out
+    with pytest.raises(train.WeightsError, match="trained on the 'mnist' track, not the 'digits' one"):
+        train.load_weights(path, _vae(reference_vae), "02_vae")
+    assert train.load_weights(path, _vae(reference_vae), "02_vae", track="mnist")["track"] == "mnist"
+    monkeypatch.delenv("COURSE_TRACK")
+    fraction, message = graded_models.grade_weights(
+        path, SPECS["check-trained-vae"], reference_vae, graded_models.GradingData()
+    )
+    assert fraction == 0.0 and "'mnist' track" in message
+    assert train.load_weights(digits_file, _vae(reference_vae), "02_vae")["track"] == "digits"
+
+
 class _Hostile:
     def __reduce__(self):
         return (os.system, ("touch hostile-was-run",))

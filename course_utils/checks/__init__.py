@@ -94,9 +94,13 @@ def check_weights_file(spec: Trained, namespace: dict[str, Any], path: Any = Non
     """
     from pathlib import Path
 
+    from ..data import track
     from ..device import fast_mode
     from ..train import WeightsError, load_weights
 
+    current = track()
+    if current != "digits":
+        return _check_other_track(spec, current, path)
     where = Path(path if path is not None else spec.file)
     if fast_mode():
         note = "fast mode is on, so this file is not the one to hand in"
@@ -124,6 +128,29 @@ def check_weights_file(spec: Trained, namespace: dict[str, Any], path: Any = Non
                         "COURSE_FAST set: run the notebook without it"
                     ),
                 )
+    return check.report
+
+
+def _check_other_track(spec: Trained, current: str, path: Any) -> Report:
+    """check_weights_file on a track other than the digits: the grader scores only the digits track's
+    model, so this checks that this track's run saved its own file (which the dashboard can show)."""
+    from pathlib import Path
+
+    where = Path(path if path is not None else f"{spec.lesson}.{current}.weights.pt")
+    print(
+        f"This run is on the {current} track. The grader scores the model of the digits track, {spec.file}, "
+        f"which a run on the default track (COURSE_TRACK unset) saves; this run saved its own model to {where.name}."
+    )
+    with Check(f"trained model ({where.name})") as check:
+        with check.case(f"{where.name} was saved by this lesson on the {current} track", required=True):
+            if not where.is_file():
+                raise NotYet(f"no {where.name} yet: train the model above, then run the cell that saves it")
+            saved = torch.load(where, map_location="cpu", weights_only=True)
+            expect(
+                isinstance(saved, dict) and saved.get("lesson") == spec.lesson and saved.get("track") == current,
+                f"{where.name} is not this lesson's {current}-track weights file",
+                hint="run the cells above that train and save the model, then this one",
+            )
     return check.report
 
 
