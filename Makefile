@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint format test-browser demo build check lab bench release clean help
+.PHONY: setup run run-mnist test lint format test-browser demo build check lab bench release clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    set up .venv, build the notebooks, execute every lesson headless, print a row each"
+	@echo "make run-mnist  the lessons that read COURSE_TRACK, on 28x28 MNIST (offline: 5,000 packaged images)"
 	@echo "make test   set up .venv and run the whole test suite (what CI runs), ruff's lint first"
 	@echo "make format ruff's fixes and formatting in place (make lint: the check alone)"
 	@echo "make lab    open JupyterLab on notebooks/ (the student versions)"
@@ -27,6 +28,10 @@ setup: $(STAMP)
 
 run: setup
 	$(PY) -m course_tools run --out build/run
+
+# the lessons that read COURSE_TRACK, on 28x28 MNIST (the packaged subset offline)
+run-mnist: setup
+	$(PY) -m course_tools run --track mnist --out build/run-mnist
 
 # The linter and the formatter's check (ruff, settings in pyproject.toml), the tests, then the six
 # solution notebooks under nbval (fast mode, one execution each; conftest.py)

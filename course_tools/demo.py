@@ -27,7 +27,7 @@ from course_utils.widgets import Snapshot
 
 from .build import lesson_namespace, repo_root
 
-__all__ = ["LectureModels", "lecture_models", "voila_command", "main"]
+__all__ = ["LectureModels", "VAEView", "lecture_models", "voila_command", "main"]
 
 VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "ex-vae-model", "lib-vae-training"]
 GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "lib-gan-2d-run"]
@@ -45,6 +45,45 @@ class LectureModels:
     ring: torch.Tensor  #: data points of the ring, drawn behind
     extent: tuple[float, float, float, float]
     summary: str  #: one line per model: how it was trained and how good it is
+    mnist: VAEView | None = None  #: lesson 02's 28x28 VAE, when a run on the MNIST track left its checkpoint
+
+
+@dataclass
+class VAEView:
+    """A VAE's decoder and the codes of held-out images: what the perturbation widget shows."""
+
+    decode: Callable[[torch.Tensor], torch.Tensor]
+    codes: torch.Tensor
+    images: torch.Tensor
+    labels: list[str]
+
+    def perturbation(self, scale: int = 8):
+        """The latent perturbation widget on these images (28x28 images need a smaller scale than 8x8)."""
+        from course_utils.widgets import LatentPerturbation
+
+        return LatentPerturbation(self.decode, self.codes, images=self.images, labels=self.labels, scale=scale)
+
+
+MNIST_K = 16  #: the code size lesson 02 uses on the MNIST track
+
+
+def _mnist_vae() -> tuple[VAEView | None, str]:
+    """Lesson 02's VAE of the MNIST track, if its checkpoint exists (nothing is trained or downloaded here)."""
+    try:
+        train_set = data.mnist_images("train", binarize=True, online=False)
+        test_set = data.mnist_images("test", binarize=True, online=False)
+    except (data.DatasetUnavailable, ImportError) as err:
+        return None, f"28x28 VAE: no MNIST images on this machine ({err})"
+    lesson = lesson_namespace("02_vae", VAE_CELLS, constants={"train_set": train_set}, quiet=True)
+    try:
+        with train.cached_only():
+            vae, history = lesson["trained_vae"](MNIST_K)
+    except train.NotCached:
+        return None, "28x28 VAE: no checkpoint yet (run lesson 02 with COURSE_TRACK=mnist, e.g. `make run-mnist`)"
+    with torch.no_grad():
+        codes = vae.encode(test_set.x.to(get_device()))[0].cpu()
+    view = VAEView(vae.mean_image, codes, test_set.x, [str(int(y)) for y in test_set.y])
+    return view, f"28x28 VAE (k = {MNIST_K}, {train_set.name}): {history.seconds:.0f} s of training, loaded"
 
 
 def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]:
@@ -71,6 +110,7 @@ def lecture_models() -> LectureModels:
     with torch.no_grad():
         codes = vae.encode(test_set.x.to(device))[0].cpu()
     snapshots, gan_summary, extent = _ring_gan()
+    mnist, mnist_summary = _mnist_vae()
     return LectureModels(
         decode=vae.mean_image,
         codes=codes,
@@ -80,7 +120,8 @@ def lecture_models() -> LectureModels:
         ring=data.load("ring", n=2000, seed=0).x,
         extent=extent,
         summary=f"VAE (k = 8): {history.seconds:.0f} s of training, checkpoint in {train.checkpoint_dir()}\n"
-        f"{gan_summary}",
+        f"{gan_summary}\n{mnist_summary}",
+        mnist=mnist,
     )
 
 

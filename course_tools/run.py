@@ -162,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     root = repo_root()
     build_all(root)
     lessons = args.lesson or [p.stem for p in lesson_sources(root)]
+    if args.track == "mnist" and not args.lesson:
+        on_track = [p.stem for p in lesson_sources(root) if "data.track_images(" in p.read_text(encoding="utf-8")]
+        skipped = [lesson for lesson in lessons if lesson not in on_track]
+        if skipped:
+            print(f"the mnist track: {', '.join(skipped)} do not read the track yet, and are not run", flush=True)
+        lessons = on_track
     runs = []
     for lesson in lessons:
         print(f"running {lesson} ({'fast mode' if args.fast else 'lecture configuration'}) ...", flush=True)

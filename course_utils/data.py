@@ -65,6 +65,7 @@ __all__ = [
     "TRACKS",
     "track",
     "track_images",
+    "mnist_images",
 ]
 
 
@@ -475,6 +476,13 @@ def track_images(
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     if track() == "digits":
         return load("digits", split, binarize=binarize)
+    return mnist_images(split, binarize=binarize, root=root, online=online)
+
+
+def mnist_images(
+    split: str = "train", *, binarize: bool = False, root: str | os.PathLike | None = None, online: bool | None = None
+) -> Images:
+    """The mnist track's images, whatever the current track: see :func:`track_images`."""
     n = FAST_TRACK_SIZES[split] if fast_mode() else None
     if online is None:
         online = torch.cuda.is_available()

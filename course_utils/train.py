@@ -12,6 +12,8 @@ laptop), a new one trains and saves.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -34,6 +36,8 @@ __all__ = [
     "noise",
     "run_steps",
     "load_or_train",
+    "cached_only",
+    "NotCached",
     "cached",
     "checkpoint_dir",
     "checkpoint_path",
@@ -452,6 +456,24 @@ def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str, track: 
     return meta
 
 
+class NotCached(LookupError):
+    """Raised by :func:`load_or_train` inside :func:`cached_only` when the checkpoint does not exist."""
+
+
+_CACHED_ONLY = contextvars.ContextVar("cached_only", default=False)
+
+
+@contextlib.contextmanager
+def cached_only() -> Iterator[None]:
+    """Within this block :func:`load_or_train` loads checkpoints but trains nothing: a missing one raises
+    :class:`NotCached`. For tools that show a model only when a lesson has trained it (the dashboard)."""
+    token = _CACHED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _CACHED_ONLY.reset(token)
+
+
 def load_or_train(
     name: str,
     config: Mapping[str, Any],
@@ -487,8 +509,12 @@ def load_or_train(
             )
             return model.to(device).eval(), history
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is retrained
+            if _CACHED_ONLY.get():
+                raise NotCached(f"the checkpoint {path} of {name} could not be loaded ({err})") from None
             warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again.", stacklevel=2)
             model = build()
+    if _CACHED_ONLY.get():
+        raise NotCached(f"no checkpoint of {name} for this configuration ({path.name})")
     history = train(model.to(device))
     save_atomically(
         {

@@ -46,3 +46,13 @@ widgets.Interpolation(models.decode, models.codes, steps=9, start=0, end=5, scal
 
 # %%
 widgets.ModeCollapseExplorer(models.snapshots, models.ring, models.extent, title="GAN on the ring")
+
+# %% [markdown]
+# ## 4. The VAE on 28 × 28 MNIST (lesson 02 on the MNIST track)
+#
+# The same latent perturbation on lesson 02's VAE of the MNIST track ($k = 16$), which a projector
+# shows far better than 8 × 8 digits. It appears once a run on that track has left its checkpoint
+# (`make run-mnist`); until then this cell says so.
+
+# %%
+models.mnist.perturbation() if models.mnist is not None else print(models.summary.splitlines()[-1])

@@ -49,7 +49,10 @@ def test_dashboard_runs_and_shows_its_three_widgets(root, tmp_path):
     problems = [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     assert not problems, json.dumps(problems, indent=1)[:3000]
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 3 and all(o.data["text/plain"].startswith("VBox") for o in views)
+    printed = "".join(o.get("text", "") for o in outputs)
+    with_mnist = "28x28 VAE (k = 16" in printed  # a local MNIST-track checkpoint adds the fourth widget
+    assert with_mnist or "28x28 VAE: no" in printed, printed
+    assert len(views) == 3 + with_mnist and all(o.data["text/plain"].startswith("VBox") for o in views)
     assert not any("image/png" in o.get("data", {}) for o in outputs), "a stray figure beside the widgets"
 
 
@@ -120,3 +123,22 @@ def test_the_dashboard_finds_its_cells_and_names_by_the_contract(lesson, cells, 
     constants = {"train_set": None} if lesson == "02_vae" else {}
     namespace = lesson_namespace(lesson, cells, constants=constants, quiet=True)  # defines, trains nothing
     assert all(callable(namespace.get(name)) for name in names), [n for n in names if not callable(namespace.get(n))]
+
+
+def test_the_dashboard_offers_the_28x28_vae_only_once_its_checkpoint_exists(tmp_path, monkeypatch):
+    from course_utils import data
+
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "ck"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))  # offline: the packaged subset
+    monkeypatch.setenv("COURSE_FAST", "1")
+    view, line = demo._mnist_vae()
+    assert view is None and "no checkpoint yet" in line and "make run-mnist" in line
+    assert not list((tmp_path / "ck").glob("*.pt"))  # nothing was trained to find out
+    lesson = lesson_namespace(
+        "02_vae", demo.VAE_CELLS, constants={"train_set": data.mnist_images("train", binarize=True)}, quiet=True
+    )
+    lesson["trained_vae"](demo.MNIST_K)  # what lesson 02 on the MNIST track trains
+    view, line = demo._mnist_vae()
+    assert view is not None and "28x28 VAE (k = 16, mnist_5k)" in line
+    assert view.codes.shape == (200, 16) and view.images.shape == (200, 1, 28, 28) and len(view.labels) == 200
+    assert type(view.perturbation()).__name__ == "LatentPerturbation"

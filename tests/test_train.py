@@ -365,3 +365,29 @@ def test_code_fingerprint_follows_functions_named_inside_nested_steps(monkeypatc
     before = train.code_fingerprint(_nested_fit, values=False)
     monkeypatch.setitem(globals(), "_lesson_loss", lambda x: x * 3)
     assert train.code_fingerprint(_nested_fit, values=False) != before
+
+
+def test_cached_only_loads_a_checkpoint_and_trains_nothing(tmp_path):
+    from torch import nn
+
+    from course_utils import train
+
+    calls = []
+
+    def fit(model):
+        calls.append(1)
+        return train.History()
+
+    build = lambda: nn.Linear(2, 2)  # noqa: E731
+    with train.cached_only(), pytest.raises(train.NotCached, match="no checkpoint of tiny"):
+        train.load_or_train("tiny", {"seed": 0}, build, fit, folder=tmp_path)
+    assert not calls and not list(tmp_path.iterdir())
+    train.load_or_train("tiny", {"seed": 0}, build, fit, folder=tmp_path)  # outside the block: trains
+    with train.cached_only():
+        train.load_or_train("tiny", {"seed": 0}, build, fit, folder=tmp_path)
+    assert len(calls) == 1
+    (path,) = tmp_path.glob("tiny-*.pt")
+    path.write_bytes(b"not a checkpoint")
+    with train.cached_only(), pytest.raises(train.NotCached, match="could not be loaded"):
+        train.load_or_train("tiny", {"seed": 0}, build, fit, folder=tmp_path)
+    assert len(calls) == 1
