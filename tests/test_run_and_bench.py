@@ -55,6 +55,32 @@ def test_bench_trains_from_scratch(monkeypatch, tmp_path):
     assert seen["checkpoints"] is not None and seen["fast"] is False
 
 
+def test_bench_runs_both_tracks_and_lists_a_lesson_off_the_track(monkeypatch, capsys, tmp_path):
+    seen = []
+
+    def fake(lesson, **kw):
+        seen.append((lesson, kw.get("track")))
+        return run.LessonRun(lesson, 3.0, True, "summary", {"m": 1.0})
+
+    monkeypatch.setattr(bench, "execute_lesson", fake)
+    monkeypatch.setattr(bench, "reference_workload", lambda repeats=3: 1.0)
+    argv = ["--lesson", "02_vae", "--lesson", "06_cyclegan", "--tracks", "digits", "mnist", "--json"]
+    assert bench.main([*argv, "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)["lessons"]
+    on_mnist = bench.on_track("06_cyclegan", bench.repo_root())
+    assert seen == [("02_vae", None), ("02_vae", "mnist"), ("06_cyclegan", None)] + (
+        [("06_cyclegan", "mnist")] if on_mnist else []
+    )
+    assert [r["track"] for r in rows][:2] == ["digits", "mnist"]
+    assert any("mnist track" in ref for ref in rows[1]["references"]) and not any(
+        "mnist track" in ref for ref in rows[0]["references"]
+    )
+    assert on_mnist or "06_cyclegan do not read the track yet" in captured.err
+    assert bench.main([*argv[:2], "--tracks", "mnist", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    assert "02_vae (mnist track)" in capsys.readouterr().out
+
+
 def test_cli_dispatch(capsys):
     assert cli.main(["--help"]) == 0 and "build" in capsys.readouterr().out
     assert cli.main(["frobnicate"]) == 2 and "unknown command" in capsys.readouterr().err
