@@ -65,6 +65,8 @@ __all__ = [
     "TRACKS",
     "track",
     "track_images",
+    "typeset_factors",
+    "FACTORS",
     "mnist_images",
 ]
 
@@ -534,9 +536,18 @@ FONT_FILES = (
 
 
 def render_digit(
-    digit: int, font_file: str, size: int = 30, angle: float = 0.0, shift: tuple[int, int] = (0, 0)
+    digit: int,
+    font_file: str,
+    size: int = 30,
+    angle: float = 0.0,
+    shift: tuple[int, int] = (0, 0),
+    fill: int = 26,
 ) -> np.ndarray:
-    """One typeset digit as an 8x8 array of levels 0..16 (scikit-learn's reduction of a 32x32 bitmap)."""
+    """One typeset digit as an 8x8 array of levels 0..16 (scikit-learn's reduction of a 32x32 bitmap).
+
+    The glyph is rotated by ``angle`` degrees, scaled so that its larger side is ``fill`` pixels of the
+    32x32 frame (26, as in the UCI set, by default), and moved by ``shift`` pixels from the centre.
+    """
     import matplotlib
     from PIL import Image, ImageDraw, ImageFont
 
@@ -548,7 +559,7 @@ def render_digit(
     canvas = canvas.rotate(angle, resample=Image.BILINEAR)
     box = canvas.point(lambda v: 255 if v > 127 else 0).getbbox()
     glyph = canvas.crop(box) if box else canvas
-    scale = 26 / max(glyph.size)  # like the UCI set: the digit fills most of the 32x32 frame
+    scale = fill / max(glyph.size)  # by default like the UCI set: the digit fills most of the 32x32 frame
     glyph = glyph.resize((max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))), Image.BILINEAR)
     frame = Image.new("L", (32, 32), 0)
     frame.paste(glyph, ((32 - glyph.width) // 2 + shift[0], (32 - glyph.height) // 2 + shift[1]))
@@ -581,6 +592,52 @@ def _load_fonts(split: str, n: int | None) -> Images:
         [str(d) for d in range(10)],
         17,
     )
+
+
+#: the factors of :func:`typeset_factors`, each drawn independently, and their ranges
+FACTORS = {"size": (16, 28), "rotation": (-30.0, 30.0), "thickness": (0, 1)}
+
+
+def typeset_factors(
+    n: int = 2000, seed: int = 0, threshold: float | None = 0.5
+) -> tuple[Images, dict[str, torch.Tensor]]:
+    """Typeset digits whose factors of variation are known: for measuring disentanglement.
+
+    Each image is a digit 0-9 in DejaVu Sans, regular or bold (``thickness`` 0 or 1), rotated by
+    ``rotation`` degrees and scaled so that its larger side is ``size`` pixels of the 32x32 frame,
+    each factor drawn independently and uniformly from :data:`FACTORS` (the digit too); then reduced
+    to 8x8 like the digits, and binarised at ``threshold`` (``None``: 17 grey levels). Returns the
+    images and the factors, ``{"digit", "size", "rotation", "thickness"}``, one value per image.
+    """
+    rng = np.random.default_rng(1000 + seed)
+    digit = rng.integers(10, size=n)
+    size = rng.integers(FACTORS["size"][0], FACTORS["size"][1] + 1, size=n)
+    rotation = rng.uniform(*FACTORS["rotation"], size=n)
+    thickness = rng.integers(2, size=n)
+    fonts = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+    x = np.stack(
+        [
+            render_digit(int(d), fonts[t], angle=float(a), fill=int(f)) / 16.0
+            for d, f, a, t in zip(digit, size, rotation, thickness)
+        ]
+    ).astype(np.float32)
+    images = torch.from_numpy(x).unsqueeze(1)
+    if threshold is not None:
+        images = (images > threshold).float()
+    factors = {
+        "digit": torch.from_numpy(digit),
+        "size": torch.from_numpy(size.astype(np.float32)),
+        "rotation": torch.from_numpy(rotation.astype(np.float32)),
+        "thickness": torch.from_numpy(thickness.astype(np.float32)),
+    }
+    return Images(
+        images,
+        factors["digit"].long(),
+        "typeset_factors",
+        "train",
+        [str(d) for d in range(10)],
+        17 if threshold is None else 2,
+    ), factors
 
 
 def _mixture_modes(name: str) -> tuple[torch.Tensor, float]:

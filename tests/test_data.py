@@ -283,3 +283,22 @@ def test_mnist_5k_splits_mix_the_classes_from_their_first_images(tmp_path, monke
     for split, n in (("train", 600), ("test", 200)):
         counts = torch.bincount(data.load("mnist_5k", split, n=n).y, minlength=10)
         assert counts.min() >= n // 20, (split, counts.tolist())
+
+
+def test_typeset_factors_are_drawn_independently_and_show_in_the_pixels():
+    images, factors = data.typeset_factors(400, seed=3)
+    again, same = data.typeset_factors(400, seed=3)
+    assert torch.equal(images.x, again.x) and all(torch.equal(factors[k], same[k]) for k in factors)
+    assert images.x.shape == (400, 1, 8, 8) and set(images.x.unique().tolist()) <= {0.0, 1.0}
+    assert set(factors) == {"digit", "size", "rotation", "thickness"} and torch.equal(images.y, factors["digit"])
+    low, high = data.FACTORS["size"]
+    assert low <= factors["size"].min() and factors["size"].max() <= high
+    assert factors["rotation"].abs().max() <= 30 and set(factors["thickness"].unique().tolist()) == {0.0, 1.0}
+    table = torch.stack([factors[k].float() for k in ("digit", "size", "rotation", "thickness")], 1)
+    off_diagonal = torch.corrcoef(table.T) - torch.eye(4)
+    assert off_diagonal.abs().max() < 0.15  # drawn independently (|r| < 0.15 on 400 draws)
+    grey, _ = data.typeset_factors(400, seed=3, threshold=None)
+    ink = grey.x.sum((1, 2, 3))
+    assert torch.corrcoef(torch.stack([ink, factors["size"]]))[0, 1] > 0.5  # larger glyphs, more ink
+    assert ink[factors["thickness"] == 1].mean() > ink[factors["thickness"] == 0].mean()  # bold, more ink
+    assert grey.levels == 17 and images.levels == 2
