@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,17 +94,19 @@ def mode_coverage(
 # Classifier-based scores on digits
 # ------------------------------------------------------------------------------------------------
 class DigitClassifier(nn.Module):
-    """A small CNN for 8x8 digits; ``features`` is its 64-d penultimate layer (used for Fréchet distances)."""
+    """A small CNN for ``side`` x ``side`` digits (8 by default; 28 for MNIST); ``features`` is its 64-d
+    penultimate layer (used for Fréchet distances)."""
 
-    def __init__(self, n_classes: int = 10):
+    def __init__(self, n_classes: int = 10, side: int = 8):
         super().__init__()
+        half = (side + 1) // 2
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(32, 64, 3, stride=2, padding=1),
             nn.ReLU(),  # 8 -> 4
             nn.Flatten(),
-            nn.Linear(64 * 4 * 4, 64),
+            nn.Linear(64 * half * half, 64),
             nn.ReLU(),
         )
         self.head = nn.Linear(64, n_classes)
@@ -115,15 +118,17 @@ class DigitClassifier(nn.Module):
         return self.head(self.body(x))
 
 
-def digit_classifier(epochs: int = 30, seed: int = 0) -> DigitClassifier:
+def digit_classifier(epochs: int = 30, seed: int = 0, images: Any = None) -> DigitClassifier:
     """The project's digit classifier, trained on the training digits on first use, then loaded.
 
     It is trained with small random shifts so that it judges shapes rather than exact pixels;
     its held-out accuracy is about 98%. Always the same weights for the same ``epochs`` and ``seed``.
+    ``images`` (an :class:`~course_utils.data.Images` with labels) trains it on other images instead,
+    e.g. the 28x28 MNIST of the mnist track; its checkpoint is keyed by their name, size and shape.
     """
     from . import data, train
 
-    digits = data.load("digits", "train")
+    digits = images if images is not None else data.load("digits", "train")
 
     def shifted_cross_entropy(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, y = batch
@@ -132,11 +137,13 @@ def digit_classifier(epochs: int = 30, seed: int = 0) -> DigitClassifier:
         return nn.functional.cross_entropy(model(x), y)
 
     config = {"epochs": epochs, "seed": seed, "lr": 2e-3, "augment": "roll1"}
+    if images is not None:
+        config["data"] = [digits.name, len(digits), *digits.shape]
     with unshifted_seeds():  # an instrument: the same classifier scores every lesson seed's samples
         model, _ = train.load_or_train(
             "digit-classifier",
             config,
-            build=DigitClassifier,
+            build=lambda: DigitClassifier(side=digits.shape[-1]),
             train=lambda m: train.fit(
                 m,
                 shifted_cross_entropy,
@@ -186,7 +193,8 @@ def classifier_scores(
 ) -> dict[str, float]:
     """Inception-style score of ``images`` and their Fréchet distance to ``reference``, both on the digit classifier.
 
-    Images are N x 1 x 8 x 8 in [0, 1]. Returns ``{"inception_score", "frechet_distance"}``.
+    Images are N x 1 x H x W in [0, 1], the size the classifier was built for.
+    Returns ``{"inception_score", "frechet_distance"}``.
     """
     classifier = classifier or digit_classifier()
     classifier = classifier.cpu().eval()

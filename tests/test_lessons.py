@@ -67,7 +67,11 @@ def test_every_check_reads_not_done_on_the_student_notebook(executed_student):
 
 # --- the 28x28 track (COURSE_TRACK=mnist): the lessons that read it so far ----------------------------
 #: lessons whose images come from data.track_images, and a line only a 28x28 run prints
-TRACKED = {"01_autoencoder": "28 -> 14 -> 7 -> 14 -> 28", "02_vae": "shape=(1, 28, 28), levels=2"}
+TRACKED = {
+    "01_autoencoder": "28 -> 14 -> 7 -> 14 -> 28",
+    "02_vae": "shape=(1, 28, 28), levels=2",
+    "04_gan": "shape=(1, 28, 28), levels=256",
+}
 
 
 @pytest.mark.parametrize("lesson", sorted(TRACKED))

@@ -71,3 +71,21 @@ def test_digit_classifier_is_accurate_and_scores_real_digits_well(tmp_path, monk
     assert real["frechet_distance"] < noise["frechet_distance"] / 5
     again = metrics.digit_classifier()  # loaded from the checkpoint, same weights
     assert all(torch.equal(p, q) for p, q in zip(classifier.state_dict().values(), again.state_dict().values()))
+
+
+def test_the_digit_classifier_trains_on_the_images_it_is_given_keyed_by_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "ck"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    train_28, test_28 = data.load("mnist_5k", "train", n=600), data.load("mnist_5k", "test", n=200)
+    classifier = metrics.digit_classifier(epochs=3, images=train_28)
+    assert classifier.features(test_28.x).shape == (200, 64)  # a 28x28 network
+    with torch.no_grad():
+        assert (classifier(test_28.x).argmax(1) == test_28.y).float().mean() > 0.6  # 600 images, 3 epochs
+    scores = metrics.classifier_scores(test_28.x[:100], test_28.x[100:], classifier)
+    noise = metrics.classifier_scores(torch.rand(100, 1, 28, 28), test_28.x[100:], classifier)
+    assert scores["frechet_distance"] < noise["frechet_distance"] / 3
+    names = {p.name for p in (tmp_path / "ck").glob("digit-classifier-*.pt")}
+    metrics.digit_classifier(epochs=3, images=data.load("mnist_5k", "train", n=500))  # other images: another model
+    assert len({p.name for p in (tmp_path / "ck").glob("digit-classifier-*.pt")} - names) == 1
+    with pytest.raises(RuntimeError):  # an 8x8 classifier does not take 28x28 images
+        metrics.DigitClassifier()(test_28.x[:2])
