@@ -82,6 +82,9 @@ REFERENCES: dict[str, list[str]] = {
 MNIST_TRACK: dict[str, str] = {
     "01_autoencoder": "Lesson figure, mnist track: squared error per held-out 28x28 image (784 pixels in [0, 1]) "
     "against PCA, on mnist_5k offline (4,000 training / 1,000 held-out images) or the full set where cached",
+    "04_gan": "Lesson figures, mnist track: the 2D sections as on the digits; the DCGAN and the conditional DCGAN "
+    "at 28x28 (7 -> 14 -> 28), scored by a classifier of the same architecture trained on the track's training "
+    "images (comparable only with it), real training images beside them",
     "02_vae": "Lesson figure, mnist track: held-out NLL bound (importance-weighted, K=1000), k=16, MNIST statically "
     "binarised at 0.5 (thresholding is easier to model than Burda et al.'s dynamic binarisation), trained on "
     "mnist_5k's 4,000 images offline (the references use 60,000)",
