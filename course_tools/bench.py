@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .build import build_all, lesson_sources, repo_root
-from .run import LessonRun, execute_lesson
+from .run import LessonRun, execute_lesson, lessons_for_track
 
 __all__ = ["REFERENCES", "reference_workload", "graded_metrics", "bench_lesson", "format_seed_table", "main"]
 
@@ -89,11 +89,6 @@ MNIST_TRACK: dict[str, str] = {
     "binarised at 0.5 (thresholding is easier to model than Burda et al.'s dynamic binarisation), trained on "
     "mnist_5k's 4,000 images offline (the references use 60,000)",
 }
-
-
-def on_track(lesson: str, root: Path) -> bool:
-    """Whether a lesson reads ``COURSE_TRACK`` (its images come from ``data.track_images``)."""
-    return "data.track_images(" in (root / "solutions" / f"{lesson}.py").read_text(encoding="utf-8")
 
 
 def references(lesson: str, track: str) -> list[str]:
@@ -272,11 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         "cuda": torch.cuda.is_available(),
         "platform": platform.platform(),
     }
-    runs = [(lesson, track) for lesson in lessons for track in args.tracks]
-    skipped = [lesson for lesson, track in runs if track == "mnist" and not on_track(lesson, root)]
-    runs = [(lesson, track) for lesson, track in runs if track == "digits" or lesson not in skipped]
-    if skipped:
-        print(f"the mnist track: {', '.join(skipped)} do not read the track yet, and are not run", file=sys.stderr)
+    on = {track: lessons_for_track(lessons, track, root) for track in args.tracks}
+    runs = [(lesson, track) for lesson in lessons for track in args.tracks if lesson in on[track]]
 
     def label(lesson: str, track: str) -> str:
         return lesson if track == "digits" else f"{lesson} (mnist track)"

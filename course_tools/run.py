@@ -142,6 +142,21 @@ def execute_lesson(
     return run
 
 
+def on_track(lesson: str, root: Path) -> bool:
+    """Whether a lesson reads ``COURSE_TRACK`` (its images come from ``data.track_images``)."""
+    return "data.track_images(" in (root / "solutions" / f"{lesson}.py").read_text(encoding="utf-8")
+
+
+def lessons_for_track(lessons: list[str], track: str | None, root: Path) -> list[str]:
+    """The lessons to run on ``track``: all on the digits; on another, those that read it (the rest are named)."""
+    if track in (None, "digits"):
+        return lessons
+    skipped = [lesson for lesson in lessons if not on_track(lesson, root)]
+    if skipped:
+        print(f"the {track} track: {', '.join(skipped)} do not read the track yet, and are not run", file=sys.stderr)
+    return [lesson for lesson in lessons if lesson not in skipped]
+
+
 def format_table(runs: list[LessonRun]) -> str:
     """One row per lesson: status, wall time, quality figure."""
     rows = [f"{'lesson':<16} {'status':<6} {'wall s':>7}  quality"]
@@ -161,13 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = repo_root()
     build_all(root)
-    lessons = args.lesson or [p.stem for p in lesson_sources(root)]
-    if args.track == "mnist" and not args.lesson:
-        on_track = [p.stem for p in lesson_sources(root) if "data.track_images(" in p.read_text(encoding="utf-8")]
-        skipped = [lesson for lesson in lessons if lesson not in on_track]
-        if skipped:
-            print(f"the mnist track: {', '.join(skipped)} do not read the track yet, and are not run", flush=True)
-        lessons = on_track
+    lessons = lessons_for_track(args.lesson or [p.stem for p in lesson_sources(root)], args.track, root)
     runs = []
     for lesson in lessons:
         print(f"running {lesson} ({'fast mode' if args.fast else 'lecture configuration'}) ...", flush=True)

@@ -463,6 +463,11 @@ def _full_mnist_cached(split: str, root: str | os.PathLike | None) -> bool:
     return all((folder / f).exists() for f in DATASETS["mnist"].files[split])
 
 
+def _train_or_test(split: str) -> None:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+
+
 def track_images(
     split: str = "train", *, binarize: bool = False, root: str | os.PathLike | None = None, online: bool | None = None
 ) -> Images:
@@ -474,9 +479,8 @@ def track_images(
     which needs no network.
     In fast mode the mnist track keeps the first 600 training and 200 test images.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     if track() == "digits":
+        _train_or_test(split)
         return load("digits", split, binarize=binarize)
     return mnist_images(split, binarize=binarize, root=root, online=online)
 
@@ -485,6 +489,7 @@ def mnist_images(
     split: str = "train", *, binarize: bool = False, root: str | os.PathLike | None = None, online: bool | None = None
 ) -> Images:
     """The mnist track's images, whatever the current track: see :func:`track_images`."""
+    _train_or_test(split)
     n = FAST_TRACK_SIZES[split] if fast_mode() else None
     if online is None:
         online = torch.cuda.is_available()
@@ -633,7 +638,7 @@ def typeset_factors(
     return Images(
         images,
         factors["digit"].long(),
-        "typeset_factors",
+        "typeset_factors" if threshold is None else f"typeset_factors>{threshold:g}",
         "train",
         [str(d) for d in range(10)],
         17 if threshold is None else 2,

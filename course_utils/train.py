@@ -36,6 +36,7 @@ __all__ = [
     "noise",
     "run_steps",
     "load_or_train",
+    "read_weights",
     "cached_only",
     "NotCached",
     "cached",
@@ -384,18 +385,9 @@ def _unwrapped(key: str) -> str:
     return key
 
 
-def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str, track: str = "digits") -> dict[str, Any]:
-    """Load a file written by :func:`save_weights` on ``track`` into ``model``; return its other entries.
-
-    Parameters are matched by name (after removing the prefixes DataParallel and ``torch.compile``
-    add); when the names differ but the same shapes come in the same order (an architecture built
-    as the lesson lists it, with other attribute names), by position, and the result says
-    ``"matched": "by order"``. Every way a file can be unusable raises :class:`WeightsError` with what
-    is wrong (no file, over :data:`MAX_WEIGHTS_MB`, not a file ``torch.load`` reads with
-    ``weights_only=True`` (so nothing in it is ever executed), another lesson's, parameters that do
-    not fit, a wrong shape, a sparse or complex tensor, values that are not finite); ``model`` is left
-    unchanged unless everything is right.
-    """
+def read_weights(path: str | os.PathLike, lesson: str, track: str = "digits") -> dict[str, Any]:
+    """The contents of a file :func:`save_weights` wrote for ``lesson`` on ``track``, checked but not loaded
+    into a model: every way it can be unusable raises :class:`WeightsError` (see :func:`load_weights`)."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"no weights file at {path}")
@@ -424,6 +416,23 @@ def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str, track: 
             f"{path.name} was trained on the {saved.get('track')!r} track, not the {track!r} one "
             f"(run the notebook with COURSE_TRACK={track} to make the file)"
         )
+    return saved
+
+
+def load_weights(path: str | os.PathLike, model: nn.Module, lesson: str, track: str = "digits") -> dict[str, Any]:
+    """Load a file written by :func:`save_weights` on ``track`` into ``model``; return its other entries.
+
+    Parameters are matched by name (after removing the prefixes DataParallel and ``torch.compile``
+    add); when the names differ but the same shapes come in the same order (an architecture built
+    as the lesson lists it, with other attribute names), by position, and the result says
+    ``"matched": "by order"``. Every way a file can be unusable raises :class:`WeightsError` with what
+    is wrong (no file, over :data:`MAX_WEIGHTS_MB`, not a file ``torch.load`` reads with
+    ``weights_only=True`` (so nothing in it is ever executed), another lesson's, parameters that do
+    not fit, a wrong shape, a sparse or complex tensor, values that are not finite); ``model`` is left
+    unchanged unless everything is right.
+    """
+    path = Path(path)
+    saved = read_weights(path, lesson, track)
     state = {_unwrapped(str(key)): value for key, value in saved["state_dict"].items()}
     expected = model.state_dict()
     meta = {key: value for key, value in saved.items() if key != "state_dict"}

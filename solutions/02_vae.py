@@ -322,16 +322,19 @@ EPOCHS_MNIST = budget(lecture=60, fast=3)  # on MNIST: 2.8 times the images, 12 
 LR = 1e-3
 
 
-def trained_vae(d_latent: int, beta: float = 1.0, deterministic: bool = False, live_plot: bool = False):
-    """A VAE (or, deterministic with beta = 0, a plain autoencoder) trained on the binarised training images."""
-    epochs = EPOCHS if train_set.name == "digits" else EPOCHS_MNIST
+def trained_vae(d_latent: int, beta: float = 1.0, deterministic: bool = False, live_plot: bool = False,
+                images=None, epochs: int | None = None):
+    """A VAE (or, deterministic with beta = 0, a plain autoencoder) trained on the binarised training images
+    (or on ``images``, for ``epochs``), or loaded."""
+    images = train_set if images is None else images
+    epochs = epochs or (EPOCHS if images.name == "digits" else EPOCHS_MNIST)
     config = {"d_latent": d_latent, "beta": beta, "deterministic": deterministic, "epochs": epochs, "lr": LR, "seed": 0,
-              "data": [train_set.name, len(train_set), *train_set.shape]}  # a checkpoint is for the data it trained on
+              "data": [images.name, len(images), *images.shape]}  # a checkpoint is for the data it trained on
     name = "autoencoder" if deterministic else f"VAE k = {d_latent}, beta = {beta:g}"
     return train.load_or_train(
-        "02-vae", config, build=lambda: VAE(d_latent, train_set.shape),
-        train=lambda model: train.fit(model, vae_loss(beta, deterministic), train_set, epochs=epochs, lr=LR,
-                                      live_plot=live_plot, desc=f"{name}: training loss"),
+        "02-vae", config, build=lambda: VAE(d_latent, images.shape),
+        train=lambda model: train.fit(model, vae_loss(beta, deterministic), images, epochs=epochs, lr=LR,
+                                      live_plot=live_plot, desc=f"{name} ({images.name}): training loss"),
     )
 
 
@@ -660,7 +663,7 @@ for beta in BETAS:
     model = beta_models[beta]
     with torch.no_grad():
         mu_b, log_var_b = model.encode(test_set.x.to(device))
-        kl_per_dim = (0.5 * (mu_b**2 + log_var_b.exp() - 1 - log_var_b)).mean(0).cpu()
+        kl_per_dim = gaussian_kl(mu_b[..., None], log_var_b[..., None]).mean(0).cpu()  # one dimension at a time
     terms = test_elbo_terms(model)
     beta_rows.append({"beta": beta, "recon": terms["recon"], "kl": terms["kl"], "kl_per_dim": kl_per_dim,
                       "active": int((kl_per_dim > 0.01).sum())})
@@ -725,24 +728,12 @@ FACTOR_NAMES = ["size", "rotation", "thickness"]
 factor_matrix = torch.stack([factors[name] for name in FACTOR_NAMES], 1)  # N x 3
 
 
-def trained_factor_vae(beta: float) -> VAE:
-    """The lesson's VAE (k = 8) trained on the typeset factor digits with this beta (or loaded)."""
-    config = {"d_latent": 8, "beta": beta, "epochs": FACTOR_EPOCHS, "lr": LR, "seed": 0,
-              "data": ["typeset_factors", len(factor_set), 0.3]}
-    model, _ = train.load_or_train(
-        "02-vae-factors", config, build=lambda: VAE(8, factor_set.shape),
-        train=lambda model: train.fit(model, vae_loss(beta), factor_set, epochs=FACTOR_EPOCHS, lr=LR,
-                                      desc=f"VAE on typeset factors, beta = {beta:g}"),
-    )
-    return model
-
-
 @torch.no_grad()
 def factor_correlations(model: VAE) -> tuple[torch.Tensor, torch.Tensor]:
     """|corr(mu_j, factor)| for every code dimension j and factor (k x 3), and which dimensions are active."""
     mu, log_var = model.encode(factor_set.x.to(device))
     mu, log_var = mu.cpu(), log_var.cpu()
-    active = (0.5 * (mu**2 + log_var.exp() - 1 - log_var)).mean(0) > 0.01  # the 0.01-nat line above
+    active = gaussian_kl(mu[..., None], log_var[..., None]).mean(0) > 0.01  # the 0.01-nat line above
     z = (mu - mu.mean(0)) / mu.std(0).clamp_min(1e-8)
     g = (factor_matrix - factor_matrix.mean(0)) / factor_matrix.std(0)
     return (z.T @ g / (len(z) - 1)).abs(), active
@@ -756,7 +747,7 @@ def correlation_gaps(correlations: torch.Tensor, active: torch.Tensor) -> torch.
 
 
 FACTOR_BETAS = [1.0, 4.0]
-factor_vaes = {beta: trained_factor_vae(beta) for beta in FACTOR_BETAS}
+factor_vaes = {beta: trained_vae(8, beta, images=factor_set, epochs=FACTOR_EPOCHS)[0] for beta in FACTOR_BETAS}
 measured = {beta: factor_correlations(model) for beta, model in factor_vaes.items()}
 gaps = {beta: correlation_gaps(*measured[beta]) for beta in FACTOR_BETAS}
 

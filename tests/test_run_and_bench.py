@@ -68,7 +68,7 @@ def test_bench_runs_both_tracks_and_lists_a_lesson_off_the_track(monkeypatch, ca
     assert bench.main([*argv, "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     rows = json.loads(captured.out)["lessons"]
-    on_mnist = bench.on_track("06_cyclegan", bench.repo_root())
+    on_mnist = run.on_track("06_cyclegan", bench.repo_root())
     assert seen == [("02_vae", None), ("02_vae", "mnist"), ("06_cyclegan", None)] + (
         [("06_cyclegan", "mnist")] if on_mnist else []
     )

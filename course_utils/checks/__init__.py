@@ -136,6 +136,8 @@ def _check_other_track(spec: Trained, current: str, path: Any) -> Report:
     model, so this checks that this track's run saved its own file (which the dashboard can show)."""
     from pathlib import Path
 
+    from ..train import WeightsError, read_weights
+
     where = Path(path if path is not None else f"{spec.lesson}.{current}.weights.pt")
     print(
         f"This run is on the {current} track. The grader scores the model of the digits track, {spec.file}, "
@@ -145,12 +147,12 @@ def _check_other_track(spec: Trained, current: str, path: Any) -> Report:
         with check.case(f"{where.name} was saved by this lesson on the {current} track", required=True):
             if not where.is_file():
                 raise NotYet(f"no {where.name} yet: train the model above, then run the cell that saves it")
-            saved = torch.load(where, map_location="cpu", weights_only=True)
-            expect(
-                isinstance(saved, dict) and saved.get("lesson") == spec.lesson and saved.get("track") == current,
-                f"{where.name} is not this lesson's {current}-track weights file",
-                hint="run the cells above that train and save the model, then this one",
-            )
+            try:
+                read_weights(where, spec.lesson, current)
+            except WeightsError as err:
+                raise Mismatch(
+                    str(err), hint="run the cells above that train and save the model, then this one"
+                ) from None
     return check.report
 
 
