@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,19 @@ from . import data, metrics, train
 from .device import generator, get_device
 from .widgets import Snapshot, field_grid
 
-__all__ = ["mlp", "Packed", "Recipe", "RECIPE", "Run2D", "train_2d", "gan_step", "behaviour", "same_behaviour", "Step"]
+__all__ = [
+    "mlp",
+    "Packed",
+    "Recipe",
+    "RECIPE",
+    "Run2D",
+    "train_2d",
+    "train_all",
+    "gan_step",
+    "behaviour",
+    "same_behaviour",
+    "Step",
+]
 
 Step = Callable[..., Mapping[str, float]]
 
@@ -143,17 +155,23 @@ class Recipe:
     z_dim: Mapping[str, int] = field(default_factory=lambda: {"ring": 16, "grid": 2})  #: noise size per mixture
     batch: int = 256
     lr: float = 1e-3
-    #: Adam's, as Gulrajani et al. use for WGAN-GP; the learning rate stays constant
+    #: Adam's, as Gulrajani et al. use for WGAN-GP
     betas: tuple[float, float] = (0.5, 0.9)
     ema: float = 0.999  #: the evaluated generator is this moving average of the trained one's weights
+    #: the learning rate is constant until this fraction of the steps, then falls linearly to
+    #: ``lr * lr_final`` at the last step (1.0: constant throughout)
+    decay_from: float = 1.0
+    lr_final: float = 1.0
     snapshots: int = 30
 
 
 #: the recipe of lessons 04 and 05 (lecture budget; fast mode shrinks the steps). The ring uses a
 #: 16-dimensional noise; on the grid, no run with 16 dimensions learned the grid's spread within
 #: this budget (2 to 4 of 25 modes, under 10% high quality, for the GAN, minibatch std and WGAN-GP
-#: alike), so the grid uses 2, as VEEGAN's and PacGAN's set-ups do.
-RECIPE = Recipe(steps={"ring": 4000, "grid": 6000})
+#: alike), so the grid uses 2, as VEEGAN's and PacGAN's set-ups do. Over the second half of the steps
+#: the learning rate falls linearly to 5% of its start, for every method alike, so that the samples
+#: settle where training took them rather than jitter around it.
+RECIPE = Recipe(steps={"ring": 4000, "grid": 6000}, decay_from=0.5, lr_final=0.05)
 
 
 @dataclass
@@ -236,6 +254,12 @@ def train_2d(
             torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
             torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas),
         )
+        start, length = int(recipe.decay_from * steps), max(steps - 1 - int(recipe.decay_from * steps), 1)
+
+        def factor(i: int) -> float:  # of the learning rate at step i
+            return 1.0 - (1.0 - recipe.lr_final) * max(i - start, 0) / length
+
+        schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (opt_G, opt_D)]
         n = recipe.batch * critic_steps * pack
         reals, noise = train.batches(mixture.x, batch_size=n, seed=seed), train.noise(n, z_dim, seed=seed + 1)
         z_fixed = torch.randn(1000, z_dim, generator=generator(99)).to(device)
@@ -244,6 +268,8 @@ def train_2d(
         def one_step(i: int) -> Mapping[str, float]:
             (real,) = next(reals)
             losses = step(G, D, opt_G, opt_D, real, next(noise))
+            for schedule in schedules:
+                schedule.step()
             with torch.no_grad():
                 weight = 1 - min(recipe.ema, (1 + i) / (10 + i))  # a short warm-up, then the average
                 for p_average, p in zip(G_average.parameters(), G.parameters()):
@@ -270,10 +296,16 @@ def train_2d(
 
     does = behaviour(step, G, D, z_dim, critic_steps)
     computed = []
+
+    def compute() -> dict:
+        computed.append(1)
+        with train.single_thread(device):
+            return run()
+
     saved = train.cached(
         f"2d-{name}-{label}",
         config,
-        lambda: computed.append(1) or run(),
+        compute,
         valid=lambda value: same_behaviour(value.get("behaviour", {}), does),
     )
     G_average.load_state_dict(saved["G"])
@@ -293,6 +325,20 @@ def train_2d(
         float(saved["seconds"]),
         cached=not computed,
     )
+
+
+K = TypeVar("K")
+
+
+def train_all(calls: Mapping[K, Callable[[], Run2D]], workers: int | None = None) -> dict[K, Run2D]:
+    """The runs of several :func:`train_2d` calls, keyed as ``calls`` is: what is cached loads, and
+    the rest train side by side in worker processes (:func:`course_utils.train.in_workers`; on a
+    two-core laptop, two runs at once take about the time of one). Each ``calls[key]()`` must
+    call :func:`train_2d` and return its run. The keys that trained first get ``cached=False``."""
+    runs, trained = train.in_workers(calls, workers=workers, desc="2D GANs")
+    for key in trained:
+        runs[key].cached = False
+    return runs
 
 
 @torch.no_grad()

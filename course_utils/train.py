@@ -17,11 +17,12 @@ import contextvars
 import hashlib
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -40,6 +41,8 @@ __all__ = [
     "cached_only",
     "NotCached",
     "cached",
+    "in_workers",
+    "single_thread",
     "checkpoint_dir",
     "checkpoint_path",
     "config_key",
@@ -169,12 +172,12 @@ def fit(
     loader = _as_loader(data, batch_size, seed)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = History()
-    plot = _LivePlot(desc) if (live_plot if live_plot is not None else _in_notebook()) else None
+    plot = _LivePlot(desc) if (live_plot if live_plot is not None else _in_notebook()) and not _SILENT.get() else None
 
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress or _SILENT.get(), leave=False)
     try:
         for _ in bar:
             sums: dict[str, float] = {}
@@ -309,6 +312,107 @@ def config_key(name: str, config: Mapping[str, Any]) -> str:
 def checkpoint_path(name: str, config: Mapping[str, Any], folder: str | os.PathLike | None = None) -> Path:
     """Where the checkpoint of ``(name, config)`` lives: ``<folder>/<name>-<config key>.pt``."""
     return (Path(folder) if folder is not None else checkpoint_dir()) / f"{name}-{config_key(name, config)}.pt"
+
+
+@contextlib.contextmanager
+def single_thread(device: torch.device | str | None = None) -> Iterator[None]:
+    """Within this block torch computes on one CPU thread (on a GPU, nothing changes).
+
+    Small networks on a CPU (the 2D GANs' MLPs) are limited by the cost of launching each
+    operation, not by arithmetic: a second thread speeds them up by under 10%, while a second
+    process (:func:`in_workers`) trains another model at full speed. A run trained inside this
+    block gives the same numbers in a worker process as in the notebook's own.
+    """
+    device = torch.device(device) if device is not None else get_device()
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+#: set in a worker process of :func:`in_workers`: no progress bars, no live plots
+_SILENT = contextvars.ContextVar("silent", default=False)
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def in_workers(
+    calls: Mapping[K, Callable[[], T]], *, workers: int | None = None, desc: str = "training"
+) -> tuple[dict[K, T], set[K]]:
+    """Every ``call()``'s result, training the ones not cached yet side by side; and the keys trained.
+
+    Each call must compute a cached result (:func:`cached` or :func:`load_or_train`): run twice, it
+    loads the second time. First every call runs here inside :func:`cached_only`, which loads what
+    is cached; the rest train in worker processes, at most ``workers`` at once (default: the CPU
+    cores this process may use), each on one thread with its output discarded, and save their
+    results; then they run here once more and load them. Workers are forked, so a call may be a
+    function the notebook defined; where forking is not safe (not Linux, or the device is not the
+    CPU) or there is one core or one call to train, they train here, one after another. A worker
+    that fails is trained here again, so its error is raised here, with its traceback.
+    """
+    results: dict[K, T] = {}
+    missing: list[K] = []
+    for key, call in calls.items():
+        try:
+            with cached_only():
+                results[key] = call()
+        except NotCached:
+            missing.append(key)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(workers or cores, len(missing))
+    if workers > 1 and sys.platform.startswith("linux") and get_device().type == "cpu":
+        _train_in_workers([calls[key] for key in missing], workers, desc)
+    for key in missing:
+        results[key] = calls[key]()  # loads what a worker saved; trains here what it could not
+    return {key: results[key] for key in calls}, set(missing)
+
+
+def _train_in_workers(calls: list[Callable[[], Any]], workers: int, desc: str) -> None:
+    """Run ``calls`` in forked processes, ``workers`` at a time; a failed one is left to the caller."""
+    import multiprocessing
+    import multiprocessing.connection
+
+    from tqdm.auto import tqdm
+
+    def work(call: Callable[[], Any]) -> None:
+        # the notebook's streams, progress bars and plots belong to the parent
+        sys.stdout = sys.stderr = open(os.devnull, "w")
+        _SILENT.set(True)
+        torch.set_num_threads(1)
+        call()
+
+    context = multiprocessing.get_context("fork")
+    waiting, running = list(calls), []
+    bar = tqdm(total=len(calls), desc=f"{desc}: {len(calls)} runs in {workers} processes", leave=False)
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                process = context.Process(target=work, args=(waiting.pop(0),), daemon=True)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a threaded kernel
+                        process.start()
+                except OSError:  # no more processes (a sandbox's limit): the caller trains the rest
+                    waiting.clear()
+                    break
+                running.append(process)
+            if not running:
+                break
+            multiprocessing.connection.wait([p.sentinel for p in running])
+            for process in [p for p in running if not p.is_alive()]:
+                process.join()
+                running.remove(process)
+                bar.update()
+    finally:
+        for process in running:  # interrupted: stop the workers, keep what they saved
+            process.terminate()
+            process.join()
+        bar.close()
 
 
 def save_atomically(obj: Any, path: Path) -> None:
@@ -560,6 +664,8 @@ def cached(
         else:
             if valid is None or valid(value):
                 return value
+    if _CACHED_ONLY.get():
+        raise NotCached(f"nothing cached for {name} in this configuration ({path.name})")
     value = compute()
     save_atomically({"value": value, "config": json.dumps(config, sort_keys=True, default=str)}, path)
     return value
@@ -650,7 +756,7 @@ def run_steps(
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    bar = tqdm(range(steps), desc=desc, disable=not progress or _SILENT.get(), leave=False, mininterval=0.5)
     try:
         for i in bar:
             for key, value in step(i).items():

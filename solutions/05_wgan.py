@@ -20,6 +20,7 @@
 # %%
 import math
 from dataclasses import replace
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -403,7 +404,8 @@ print(f"mean push near the ring:           GAN non-saturating loss {push_ns[at_r
 # (`gan2d.gan_step`), so it prints lesson 04's numbers; when lesson 04 has run, its cached runs are
 # loaded, because the library checks that the two steps compute the same update. The WGANs take $n_\text{critic}$ critic
 # steps per generator step, each on a fresh batch, so they cost more time: the wall time is printed
-# beside each result. The explorer shows the critic's values behind the samples.
+# beside each result (the time of its own process: `gan2d.train_all` trains the runs side by side, a
+# process per CPU core, as in lesson 04). The explorer shows the critic's values behind the samples.
 #
 # **A note on λ.** Gulrajani et al. use $\lambda = 10$ on images. The right weight depends on the
 # scale of the data, and their released toy code uses $\lambda = 0.1$ for these mixtures
@@ -487,9 +489,12 @@ def run_2d(name: str, variant: str) -> gan2d.Run2D:
                           values="score", label=variant)
 
 
-runs = {(name, variant): run_2d(name, variant) for name in ("ring", "grid") for variant in VARIANTS}
+# independent runs: gan2d.train_all trains those not cached side by side, a process each
+runs = gan2d.train_all({(name, variant): partial(run_2d, name, variant) for name in ("grid", "ring")
+                        for variant in reversed(VARIANTS)})
 print(f"{'':5s} {'':10s} {'coverage of 2,500 samples':48s} training time")
-for (name, variant), run in runs.items():
+for name, variant in [(name, variant) for name in ("ring", "grid") for variant in VARIANTS]:
+    run = runs[(name, variant)]
     print(f"{name:5s} {variant:10s} {str(run.coverage):48s} {run.seconds:.1f} s{' (cached)' if run.cached else ''}")
 
 # %%

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from functools import partial
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -79,3 +82,39 @@ def test_a_changed_algorithm_trains_again_and_the_same_one_written_differently_d
         cache.write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="could not be loaded"):
         assert len(run(gan2d.gan_step).snapshots) == 3  # every 10 steps, and the last
+
+
+def test_runs_trained_side_by_side_are_the_runs_trained_here(tmp_path, monkeypatch):
+    recipe = gan2d.Recipe(steps={"grid": 30, "ring": 30}, z_dim={"grid": 2, "ring": 4}, batch=32, snapshots=2)
+
+    def run(name):
+        torch.manual_seed(0)
+        G, D = gan2d.mlp(recipe.z_dim[name], 2, hidden=8), gan2d.mlp(2, 1, hidden=8)
+        return gan2d.train_2d(name, gan2d.gan_step, G, D, recipe, label="test", progress=False)
+
+    calls = {name: partial(run, name) for name in ("grid", "ring")}
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "workers"))
+    side_by_side = gan2d.train_all(calls, workers=2)
+    assert not any(r.cached for r in side_by_side.values())
+    assert all(r.cached for r in gan2d.train_all(calls, workers=2).values())
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "here"))
+    here = {name: call() for name, call in calls.items()}
+    for name in calls:
+        assert torch.equal(side_by_side[name].samples, here[name].samples)
+        assert side_by_side[name].history.step == here[name].history.step
+
+
+def test_a_decaying_learning_rate_reaches_its_final_value():
+    recipe = gan2d.Recipe(steps={"grid": 10}, z_dim={"grid": 2}, batch=8, snapshots=1, decay_from=0.5, lr_final=0.1)
+    seen = []
+
+    def step(G, D, opt_G, opt_D, real, z):
+        seen.append((opt_G.param_groups[0]["lr"], opt_D.param_groups[0]["lr"]))
+        return gan2d.gan_step(G, D, opt_G, opt_D, real, z)
+
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as folder:
+        mp.setenv("COURSE_CHECKPOINT_DIR", folder)
+        gan2d.train_2d("grid", step, gan2d.mlp(2, 2, hidden=4), gan2d.mlp(2, 1, hidden=4), recipe, progress=False)
+    lr = [g for g, d in seen[-10:]]  # the training steps (the first calls measure the step's behaviour)
+    assert lr[:5] == [1e-3] * 5 and lr[-1] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(lr, lr[1:])) and all(g == d for g, d in seen[-10:])

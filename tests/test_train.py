@@ -391,3 +391,86 @@ def test_cached_only_loads_a_checkpoint_and_trains_nothing(tmp_path):
     with train.cached_only(), pytest.raises(train.NotCached, match="could not be loaded"):
         train.load_or_train("tiny", {"seed": 0}, build, fit, folder=tmp_path)
     assert len(calls) == 1
+
+
+def _pid_result(name, folder, fail_in_workers=False):
+    """A cached computation that records which process computed it (and can refuse to run in a worker)."""
+    parent = os.getpid()
+
+    def call():
+        def compute():
+            if fail_in_workers and os.getpid() != parent:
+                raise RuntimeError("this one fails in a worker")
+            return {"pid": os.getpid(), "threads": torch.get_num_threads()}
+
+        return train.cached(name, {"n": 1}, compute, folder=folder)
+
+    return call
+
+
+def test_in_workers_trains_the_missing_ones_side_by_side_and_loads_the_rest(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    calls = {key: _pid_result(key, tmp_path) for key in ("a", "b", "c")}
+    calls["a"]()  # cached before
+    results, trained = train.in_workers(calls, workers=2)
+    assert list(results) == ["a", "b", "c"] and trained == {"b", "c"}
+    assert results["a"]["pid"] == os.getpid()
+    assert {results["b"]["pid"], results["c"]["pid"]}.isdisjoint({os.getpid()})
+    assert results["b"]["pid"] != results["c"]["pid"]  # two at once
+    assert results["b"]["threads"] == 1  # one thread each
+    again, trained = train.in_workers(calls, workers=2)
+    assert trained == set() and again == results
+
+
+def test_in_workers_trains_a_failed_worker_here_so_its_error_is_seen(tmp_path):
+    calls = {key: _pid_result(key, tmp_path, fail_in_workers=True) for key in ("a", "b")}
+    results, trained = train.in_workers(calls, workers=2)
+    assert trained == {"a", "b"} and all(r["pid"] == os.getpid() for r in results.values())
+
+    def broken():
+        return train.cached("broken", {}, lambda: 1 / 0, folder=tmp_path)
+
+    with pytest.raises(ZeroDivisionError):
+        train.in_workers({"x": broken, "y": _pid_result("y", tmp_path)}, workers=2)
+
+
+@pytest.mark.parametrize("where", ["a GPU", "not Linux", "one worker"])
+def test_in_workers_trains_here_where_forking_is_unsafe_or_useless(tmp_path, monkeypatch, where):
+    if where == "a GPU":
+        monkeypatch.setattr(train, "get_device", lambda: torch.device("cuda"))
+    elif where == "not Linux":
+        monkeypatch.setattr(train.sys, "platform", "darwin")
+    calls = {key: _pid_result(key, tmp_path) for key in ("a", "b")}
+    results, trained = train.in_workers(calls, workers=1 if where == "one worker" else 2)
+    assert trained == {"a", "b"} and all(r["pid"] == os.getpid() for r in results.values())
+
+
+def test_single_thread_is_one_cpu_thread_inside_and_restores_the_count(monkeypatch):
+    before = torch.get_num_threads()
+    with train.single_thread("cpu"):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)
+    with train.single_thread("cuda"):  # a GPU's work does not run on the CPU's threads
+        pass
+    assert seen == []
+
+
+def test_cached_only_computes_nothing(tmp_path):
+    with train.cached_only(), pytest.raises(train.NotCached, match="nothing cached for thing"):
+        train.cached("thing", {}, lambda: 1, folder=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_in_workers_trains_here_what_it_cannot_fork(tmp_path, monkeypatch):
+    import multiprocessing.context
+
+    def refuse(self):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", refuse)
+    calls = {key: _pid_result(key, tmp_path) for key in ("a", "b")}
+    results, trained = train.in_workers(calls, workers=2)
+    assert trained == {"a", "b"} and all(r["pid"] == os.getpid() for r in results.values())
