@@ -85,6 +85,12 @@ MNIST_TRACK: dict[str, str] = {
     "04_gan": "Lesson figures, mnist track: the 2D sections as on the digits; the DCGAN and the conditional DCGAN "
     "at 28x28 (7 -> 14 -> 28), scored by a classifier of the same architecture trained on the track's training "
     "images (comparable only with it), real training images beside them",
+    "05_wgan": "Lesson figures, mnist track: the 2D sections as on the digits; WGAN-GP on 28x28 images "
+    "(lesson 04's DCGAN pair, 7 -> 14 -> 28), scored by the same track classifier as lesson 04's DCGAN, real "
+    "training images beside them",
+    "06_cyclegan": "Lesson figures, mnist track: translation accuracy between handwritten 28x28 MNIST and digits "
+    "typeset at 28x28 (fonts_28: anti-aliased, a 20x20 box centred in 28x28, as MNIST's were made), read by "
+    "classifiers trained on each domain",
     "02_vae": "Lesson figure, mnist track: held-out NLL bound (importance-weighted, K=1000), k=16, MNIST statically "
     "binarised at 0.5 (thresholding is easier to model than Burda et al.'s dynamic binarisation), trained on "
     "mnist_5k's 4,000 images offline (the references use 60,000)",

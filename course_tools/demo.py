@@ -1,7 +1,9 @@
 """The lecture dashboard: ``course demo`` (``make demo``) serves ``dashboard/lecture.ipynb`` with Voila.
 
 The page holds three widgets on trained models: lesson 02's latent perturbation and interpolation
-on its VAE, and lesson 04's mode-collapse explorer on its GAN on the ring. The models are built
+on its VAE, and lesson 04's mode-collapse explorer on its GAN on the ring; and, once a run on the
+MNIST track has left their checkpoints, the 28x28 VAE's perturbation and the 28x28 DCGAN's
+interpolation (loaded only: the dashboard never trains or downloads them). The models are built
 by the lessons' own cells (:func:`course_tools.build.lesson_namespace`), so the dashboard shows
 what the students read. The VAE is loaded from the checkpoint that ``make run`` made; the GAN's
 training snapshots are cached beside it. What is missing is trained on first use, by
@@ -27,10 +29,11 @@ from course_utils.widgets import Snapshot
 
 from .build import lesson_namespace, repo_root
 
-__all__ = ["LectureModels", "VAEView", "lecture_models", "voila_command", "main"]
+__all__ = ["LectureModels", "VAEView", "GANView", "lecture_models", "voila_command", "main"]
 
 VAE_CELLS = ["ex-reparameterize", "ex-gaussian-kl", "ex-negative-elbo", "ex-vae-model", "lib-vae-training"]
 GAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "lib-gan-2d-run"]
+DCGAN_CELLS = ["ex-discriminator-loss", "ex-generator-loss", "ex-gan-step", "lib-dcgan-models", "lib-dcgan-training"]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class LectureModels:
     extent: tuple[float, float, float, float]
     summary: str  #: one line per model: how it was trained and how good it is
     mnist: VAEView | None = None  #: lesson 02's 28x28 VAE, when a run on the MNIST track left its checkpoint
+    mnist_gan: GANView | None = None  #: lesson 04's 28x28 DCGAN, likewise
 
 
 @dataclass
@@ -62,6 +66,20 @@ class VAEView:
         from course_utils.widgets import LatentPerturbation
 
         return LatentPerturbation(self.decode, self.codes, images=self.images, labels=self.labels, scale=scale)
+
+
+@dataclass
+class GANView:
+    """A generator and prior codes: what the interpolation widget walks between."""
+
+    generate: Callable[[torch.Tensor], torch.Tensor]
+    codes: torch.Tensor
+
+    def interpolation(self, scale: int = 3):
+        """The interpolation widget between these codes (28x28 images need a smaller scale than 8x8)."""
+        from course_utils.widgets import Interpolation
+
+        return Interpolation(self.generate, self.codes, steps=9, start=0, end=5, scale=scale)
 
 
 MNIST_K = 16  #: the code size lesson 02 uses on the MNIST track
@@ -84,6 +102,28 @@ def _mnist_vae() -> tuple[VAEView | None, str]:
         codes = vae.encode(test_set.x.to(get_device()))[0].cpu()
     view = VAEView(vae.mean_image, codes, test_set.x, [str(int(y)) for y in test_set.y])
     return view, f"28x28 VAE (k = {MNIST_K}, {train_set.name}): {history.seconds:.0f} s of training, loaded"
+
+
+def _mnist_dcgan() -> tuple[GANView | None, str]:
+    """Lesson 04's DCGAN of the MNIST track, if its checkpoint exists (nothing is trained or downloaded here)."""
+    try:
+        train_set = data.mnist_images("train", online=False)
+    except (data.DatasetUnavailable, ImportError) as err:
+        return None, f"28x28 DCGAN: no MNIST images on this machine ({err})"
+    lesson = lesson_namespace("04_gan", DCGAN_CELLS, constants={"digits": train_set}, quiet=True)
+    try:
+        with train.cached_only():
+            G, _, history = lesson["trained_gan"](conditional=False)
+    except train.NotCached:
+        return None, "28x28 DCGAN: no checkpoint yet (run lesson 04 with COURSE_TRACK=mnist, e.g. `make run-mnist`)"
+    device = get_device()
+    codes = torch.randn(16, lesson["Z_IMAGE"], generator=torch.Generator().manual_seed(7))  # 16 draws of the prior
+
+    def generate(z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return G(z.to(device)).cpu()
+
+    return GANView(generate, codes), f"28x28 DCGAN ({train_set.name}): {history.seconds:.0f} s of training, loaded"
 
 
 def _ring_gan() -> tuple[list[Snapshot], str, tuple[float, float, float, float]]:
@@ -111,6 +151,7 @@ def lecture_models() -> LectureModels:
         codes = vae.encode(test_set.x.to(device))[0].cpu()
     snapshots, gan_summary, extent = _ring_gan()
     mnist, mnist_summary = _mnist_vae()
+    mnist_gan, mnist_gan_summary = _mnist_dcgan()
     return LectureModels(
         decode=vae.mean_image,
         codes=codes,
@@ -120,8 +161,9 @@ def lecture_models() -> LectureModels:
         ring=data.load("ring", n=2000, seed=0).x,
         extent=extent,
         summary=f"VAE (k = 8): {history.seconds:.0f} s of training, checkpoint in {train.checkpoint_dir()}\n"
-        f"{gan_summary}\n{mnist_summary}",
+        f"{gan_summary}\n{mnist_summary}\n{mnist_gan_summary}",
         mnist=mnist,
+        mnist_gan=mnist_gan,
     )
 
 

@@ -11,6 +11,8 @@
 ``"fonts"``           typeset digits: 0-9 rendered from the fonts matplotlib ships, then reduced
                       exactly as scikit-learn's digits were (32x32 bitmap -> 4x4 block counts ->
                       8x8, 17 levels). Same content, another style: the second domain of lesson 06.
+``"fonts_28"``        the same typeset digits made as MNIST's were: anti-aliased, scaled into a
+                      20x20 box centred in a 28x28 frame, 256 levels (lesson 06 on the mnist track).
 ``"ring"``            2D mixture of 8 Gaussians on a circle of radius 2, std 0.02 (VEEGAN set-up).
 ``"grid"``            2D mixture of 25 Gaussians on a 5x5 grid (PacGAN / VEEGAN set-up).
 ====================  ==========================================================================
@@ -65,6 +67,7 @@ __all__ = [
     "TRACKS",
     "track",
     "track_images",
+    "track_typeset",
     "typeset_factors",
     "FACTORS",
     "mnist_images",
@@ -485,6 +488,16 @@ def track_images(
     return mnist_images(split, binarize=binarize, root=root, online=online)
 
 
+def track_typeset(split: str = "train") -> Images:
+    """Lesson 06's typeset digits for the current :func:`track`: ``"fonts"`` (8x8) on the digits,
+    ``"fonts_28"`` (28x28, made as MNIST's were) on the mnist track; 1,500 training and 400 test
+    images (in fast mode on the mnist track, as many as :func:`track_images` keeps)."""
+    _train_or_test(split)
+    if track() == "digits":
+        return load("fonts", split)
+    return load("fonts_28", split, n=FAST_TRACK_SIZES[split] if fast_mode() else None)
+
+
 def mnist_images(
     split: str = "train", *, binarize: bool = False, root: str | os.PathLike | None = None, online: bool | None = None
 ) -> Images:
@@ -547,23 +560,38 @@ def render_digit(
     angle: float = 0.0,
     shift: tuple[int, int] = (0, 0),
     fill: int = 26,
+    side: int = 8,
 ) -> np.ndarray:
-    """One typeset digit as an 8x8 array of levels 0..16 (scikit-learn's reduction of a 32x32 bitmap).
+    """One typeset digit: ``side`` 8, an 8x8 array of levels 0..16 (scikit-learn's reduction of a 32x32
+    bitmap); ``side`` 28, a 28x28 array of levels 0..255 made as MNIST's were (NIST's bilevel digit
+    scaled, anti-aliased, into a 20x20 box centred in the 28x28 frame).
 
     The glyph is rotated by ``angle`` degrees, scaled so that its larger side is ``fill`` pixels of the
-    32x32 frame (26, as in the UCI set, by default), and moved by ``shift`` pixels from the centre.
+    32x32 frame (26, as in the UCI set, by default; at 28x28, ``fill`` 26 is MNIST's 20 pixels), and
+    moved by ``shift`` pixels of the 32x32 frame from the centre. At 28x28 the glyph is drawn at twice
+    the size first, so that it is only ever scaled down (anti-aliased, never blocky).
     """
     import matplotlib
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file), size)
-    canvas = Image.new("L", (64, 64), 0)
+    if side not in (8, 28):
+        raise ValueError(f"side must be 8 or 28, not {side!r}")
+    zoom = 1 if side == 8 else 2
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file), size * zoom)
+    canvas = Image.new("L", (64 * zoom, 64 * zoom), 0)
     draw = ImageDraw.Draw(canvas)
     left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=font)
-    draw.text((32 - (left + right) / 2, 32 - (top + bottom) / 2), str(digit), fill=255, font=font)
+    draw.text((32 * zoom - (left + right) / 2, 32 * zoom - (top + bottom) / 2), str(digit), fill=255, font=font)
     canvas = canvas.rotate(angle, resample=Image.BILINEAR)
     box = canvas.point(lambda v: 255 if v > 127 else 0).getbbox()
     glyph = canvas.crop(box) if box else canvas
+    if side == 28:
+        scale = fill * 20 / 26 / max(glyph.size)  # MNIST: the larger side fills a 20x20 box
+        glyph = glyph.resize((max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))), Image.LANCZOS)
+        frame = Image.new("L", (28, 28), 0)
+        dx, dy = round(shift[0] * 28 / 32), round(shift[1] * 28 / 32)
+        frame.paste(glyph, ((28 - glyph.width) // 2 + dx, (28 - glyph.height) // 2 + dy))
+        return np.asarray(frame).astype(np.int64)
     scale = fill / max(glyph.size)  # by default like the UCI set: the digit fills most of the 32x32 frame
     glyph = glyph.resize((max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))), Image.BILINEAR)
     frame = Image.new("L", (32, 32), 0)
@@ -572,12 +600,13 @@ def render_digit(
     return bits.reshape(8, 4, 8, 4).sum(axis=(1, 3))  # 4x4 blocks -> counts 0..16
 
 
-def _load_fonts(split: str, n: int | None) -> Images:
+def _load_fonts(split: str, n: int | None, side: int = 8) -> Images:
     count = n if n is not None else (1500 if split == "train" else 400)
     rng = np.random.default_rng({"train": 11, "test": 12, "all": 13}[split])
-    x = np.zeros((count, 8, 8), np.float32)
+    top = 16.0 if side == 8 else 255.0
+    x = np.zeros((count, side, side), np.float32)
     y = np.arange(count) % 10
-    for i in range(count):
+    for i in range(count):  # the same draws on both sides: the same fonts, sizes, angles and shifts
         font = FONT_FILES[rng.integers(len(FONT_FILES))]
         x[i] = (
             render_digit(
@@ -586,16 +615,17 @@ def _load_fonts(split: str, n: int | None) -> Images:
                 size=int(rng.integers(24, 36)),
                 angle=float(rng.uniform(-12, 12)),
                 shift=(int(rng.integers(-2, 3)), int(rng.integers(-2, 3))),
+                side=side,
             )
-            / 16.0
+            / top
         )
     return Images(
         torch.from_numpy(x).unsqueeze(1),
         torch.from_numpy(y.astype(np.int64)),
-        "fonts",
+        "fonts" if side == 8 else "fonts_28",
         split,
         [str(d) for d in range(10)],
-        17,
+        17 if side == 8 else 256,
     )
 
 
@@ -678,8 +708,8 @@ def load(
     """Load a data set by name.
 
     Args:
-        name: ``"digits"``, ``"mnist"``, ``"mnist_5k"``, ``"fashion_mnist"``, ``"fonts"``, ``"ring"`` or
-            ``"grid"``.
+        name: ``"digits"``, ``"mnist"``, ``"mnist_5k"``, ``"fashion_mnist"``, ``"fonts"``, ``"fonts_28"``,
+            ``"ring"`` or ``"grid"``.
         split: ``"train"`` or ``"test"`` (digits also ``"grading"`` and ``"all"``). Digits are
             split 80/15/5, stratified and fixed: 1,437 training images, the same 270 held-out
             ``"test"`` images in every lesson, and 90 ``"grading"`` images that no lesson loads
@@ -704,8 +734,8 @@ def load(
         return _load_mixture(name, split, 2500 if n is None else n, seed)
     if name == "digits":
         data = _load_digits(split)
-    elif name == "fonts":
-        data = _load_fonts(split, n)
+    elif name in ("fonts", "fonts_28"):
+        data = _load_fonts(split, n, side=8 if name == "fonts" else 28)
     elif name in PACKAGED:
         data = _load_packaged(name, split, root)
     elif name in DATASETS:
@@ -713,7 +743,7 @@ def load(
             raise ValueError(f"{name} has only 'train' and 'test' splits")
         data = _load_remote(name, split, mirrors, root)
     else:
-        known = ["digits", *DATASETS, *PACKAGED, "fonts", "ring", "grid"]
+        known = ["digits", *DATASETS, *PACKAGED, "fonts", "fonts_28", "ring", "grid"]
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(known)}")
     if n is not None:
         data.x, data.y = data.x[:n], data.y[:n]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -254,7 +254,8 @@ def train_2d(
             torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas),
             torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas),
         )
-        start, length = int(recipe.decay_from * steps), max(steps - 1 - int(recipe.decay_from * steps), 1)
+        start = int(recipe.decay_from * steps)
+        length = max(steps - 1 - start, 1)
 
         def factor(i: int) -> float:  # of the learning rate at step i
             return 1.0 - (1.0 - recipe.lr_final) * max(i - start, 0) / length
@@ -330,12 +331,17 @@ def train_2d(
 K = TypeVar("K")
 
 
-def train_all(calls: Mapping[K, Callable[[], Run2D]], workers: int | None = None) -> dict[K, Run2D]:
+def train_all(
+    calls: Mapping[K, Callable[[], Run2D]],
+    workers: int | None = None,
+    priority: Callable[[K], Any] | None = None,
+) -> dict[K, Run2D]:
     """The runs of several :func:`train_2d` calls, keyed as ``calls`` is: what is cached loads, and
     the rest train side by side in worker processes (:func:`course_utils.train.in_workers`; on a
     two-core laptop, two runs at once take about the time of one). Each ``calls[key]()`` must
-    call :func:`train_2d` and return its run. The keys that trained first get ``cached=False``."""
-    runs, trained = train.in_workers(calls, workers=workers, desc="2D GANs")
+    call :func:`train_2d` and return its run. ``priority(key)`` orders the runs to train, largest
+    first (the longest runs should start first). The keys that trained first get ``cached=False``."""
+    runs, trained = train.in_workers(calls, workers=workers, desc="2D GANs", priority=priority)
     for key in trained:
         runs[key].cached = False
     return runs

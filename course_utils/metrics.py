@@ -26,6 +26,8 @@ __all__ = [
     "mode_coverage",
     "DigitClassifier",
     "digit_classifier",
+    "shifted_cross_entropy",
+    "track_classifier",
     "inception_score",
     "frechet_distance",
     "classifier_scores",
@@ -118,6 +120,15 @@ class DigitClassifier(nn.Module):
         return self.head(self.body(x))
 
 
+def shifted_cross_entropy(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The classifiers' training loss: cross-entropy on the batch ``(x, y)`` rolled by one random shift
+    of -1, 0 or 1 pixels down and across, so that a classifier judges shapes, not exact pixels."""
+    x, y = batch
+    dx, dy = torch.randint(-1, 2, (2,)).tolist()
+    x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    return nn.functional.cross_entropy(model(x), y)
+
+
 def digit_classifier(epochs: int = 30, seed: int = 0, images: Any = None) -> DigitClassifier:
     """The project's digit classifier, trained on the training digits on first use, then loaded.
 
@@ -129,12 +140,6 @@ def digit_classifier(epochs: int = 30, seed: int = 0, images: Any = None) -> Dig
     from . import data, train
 
     digits = images if images is not None else data.load("digits", "train")
-
-    def shifted_cross_entropy(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        x, y = batch
-        dx, dy = torch.randint(-1, 2, (2,)).tolist()
-        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        return nn.functional.cross_entropy(model(x), y)
 
     config = {"epochs": epochs, "seed": seed, "lr": 2e-3, "augment": "roll1"}
     if images is not None:
@@ -157,6 +162,16 @@ def digit_classifier(epochs: int = 30, seed: int = 0, images: Any = None) -> Dig
             ),
         )
     return model.eval()
+
+
+def track_classifier(images: Any) -> DigitClassifier:
+    """The classifier that scores samples shaped as ``images`` (labelled :class:`~course_utils.data.Images`
+    of the current track): for 8x8 images, the shared :func:`digit_classifier` of the digits, so that
+    every lesson's numbers are comparable; for others (the mnist track's 28x28), a
+    :func:`digit_classifier` of 15 epochs trained on ``images`` themselves."""
+    if images.shape[-1] == 8:
+        return digit_classifier()
+    return digit_classifier(epochs=15, images=images)
 
 
 def inception_score(probs: torch.Tensor) -> float:

@@ -342,7 +342,11 @@ T = TypeVar("T")
 
 
 def in_workers(
-    calls: Mapping[K, Callable[[], T]], *, workers: int | None = None, desc: str = "training"
+    calls: Mapping[K, Callable[[], T]],
+    *,
+    workers: int | None = None,
+    desc: str = "training",
+    priority: Callable[[K], Any] | None = None,
 ) -> tuple[dict[K, T], set[K]]:
     """Every ``call()``'s result, training the ones not cached yet side by side; and the keys trained.
 
@@ -354,6 +358,11 @@ def in_workers(
     function the notebook defined; where forking is not safe (not Linux, or the device is not the
     CPU) or there is one core or one call to train, they train here, one after another. A worker
     that fails is trained here again, so its error is raised here, with its traceback.
+
+    ``priority(key)`` orders the calls to train: the largest value starts first (give the longest
+    runs the largest, so no long run starts last and keeps the others waiting); ties keep the order
+    of ``calls``, and the results always do. Each worker computes on one thread: a forked child that
+    entered the OpenMP pool the parent had used would wait for its threads for ever.
     """
     results: dict[K, T] = {}
     missing: list[K] = []
@@ -363,6 +372,8 @@ def in_workers(
                 results[key] = call()
         except NotCached:
             missing.append(key)
+    if priority is not None:
+        missing.sort(key=priority, reverse=True)  # stable: ties keep the order of calls
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(workers or cores, len(missing))
     if workers > 1 and sys.platform.startswith("linux") and get_device().type == "cpu":
@@ -383,7 +394,7 @@ def _train_in_workers(calls: list[Callable[[], Any]], workers: int, desc: str) -
         # the notebook's streams, progress bars and plots belong to the parent
         sys.stdout = sys.stderr = open(os.devnull, "w")
         _SILENT.set(True)
-        torch.set_num_threads(1)
+        torch.set_num_threads(1)  # never the parent's OpenMP pool: its threads do not exist here
         call()
 
     context = multiprocessing.get_context("fork")

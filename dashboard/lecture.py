@@ -6,7 +6,9 @@
 # The models are the lessons' own, built from the same cells the students read: the VAE of
 # lesson 02 and the baseline GAN on the ring of lesson 04 (the explorer replays its training).
 # `make demo` loads them from the checkpoints that `make run` made, or trains them first in the
-# terminal (about 15 s and 10 s on a laptop CPU), with a progress bar.
+# terminal (about 15 s and 10 s on a laptop CPU), with a progress bar. Sections 4 and 5 show the
+# 28 × 28 VAE and DCGAN of the MNIST track when `make run-mnist` has left their checkpoints; the
+# dashboard only loads those, it never trains them.
 
 # %%
 from IPython.display import clear_output
@@ -55,4 +57,14 @@ widgets.ModeCollapseExplorer(models.snapshots, models.ring, models.extent, title
 # (`make run-mnist`); until then this cell says so.
 
 # %%
-models.mnist.perturbation() if models.mnist is not None else print(models.summary.splitlines()[-1])
+models.mnist.perturbation() if models.mnist is not None else print(models.summary.splitlines()[-2])
+
+# %% [markdown]
+# ## 5. The DCGAN on 28 × 28 MNIST (lesson 04 on the MNIST track)
+#
+# Walk between two of sixteen draws $z \sim \mathcal{N}(0, I)$ of lesson 04's DCGAN on the MNIST
+# track: $G(z_t)$ along the line and along the sphere. A GAN has no encoder, so the ends are prior
+# samples, not held-out digits. It appears once `make run-mnist` has left its checkpoint.
+
+# %%
+models.mnist_gan.interpolation() if models.mnist_gan is not None else print(models.summary.splitlines()[-1])

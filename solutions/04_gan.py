@@ -469,10 +469,11 @@ shrinks by about that factor per step).""")
 
 # %%
 # the six runs are independent: gan2d.train_all trains those not cached side by side, a process each
-# (the longest first: the grid's, and the penalised ones)
-runs_2d = gan2d.train_all({(name, method): partial(run_2d, name, method) for name in ("grid", "ring")
-                           for method in reversed(METHODS)})
-for (name, method), run in sorted(runs_2d.items(), key=lambda item: item[0][0] == "grid"):
+# (the longest first: the grid's, and the later methods, which cost more per step)
+runs_2d = gan2d.train_all({(name, method): partial(run_2d, name, method) for name in ("ring", "grid")
+                           for method in METHODS},
+                          priority=lambda key: (RECIPE.steps[key[0]], METHODS.index(key[1])))
+for (name, method), run in runs_2d.items():
     print(f"{name:4s} {method:10s} {run.coverage}   "
           f"(trained in {run.seconds:.1f} s{', loaded from the cache' if run.cached else ''})")
 
@@ -709,13 +710,17 @@ digits = data.track_images("train")
 held_out = data.track_images("test")
 SIDE = digits.shape[-1]  # 8 on the digits track, 28 on MNIST
 print(digits, held_out, sep="\n")
+
+# %% id="lib-dcgan-training"
 DCGAN_STEPS = budget(3000, 30)
 
 
 def trained_gan(conditional: bool):
+    """The DCGAN (or the conditional DCGAN) of the images ``digits``, trained with gan_step on first use, then loaded."""
     def build() -> nn.Module:
-        return nn.ModuleDict({"G": Generator(n_classes=10 if conditional else 0, side=SIDE),
-                              "D": Discriminator(n_classes=10 if conditional else 0, side=SIDE)})
+        side = digits.shape[-1]
+        return nn.ModuleDict({"G": Generator(n_classes=10 if conditional else 0, side=side),
+                              "D": Discriminator(n_classes=10 if conditional else 0, side=side)})
 
     def fit(pair: nn.Module) -> train.History:
         G, D = pair["G"], pair["D"]
@@ -740,6 +745,7 @@ def trained_gan(conditional: bool):
     return pair["G"].eval(), pair["D"].eval(), history
 
 
+# %%
 G_digits, D_digits, dcgan_history = trained_gan(conditional=False)
 fig = viz.plot_losses(dcgan_history, title="DCGAN: both players' losses (means of 100 steps)")
 plt.show()
@@ -819,14 +825,14 @@ plt.show()
 #   Lower is better.
 #
 # The classic versions use an Inception network trained on ImageNet. For these small images the
-# course trains its own small classifier on the track's training images (`metrics.digit_classifier`;
+# course trains its own small classifier on the track's training images (`metrics.track_classifier`;
 # its held-out accuracy is printed below).
 # **The numbers mean something only next to numbers from the same classifier, the same number of
 # samples and the same reference set.** A different classifier gives a different scale. So we
 # always print real held-out digits beside the generators.
 
 # %%
-classifier = metrics.digit_classifier() if SIDE == 8 else metrics.digit_classifier(epochs=15, images=digits)
+classifier = metrics.track_classifier(digits)
 with torch.no_grad():
     print(f"the digit classifier's held-out accuracy: {(classifier.cpu()(held_out.x).argmax(1) == held_out.y).float().mean():.1%}")
 n_eval = budget(len(held_out), 100)

@@ -490,11 +490,12 @@ def run_2d(name: str, variant: str) -> gan2d.Run2D:
 
 
 # independent runs: gan2d.train_all trains those not cached side by side, a process each
-runs = gan2d.train_all({(name, variant): partial(run_2d, name, variant) for name in ("grid", "ring")
-                        for variant in reversed(VARIANTS)})
+# (the longest first: the grid's, and the later variants, which cost more per step)
+runs = gan2d.train_all({(name, variant): partial(run_2d, name, variant) for name in ("ring", "grid")
+                        for variant in VARIANTS},
+                       priority=lambda key: (RECIPE.steps[key[0]], VARIANTS.index(key[1])))
 print(f"{'':5s} {'':10s} {'coverage of 2,500 samples':48s} training time")
-for name, variant in [(name, variant) for name in ("ring", "grid") for variant in VARIANTS]:
-    run = runs[(name, variant)]
+for (name, variant), run in runs.items():
     print(f"{name:5s} {variant:10s} {str(run.coverage):48s} {run.seconds:.1f} s{' (cached)' if run.cached else ''}")
 
 # %%
@@ -560,44 +561,49 @@ plt.show()
 # %% [markdown]
 # ## 7. WGAN-GP on digits
 #
-# Lesson 04's DCGAN generator, and its discriminator as a critic, without a sigmoid. Lesson 04's
+# Lesson 04's DCGAN generator, and its discriminator as a critic, without a sigmoid, sized for the
+# track's images as in lesson 04 (8x8 digits, or 28x28 MNIST on the mnist track). Lesson 04's
 # discriminator has no batch normalisation, and a critic must not have any: the penalty is
 # computed per sample, and batch normalisation would mix samples. Scores use
-# the same classifier (trained deterministically by `metrics.digit_classifier`), reference set and
-# number of samples as lesson 04, so they are comparable with its DCGAN: compare the real-digit
-# rows of the two lessons, which must agree.
+# the same classifier (trained deterministically by `metrics.track_classifier`), reference set and
+# number of samples as lesson 04 on the same track, so they are comparable with its DCGAN: compare
+# the real-digit rows of the two lessons, which must agree.
 
 # %% id="lib-wgan-digits-models"
 Z_IMAGE = 16
 
 
 class Generator(nn.Module):
-    """Lesson 04's DCGAN generator: z -> 128x2x2 -> 64x4x4 -> 1x8x8 in [0, 1]."""
+    """Lesson 04's DCGAN generator: z -> 128 x s x s -> 64 x 2s x 2s -> 1 x 4s x 4s in [0, 1], s = side / 4."""
 
-    def __init__(self, z_dim: int = Z_IMAGE):
+    def __init__(self, z_dim: int = Z_IMAGE, side: int = 8):
         super().__init__()
-        self.project = nn.Sequential(nn.Linear(z_dim, 128 * 2 * 2), nn.BatchNorm1d(512), nn.ReLU())
+        self.s = side // 4
+        self.project = nn.Sequential(nn.Linear(z_dim, 128 * self.s**2), nn.BatchNorm1d(128 * self.s**2), nn.ReLU())
         self.up = nn.Sequential(nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
                                 nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.up(self.project(z).view(-1, 128, 2, 2))
+        return self.up(self.project(z).view(-1, 128, self.s, self.s))
 
 
 class Critic(nn.Module):
-    """Lesson 04's discriminator without a sigmoid (and without batch normalisation): an unbounded score."""
+    """Lesson 04's discriminator without a sigmoid (and without batch normalisation): an unbounded score.
+    1 x side x side -> 64 x side/2 -> 128 x side/4 -> a score."""
 
-    def __init__(self):
+    def __init__(self, side: int = 8):
         super().__init__()
         self.net = nn.Sequential(nn.Conv2d(1, 64, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 3, 2, 1),
-                                 nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 2 * 2, 1))
+                                 nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * (side // 4) ** 2, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
 # %%
-digits, held_out = data.load("digits", "train"), data.load("digits", "test")
+digits, held_out = data.track_images("train"), data.track_images("test")
+SIDE = digits.shape[-1]  # 8 on the digits track, 28 on MNIST
+print(digits, held_out, sep="\n")
 DIGIT_STEPS = budget(1500, 10)
 N_CRITIC_DIGITS = 5
 
@@ -620,13 +626,14 @@ def fit_wgan_digits(pair: nn.Module) -> train.History:
 
 
 pair, digit_history = train.load_or_train(
-    "05-wgan-gp-digits", {"steps": DIGIT_STEPS, "n_critic": N_CRITIC_DIGITS, "lambda": 10.0, "lr": 2e-4, "seed": 0},
-    build=lambda: nn.ModuleDict({"G": Generator(), "C": Critic()}), train=fit_wgan_digits)
+    "05-wgan-gp-digits", {"steps": DIGIT_STEPS, "n_critic": N_CRITIC_DIGITS, "lambda": 10.0, "lr": 2e-4, "seed": 0,
+                          "data": [digits.name, len(digits), *digits.shape]},  # a checkpoint is for its data
+    build=lambda: nn.ModuleDict({"G": Generator(side=SIDE), "C": Critic(side=SIDE)}), train=fit_wgan_digits)
 G_digits = pair["G"].eval()
 viz.plot_losses({"W_estimate": digit_history.step["W_estimate"]}, title="WGAN-GP on digits: the critic's estimate of W")
 plt.show()
 
-classifier = metrics.digit_classifier()
+classifier = metrics.track_classifier(digits)
 n_eval = budget(len(held_out), 100)
 reference = held_out.x[:n_eval]
 with torch.no_grad():

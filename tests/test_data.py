@@ -179,6 +179,37 @@ def test_typeset_digits_are_a_second_domain():
     assert float(fonts.x.mean()) < 0.8 * float(data.load("digits").x.mean())
 
 
+def test_typeset_digits_at_28x28_are_made_as_mnist_was(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    fonts = data.load("fonts_28", n=300)
+    assert fonts.name == "fonts_28" and fonts.x.shape == (300, 1, 28, 28) and fonts.levels == 256
+    assert torch.equal(fonts.y, data.load("fonts", n=300).y)  # the same draws as the 8x8 fonts
+    levels = fonts.x * 255
+    assert torch.equal(levels, levels.round()) and float(levels.max()) == 255.0
+    grey = ((fonts.x > 0.05) & (fonts.x < 0.95)).float().mean() / (fonts.x > 0.05).float().mean()
+    assert grey > 0.15  # anti-aliased edges, not a bilevel bitmap
+    ink = (fonts.x > 0.05).squeeze(1)
+    rows, cols = ink.any(2), ink.any(1)  # MNIST's digits fit a 20x20 box centred in the frame
+    assert not rows[:, :2].any() and not rows[:, -2:].any() and not cols[:, :2].any() and not cols[:, -2:].any()
+    heights = rows.sum(1).float()
+    assert 17 <= float(heights.median()) <= 21
+    mnist = data.load("mnist_5k", "train", n=300)  # as much ink as MNIST's handwritten digits, within a third
+    assert 0.67 < float(fonts.x.mean() / mnist.x.mean()) < 1.5
+    with pytest.raises(ValueError, match="side must be 8 or 28"):
+        data.render_digit(3, "DejaVuSans.ttf", side=16)
+
+
+def test_track_typeset_follows_the_track(monkeypatch):
+    monkeypatch.delenv("COURSE_TRACK", raising=False)
+    assert data.track_typeset("test").name == "fonts"
+    monkeypatch.setenv("COURSE_TRACK", "mnist")
+    monkeypatch.setenv("COURSE_FAST", "1")
+    small = data.track_typeset("train")
+    assert small.name == "fonts_28" and len(small) == data.FAST_TRACK_SIZES["train"]
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        data.track_typeset("grading")
+
+
 def test_render_digit_reduces_like_the_uci_set():
     eight = data.render_digit(8, "DejaVuSans.ttf")
     assert eight.shape == (8, 8) and eight.dtype.kind == "i" and 0 <= eight.min() and eight.max() <= 16

@@ -50,9 +50,11 @@ def test_dashboard_runs_and_shows_its_three_widgets(root, tmp_path):
     assert not problems, json.dumps(problems, indent=1)[:3000]
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     printed = "".join(o.get("text", "") for o in outputs)
-    with_mnist = "28x28 VAE (k = 16" in printed  # a local MNIST-track checkpoint adds the fourth widget
-    assert with_mnist or "28x28 VAE: no" in printed, printed
-    assert len(views) == 3 + with_mnist and all(o.data["text/plain"].startswith("VBox") for o in views)
+    with_vae = "28x28 VAE (k = 16" in printed  # a local MNIST-track checkpoint adds a widget
+    with_gan = "28x28 DCGAN (" in printed  # and so does the DCGAN's
+    assert with_vae or "28x28 VAE: no" in printed, printed
+    assert with_gan or "28x28 DCGAN: no" in printed, printed
+    assert len(views) == 3 + with_vae + with_gan and all(o.data["text/plain"].startswith("VBox") for o in views)
     assert not any("image/png" in o.get("data", {}) for o in outputs), "a stray figure beside the widgets"
 
 
@@ -76,28 +78,34 @@ def test_dashboard_models_are_trained_once_then_loaded(tmp_path, monkeypatch, ca
     assert "trained now" in third.summary
 
 
-def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
-    """The dashboard runs lesson 02's cells from their source; its checkpoint key must be the notebook kernel's,
-    or `make demo` trains again instead of loading what `make run` made (the key holds the training code)."""
+@pytest.mark.parametrize(
+    "lesson, cells, names",
+    [
+        ("02_vae", demo.VAE_CELLS, ("vae_loss", "trained_vae", "VAE")),
+        ("04_gan", demo.DCGAN_CELLS, ("gan_step", "trained_gan", "Generator", "Discriminator")),
+    ],
+)
+def test_the_dashboard_builds_its_models_under_the_notebooks_checkpoint_keys(lesson, cells, names):
+    """The dashboard runs the lessons' cells from their source; its checkpoint keys must be the notebook kernel's,
+    or `make demo` trains again (or, for the 28x28 models, finds nothing) instead of loading what `make run`
+    made (a key holds the training code)."""
     import jupytext
     from IPython.core.interactiveshell import InteractiveShell
 
-    from course_tools import demo
-    from course_tools.build import lesson_namespace, repo_root
+    from course_tools.build import repo_root
     from course_utils import data, train
 
-    constants = {"train_set": data.load("digits", "train", binarize=True)}
-    dashboard = lesson_namespace("02_vae", demo.VAE_CELLS, constants=constants, quiet=True)
-    cells = [c for c in jupytext.read(repo_root() / "solutions" / "02_vae.py").cells if c.cell_type == "code"]
+    images = data.load("digits", "train", binarize=lesson == "02_vae")
+    constants = {"train_set": images} if lesson == "02_vae" else {"digits": images}
+    dashboard = lesson_namespace(lesson, cells, constants=constants, quiet=True)
+    source = jupytext.read(repo_root() / "solutions" / f"{lesson}.py")
+    code = [c for c in source.cells if c.cell_type == "code"]
     shell = InteractiveShell.instance()
     try:
         shell.user_ns.update(constants)
-        for cell in [cells[0]] + [c for c in cells if c.metadata.get("id") in demo.VAE_CELLS]:
+        for cell in [code[0]] + [c for c in code if c.metadata.get("id") in cells]:
             assert shell.run_cell(cell.source, silent=True).success
-        kernel = {
-            name: train.code_fingerprint(shell.user_ns[name], values=False)
-            for name in ("vae_loss", "trained_vae", "VAE")
-        }
+        kernel = {name: train.code_fingerprint(shell.user_ns[name], values=False) for name in names}
     finally:  # no IPython shell may outlive this test: code that asks "am I in a notebook?" would say yes
         InteractiveShell.clear_instance()
     for name, fingerprint in kernel.items():
@@ -109,6 +117,7 @@ def test_the_dashboard_builds_the_vae_under_the_notebooks_checkpoint_key():
     [
         ("02_vae", demo.VAE_CELLS, ["trained_vae", "VAE"]),
         ("04_gan", demo.GAN_CELLS, ["run_2d", "gan_step"]),
+        ("04_gan", demo.DCGAN_CELLS, ["trained_gan", "Generator"]),
     ],
 )
 def test_the_dashboard_finds_its_cells_and_names_by_the_contract(lesson, cells, names):
@@ -142,3 +151,24 @@ def test_the_dashboard_offers_the_28x28_vae_only_once_its_checkpoint_exists(tmp_
     assert view is not None and "28x28 VAE (k = 16, mnist_5k)" in line
     assert view.codes.shape == (200, 16) and view.images.shape == (200, 1, 28, 28) and len(view.labels) == 200
     assert type(view.perturbation()).__name__ == "LatentPerturbation"
+
+
+def test_the_dashboard_offers_the_28x28_dcgan_only_once_its_checkpoint_exists(tmp_path, monkeypatch):
+    import torch
+
+    from course_utils import data
+
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "ck"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))  # offline: the packaged subset
+    monkeypatch.setenv("COURSE_FAST", "1")
+    view, line = demo._mnist_dcgan()
+    assert view is None and "no checkpoint yet" in line and "make run-mnist" in line
+    assert not list((tmp_path / "ck").glob("*.pt"))  # nothing was trained to find out
+    lesson = lesson_namespace("04_gan", demo.DCGAN_CELLS, constants={"digits": data.mnist_images("train")}, quiet=True)
+    lesson["trained_gan"](conditional=False)  # what lesson 04 on the MNIST track trains
+    view, line = demo._mnist_dcgan()
+    assert view is not None and "28x28 DCGAN (mnist_5k)" in line
+    images = view.generate(view.codes[:2])
+    assert view.codes.shape == (16, 16) and images.shape == (2, 1, 28, 28)
+    assert 0 <= float(images.min()) and float(images.max()) <= 1 and not torch.equal(images[0], images[1])
+    assert type(view.interpolation()).__name__ == "Interpolation"

@@ -52,11 +52,15 @@ def test_history_buffer_sampling(solution):
     assert 70 < returned_old < 130  # about half (binomial, n = 200, p = 0.5)
 
 
-def test_translator_and_discriminator_shapes(solution):
-    x = torch.rand(3, 1, 8, 8)
-    out = solution["Translator"]()(x).detach()
+@pytest.mark.parametrize("side", [8, 28])
+def test_translator_and_discriminator_shapes(solution, side):
+    x = torch.rand(3, 1, side, side)
+    translator = solution["Translator"](side=side)
+    out = translator(x).detach()
     assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
-    assert solution["PatchDiscriminator"](2)(torch.cat([x, x], 1)).shape == (3, 1)
+    assert solution["PatchDiscriminator"](2, side=side)(torch.cat([x, x], 1)).shape == (3, 1)  # a score per image
+    smallest = min(m.out_channels for m in translator.modules() if isinstance(m, nn.Conv2d) and m.out_channels > 1)
+    assert smallest == (16 if side == 8 else 8)  # at 28x28 the full-size layers are half as wide
 
 
 def test_generator_objective_trains_toward_inverse_maps(solution):

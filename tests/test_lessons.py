@@ -71,6 +71,8 @@ TRACKED = {
     "01_autoencoder": "28 -> 14 -> 7 -> 14 -> 28",
     "02_vae": "shape=(1, 28, 28), levels=2",
     "04_gan": "shape=(1, 28, 28), levels=256",
+    "05_wgan": "shape=(1, 28, 28), levels=256",
+    "06_cyclegan": "Images('fonts_28', split='train', n=600, shape=(1, 28, 28)",
 }
 
 

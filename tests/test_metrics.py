@@ -89,3 +89,16 @@ def test_the_digit_classifier_trains_on_the_images_it_is_given_keyed_by_them(tmp
     assert len({p.name for p in (tmp_path / "ck").glob("digit-classifier-*.pt")} - names) == 1
     with pytest.raises(RuntimeError):  # an 8x8 classifier does not take 28x28 images
         metrics.DigitClassifier()(test_28.x[:2])
+
+
+def test_track_classifier_is_the_shared_one_on_8x8_and_one_trained_on_the_images_otherwise(monkeypatch):
+    asked = []
+    monkeypatch.setattr(metrics, "digit_classifier", lambda **kwargs: asked.append(kwargs) or "model")
+    digits = data.load("digits", "train")
+    assert metrics.track_classifier(digits) == "model" and asked == [{}]
+    fonts = data.load("fonts", "train")  # other 8x8 images are scored as the digits are: comparable numbers
+    metrics.track_classifier(fonts)
+    assert asked[-1] == {}
+    images_28 = data.Images(torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), "mnist_5k", "train")
+    metrics.track_classifier(images_28)
+    assert asked[-1] == {"epochs": 15, "images": images_28}

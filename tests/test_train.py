@@ -2,6 +2,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -444,6 +445,55 @@ def test_in_workers_trains_here_where_forking_is_unsafe_or_useless(tmp_path, mon
     calls = {key: _pid_result(key, tmp_path) for key in ("a", "b")}
     results, trained = train.in_workers(calls, workers=1 if where == "one worker" else 2)
     assert trained == {"a", "b"} and all(r["pid"] == os.getpid() for r in results.values())
+
+
+def test_in_workers_starts_the_highest_priority_first_and_keeps_the_order_of_calls(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(train, "_train_in_workers", lambda calls, workers, desc: started.extend(calls))
+    calls = {key: _pid_result(key, tmp_path) for key in ("short", "long", "medium", "long too")}
+    steps = {"short": 1, "long": 3, "medium": 2, "long too": 3}
+    results, trained = train.in_workers(calls, workers=2, priority=steps.get)
+    assert started == [calls[key] for key in ("long", "long too", "medium", "short")]  # ties: calls' order
+    assert list(results) == list(calls) and trained == set(calls)
+    order = []
+    fresh = {key: _pid_result(key, tmp_path / "fresh") for key in calls}
+    logged = {key: (lambda key=key: order.append(key) or fresh[key]()) for key in calls}
+    results, _ = train.in_workers(logged, workers=1, priority=steps.get)  # one worker: trained here
+    assert order == list(calls) + ["long", "long too", "medium", "short"]  # looked up, then trained
+    assert list(results) == list(calls)
+
+
+_HANG_SCRIPT = """
+from pathlib import Path
+
+import torch
+from course_utils import train
+torch.set_num_threads(2)
+a = torch.randn(600, 600)
+(a @ a).sum().item()  # the parent's OpenMP pool now exists
+
+def call(name):
+    return lambda: train.cached(name, {}, lambda: float((a @ a).sum()), folder=Path(FOLDER))
+
+results, trained = train.in_workers({"x": call("x"), "y": call("y")}, workers=2)
+print(sorted(trained))
+"""
+
+
+def test_in_workers_does_not_hang_after_the_parent_computed_on_several_threads(tmp_path):
+    """A forked worker that computed on the parent's thread count would wait for ever."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    script = f"FOLDER = {str(tmp_path)!r}\n" + _HANG_SCRIPT
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['x', 'y']"
 
 
 def test_single_thread_is_one_cpu_thread_inside_and_restores_the_count(monkeypatch):
